@@ -1,0 +1,476 @@
+//! Every Kustom IPP operation as data: what to send (method, path with escaped
+//! parameters, query, headers, body) and how to read the answer. Runtimes (the
+//! browser package, the edge worker, the emulator's tests) only carry requests
+//! out. The route table maps an incoming method and path back to an operation,
+//! so the emulator and the edge's allow-list share one definition.
+//!
+//! Base URLs: production `https://api.kustom.co`, playground
+//! `https://api.playground.kustom.co`; every path starts with `/ipp/v1`.
+
+mod wire_enum;
+pub(crate) use wire_enum::wire_enum;
+
+pub mod devices;
+pub mod enrollments;
+pub mod locations;
+pub mod page;
+pub mod sessions;
+pub mod testing;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::MerchantId;
+use crate::problem::Problem;
+use crate::validate::FieldError;
+use crate::CoreError;
+
+/// Path prefix of the API.
+pub const API_PREFIX: &str = "/ipp/v1";
+/// Header carrying the merchant id on the operations that declare it.
+pub const MERCHANT_HEADER: &str = "x-merchant-id";
+
+/// An HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// Upper-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+        }
+    }
+    /// Parses an upper-case method name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "GET" => Some(Self::Get),
+            "POST" => Some(Self::Post),
+            "PUT" => Some(Self::Put),
+            "DELETE" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// Every operation of the API (and the few kipp decided, marked in their docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OperationId {
+    /// `GET /ipp/v1/enrollments`
+    ListEnrollments,
+    /// `POST /ipp/v1/enrollments`
+    CreateEnrollment,
+    /// `DELETE /ipp/v1/enrollments/{enrollment_id}`
+    DeleteEnrollment,
+    /// `GET /ipp/v1/locations`
+    ListLocations,
+    /// `POST /ipp/v1/locations` (kipp decision: undocumented by Kustom)
+    CreateLocation,
+    /// `GET /ipp/v1/locations/{id}`
+    GetLocation,
+    /// `PUT /ipp/v1/locations/{id}` (kipp decision)
+    UpdateLocation,
+    /// `DELETE /ipp/v1/locations/{id}` (kipp decision)
+    DeleteLocation,
+    /// `GET /ipp/v1/devices`
+    ListDevices,
+    /// `POST /ipp/v1/devices/register` (path is a kipp decision; what the POS app does)
+    RegisterDevice,
+    /// `GET /ipp/v1/devices/{id}` (kipp decision)
+    GetDevice,
+    /// `PUT /ipp/v1/devices/{id}`
+    UpdateDevice,
+    /// `DELETE /ipp/v1/devices/{id}`
+    DeleteDevice,
+    /// `POST /ipp/v1/sessions`
+    CreateSession,
+    /// `GET /ipp/v1/sessions/{session_id}`
+    GetSession,
+    /// `PUT /ipp/v1/sessions/{session_id}/cancel`
+    CancelSession,
+    /// `POST /ipp/v1/dev/devices` (playground only)
+    CreateSimulatedDevice,
+    /// `POST /ipp/v1/dev/sessions/{sessionId}/simulate-tap` (playground only)
+    SimulateTap,
+}
+
+impl OperationId {
+    /// Every operation.
+    pub const ALL: &'static [Self] = &[
+        Self::ListEnrollments,
+        Self::CreateEnrollment,
+        Self::DeleteEnrollment,
+        Self::ListLocations,
+        Self::CreateLocation,
+        Self::GetLocation,
+        Self::UpdateLocation,
+        Self::DeleteLocation,
+        Self::ListDevices,
+        Self::RegisterDevice,
+        Self::GetDevice,
+        Self::UpdateDevice,
+        Self::DeleteDevice,
+        Self::CreateSession,
+        Self::GetSession,
+        Self::CancelSession,
+        Self::CreateSimulatedDevice,
+        Self::SimulateTap,
+    ];
+
+    /// The HTTP method.
+    #[must_use]
+    pub fn method(self) -> Method {
+        use OperationId as O;
+        match self {
+            O::ListEnrollments | O::ListLocations | O::GetLocation | O::ListDevices | O::GetDevice | O::GetSession => {
+                Method::Get
+            }
+            O::CreateEnrollment
+            | O::CreateLocation
+            | O::RegisterDevice
+            | O::CreateSession
+            | O::CreateSimulatedDevice
+            | O::SimulateTap => Method::Post,
+            O::UpdateLocation | O::UpdateDevice | O::CancelSession => Method::Put,
+            O::DeleteEnrollment | O::DeleteLocation | O::DeleteDevice => Method::Delete,
+        }
+    }
+
+    /// The path template, parameters in braces.
+    #[must_use]
+    pub fn path_template(self) -> &'static str {
+        use OperationId as O;
+        match self {
+            O::ListEnrollments | O::CreateEnrollment => "/ipp/v1/enrollments",
+            O::DeleteEnrollment => "/ipp/v1/enrollments/{enrollment_id}",
+            O::ListLocations | O::CreateLocation => "/ipp/v1/locations",
+            O::GetLocation | O::UpdateLocation | O::DeleteLocation => "/ipp/v1/locations/{id}",
+            O::ListDevices => "/ipp/v1/devices",
+            O::RegisterDevice => "/ipp/v1/devices/register",
+            O::GetDevice | O::UpdateDevice | O::DeleteDevice => "/ipp/v1/devices/{id}",
+            O::CreateSession => "/ipp/v1/sessions",
+            O::GetSession => "/ipp/v1/sessions/{session_id}",
+            O::CancelSession => "/ipp/v1/sessions/{session_id}/cancel",
+            O::CreateSimulatedDevice => "/ipp/v1/dev/devices",
+            O::SimulateTap => "/ipp/v1/dev/sessions/{sessionId}/simulate-tap",
+        }
+    }
+
+    /// The operationId as in Kustom's OpenAPI document.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        use OperationId as O;
+        match self {
+            O::ListEnrollments => "listEnrollments",
+            O::CreateEnrollment => "createEnrollment",
+            O::DeleteEnrollment => "deleteEnrollment",
+            O::ListLocations => "listLocations",
+            O::CreateLocation => "createLocation",
+            O::GetLocation => "getLocation",
+            O::UpdateLocation => "updateLocation",
+            O::DeleteLocation => "deleteLocation",
+            O::ListDevices => "listDevices",
+            O::RegisterDevice => "registerDevice",
+            O::GetDevice => "getDevice",
+            O::UpdateDevice => "updateDevice",
+            O::DeleteDevice => "deleteDevice",
+            O::CreateSession => "createSession",
+            O::GetSession => "getSession",
+            O::CancelSession => "cancelSession",
+            O::CreateSimulatedDevice => "createSimulatedDevice",
+            O::SimulateTap => "simulateCardTap",
+        }
+    }
+
+    /// The status code of success.
+    #[must_use]
+    pub fn success_status(self) -> u16 {
+        use OperationId as O;
+        match self {
+            O::CreateEnrollment | O::CreateLocation | O::RegisterDevice | O::CreateSimulatedDevice => 201,
+            O::DeleteEnrollment | O::DeleteLocation | O::DeleteDevice => 204,
+            _ => 200,
+        }
+    }
+
+    /// True where Kustom documents `x-merchant-id` as required.
+    #[must_use]
+    pub fn requires_merchant_header(self) -> bool {
+        matches!(self, Self::ListEnrollments | Self::GetLocation)
+    }
+
+    /// True when repeating the request cannot create a second effect, so a
+    /// runtime may retry it after a timeout or a 5xx.
+    #[must_use]
+    pub fn is_idempotent(self) -> bool {
+        matches!(self.method(), Method::Get | Method::Put | Method::Delete)
+    }
+
+    /// True for the playground-only testing endpoints under `/ipp/v1/dev`.
+    #[must_use]
+    pub fn is_testing(self) -> bool {
+        matches!(self, Self::CreateSimulatedDevice | Self::SimulateTap)
+    }
+
+    /// True for the device-side registration call, which carries no API key.
+    #[must_use]
+    pub fn is_unauthenticated(self) -> bool {
+        matches!(self, Self::RegisterDevice)
+    }
+}
+
+/// The result of matching a method and path against the route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The operation.
+    pub op: OperationId,
+    /// The path parameter, percent-decoded, if the template has one.
+    pub param: Option<String>,
+}
+
+/// Why a method and path matched no operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteMiss {
+    /// No operation has this path.
+    NotFound,
+    /// The path exists but not with this method.
+    MethodNotAllowed,
+}
+
+/// Finds the operation for a method and a path (without query string).
+pub fn route(method: Method, path: &str) -> Result<Route, RouteMiss> {
+    let mut path_exists = false;
+    for &op in OperationId::ALL {
+        if let Some(param) = match_template(op.path_template(), path) {
+            path_exists = true;
+            if op.method() == method {
+                return Ok(Route { op, param });
+            }
+        }
+    }
+    Err(if path_exists { RouteMiss::MethodNotAllowed } else { RouteMiss::NotFound })
+}
+
+fn match_template(template: &str, path: &str) -> Option<Option<String>> {
+    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    let mut param = None;
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(param),
+            (Some(ts), Some(ps)) if ts.starts_with('{') => {
+                if ps.is_empty() {
+                    return None;
+                }
+                param = Some(percent_decode(ps)?);
+            }
+            (Some(ts), Some(ps)) if ts == ps => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for malformed escapes or non-UTF-8 results.
+#[must_use]
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let v = u8::from_str_radix(core::str::from_utf8(hex).ok()?, 16).ok()?;
+            out.push(v);
+            i += 3;
+        } else if b[i] == b'+' {
+            out.push(b' ');
+            i += 1;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Parses a query string into decoded pairs (malformed pairs are kept as
+/// errors so the caller can report them).
+pub fn parse_query(q: &str) -> Result<Vec<(String, String)>, FieldError> {
+    let mut out = Vec::new();
+    for part in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let k = percent_decode(k).ok_or_else(|| FieldError::new("query", "invalid", "malformed percent-encoding"))?;
+        let v = percent_decode(v).ok_or_else(|| FieldError::new(k.clone(), "invalid", "malformed percent-encoding"))?;
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// Encodes query pairs (`a=1&b=x%3Ay`).
+#[must_use]
+pub fn encode_query(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", crate::ids::escape_segment(k), crate::ids::escape_segment(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A response body that is empty (204).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// One API operation, described as data.
+pub trait Operation {
+    /// The request body type (`()` when there is none).
+    type Body: Serialize;
+    /// The decoded success response.
+    type Response: DeserializeOwned + Serialize;
+    /// Which operation this is.
+    const ID: OperationId;
+
+    /// The path with its parameter escaped.
+    fn path(&self) -> String;
+    /// Query pairs, unencoded.
+    fn query(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// The body, if the operation has one.
+    fn body(&self) -> Option<&Self::Body> {
+        None
+    }
+    /// Path plus encoded query string.
+    fn path_and_query(&self) -> String {
+        let q = self.query();
+        if q.is_empty() {
+            self.path()
+        } else {
+            format!("{}?{}", self.path(), encode_query(&q))
+        }
+    }
+}
+
+/// A transport-neutral HTTP request ready to be carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Method.
+    pub method: Method,
+    /// Path and query, to append to the base URL.
+    pub path_and_query: String,
+    /// Headers the operation needs (not authentication, which the runtime adds).
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON body.
+    pub body: Option<String>,
+}
+
+/// Builds the HTTP request for an operation. `merchant_id` is sent as
+/// `x-merchant-id` on every operation except device registration: Kustom requires
+/// it on some and tolerates it elsewhere.
+pub fn build_request<O: Operation>(op: &O, merchant_id: Option<&MerchantId>) -> Result<HttpRequest, CoreError> {
+    let mut headers = vec![("accept", "application/json".to_owned())];
+    if let Some(m) = merchant_id.filter(|_| !O::ID.is_unauthenticated()) {
+        headers.push((MERCHANT_HEADER, m.as_str().to_owned()));
+    }
+    let body = match op.body() {
+        Some(b) => {
+            headers.push(("content-type", "application/json".to_owned()));
+            Some(serde_json::to_string(b)?)
+        }
+        None => None,
+    };
+    Ok(HttpRequest { method: O::ID.method(), path_and_query: op.path_and_query(), headers, body })
+}
+
+/// Decodes a response: success bodies into `O::Response`, anything else into
+/// [`CoreError::Api`] with the problem details (or one made from the status).
+pub fn decode_response<O: Operation>(status: u16, body: &[u8]) -> Result<O::Response, CoreError> {
+    if (200..300).contains(&status) {
+        let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+        return serde_json::from_slice(body).map_err(CoreError::Json);
+    }
+    Err(CoreError::Api(Box::new(decode_problem(status, body))))
+}
+
+/// Reads an error body as problem details, or makes one from the status.
+#[must_use]
+pub fn decode_problem(status: u16, body: &[u8]) -> Problem {
+    match serde_json::from_slice::<Problem>(body) {
+        Ok(mut p) if !p.title.is_empty() || p.errors.is_some() || p.detail.is_some() => {
+            p.status.get_or_insert(status);
+            if p.code.is_none() {
+                p.code = Some(crate::problem::status_code_title(status).0.to_owned());
+            }
+            if p.title.is_empty() {
+                p.title = crate::problem::status_code_title(status).1.to_owned();
+            }
+            p
+        }
+        _ => Problem::from_status(status),
+    }
+}
+
+/// Decodes a JSON request body into `T`, reporting a type error as a field
+/// error at its path (`order_items[1].unit_price`), then runs `T`'s rules.
+pub fn decode_and_validate<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T, CoreError> {
+    let value: T = decode_with_path(body).map_err(|e| CoreError::Validation(vec![e]))?;
+    let errors = value.validate();
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(CoreError::Validation(errors))
+    }
+}
+
+/// Decodes JSON into `T`; a failure becomes one field error with its path.
+pub fn decode_with_path<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        field_error_from_serde(if path == "." { "" } else { &path }, &msg, inner.is_syntax() || inner.is_eof())
+    })
+}
+
+/// Turns a serde message at `path` into a field error with a stable code.
+#[must_use]
+pub fn field_error_from_serde(path: &str, msg: &str, syntax: bool) -> FieldError {
+    // serde reports a missing field at the parent's path; point at the field.
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        return FieldError::new(crate::validate::join(path, name), "required", "is required");
+    }
+    let clean = msg.split(" at line ").next().unwrap_or(msg).to_owned();
+    if syntax {
+        return FieldError::new("", "malformed_json", format!("body is not valid JSON: {clean}"));
+    }
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        return FieldError::new(crate::validate::join(path, name), "unknown_field", "is not a known field");
+    }
+    FieldError::new(path, "invalid", clean)
+}
+
+/// Request rules beyond the types: sums, limits, cross-field checks.
+pub trait Validate {
+    /// Every broken rule, each with its field path; empty when valid.
+    fn validate(&self) -> Vec<FieldError>;
+}
+
+pub use page::{Page, PageRequest};

@@ -1,0 +1,131 @@
+//! The webhook envelope Kustom POSTs (`kevt_` id, merchant, nanosecond
+//! timestamp, type, data) and the IPP event types. Signatures are in `webhook`.
+//! Docs: <https://docs.kustom.co/contents/checkout/in-person-payments/callbacks>
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::sessions::SessionStatus;
+use crate::api::wire_enum;
+use crate::ids::{EventId, MerchantId, OrderId, SessionId};
+use crate::time::Timestamp;
+use crate::CoreError;
+
+wire_enum!(
+    /// A webhook event type. IPP events share the endpoint with other Kustom events.
+    EventType {
+        /// Session created and pushed to the device.
+        SessionCreated = "ipp.session.created",
+        /// The clerk chose a payment method.
+        SessionActivated = "ipp.session.activated",
+        /// Paid; `order_id` is set. Terminal.
+        SessionFinalized = "ipp.session.finalized",
+        /// Cancelled. Terminal.
+        SessionCancelled = "ipp.session.cancelled",
+        /// A payment attempt failed; the session stays open.
+        PaymentFailed = "ipp.payment.failed",
+        /// Order Management: order created.
+        OrderCreated = "order.created",
+        /// Order Management: capture created.
+        CaptureCreated = "capture.created",
+        /// Order Management: refund created.
+        RefundCreated = "refund.created",
+        /// Dispute created.
+        DisputeCreated = "dispute.created",
+        /// Dispute updated.
+        DisputeUpdated = "dispute.updated",
+    }
+);
+
+impl EventType {
+    /// True for the `ipp.` events kipp acts on.
+    #[must_use]
+    pub fn is_ipp(&self) -> bool {
+        self.as_str().starts_with("ipp.")
+    }
+
+    /// The session status an event announces (`None` for payment failures and
+    /// non-session events).
+    #[must_use]
+    pub fn session_status(&self) -> Option<SessionStatus> {
+        match self {
+            Self::SessionCreated => Some(SessionStatus::Created),
+            Self::SessionActivated => Some(SessionStatus::Active),
+            Self::SessionFinalized => Some(SessionStatus::Finalized),
+            Self::SessionCancelled => Some(SessionStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// The `data` block of IPP events. `order_id` and `failure_reason` are sent as
+/// `null` when unset, as in Kustom's samples.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IppEventData {
+    /// The session.
+    pub session_id: SessionId,
+    /// The order, once finalized.
+    #[serde(default)]
+    pub order_id: Option<OrderId>,
+    /// Why a payment attempt failed.
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+}
+
+/// A webhook envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEvent<D> {
+    /// Event id (`kevt_…`).
+    pub id: EventId,
+    /// Merchant.
+    pub merchant_id: MerchantId,
+    /// When the event happened (nanosecond precision).
+    pub timestamp: Timestamp,
+    /// Event type.
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// Payload.
+    pub data: D,
+}
+
+/// An IPP session event.
+pub type IppEvent = WebhookEvent<IppEventData>;
+
+/// A delivery after decoding: an IPP event, or another Kustom event kipp ignores.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ParsedEvent {
+    /// An `ipp.*` event.
+    Ipp(IppEvent),
+    /// Any other event type (kept so it can be logged and acknowledged).
+    Other(WebhookEvent<serde_json::Value>),
+}
+
+/// Decodes a (verified) delivery body.
+pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, CoreError> {
+    let raw: WebhookEvent<serde_json::Value> = serde_json::from_slice(body)?;
+    if !raw.event_type.is_ipp() {
+        return Ok(ParsedEvent::Other(raw));
+    }
+    let data: IppEventData = serde_json::from_value(raw.data)?;
+    Ok(ParsedEvent::Ipp(WebhookEvent {
+        id: raw.id,
+        merchant_id: raw.merchant_id,
+        timestamp: raw.timestamp,
+        event_type: raw.event_type,
+        data,
+    }))
+}
+
+/// Formats 16 random bytes as a `kevt_` id (22 base62 characters, like Kustom's).
+#[must_use]
+pub fn event_id_from_random(bytes: [u8; 16]) -> EventId {
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = u128::from_be_bytes(bytes);
+    let mut s = String::with_capacity(27);
+    s.push_str("kevt_");
+    for _ in 0..22 {
+        s.push(char::from(ALPHABET[(n % 62) as usize]));
+        n /= 62;
+    }
+    EventId::parse(&s).unwrap_or_else(|_| unreachable!("base62 id is always valid"))
+}

@@ -1,0 +1,93 @@
+//! Every file of the docs' examples decodes into the core types and encodes
+//! back to equal JSON.
+
+use kipp_core::api::devices::{Device, UpdateDeviceRequest};
+use kipp_core::api::enrollments::{CreateEnrollmentRequest, Enrollment, ListEnrollments};
+use kipp_core::api::locations::Location;
+use kipp_core::api::sessions::{CreateSessionRequest, Session, SessionStatus};
+use kipp_core::api::testing::{CreateSimulatedDeviceRequest, SimulateTap, TapOutcome};
+use kipp_core::api::{Page, Validate};
+use kipp_core::event::{parse_event, EventType, ParsedEvent, WebhookEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::example;
+
+fn round_trip<T: DeserializeOwned + Serialize>(name: &str) -> T {
+    let text = example(name);
+    let value: T = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let back = serde_json::to_value(&value).unwrap();
+    let orig: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(back, orig, "{name} did not round-trip");
+    value
+}
+
+#[test]
+fn every_example_round_trips() {
+    let s: CreateSessionRequest = round_trip("create-session.request.json");
+    assert!(s.validate().is_empty(), "docs' session sample must validate: {:?}", s.validate());
+    let c: Session = round_trip("cancel-session.response.composed.json");
+    assert_eq!(c.status, SessionStatus::Cancelled);
+    let g: Session = round_trip("get-session.response.composed.json");
+    assert_eq!(g.status, SessionStatus::Finalized);
+    for f in ["create-enrollment.request.json", "create-enrollment.request.api-reference.composed.json"] {
+        let e: CreateEnrollmentRequest = round_trip(f);
+        assert!(e.validate().is_empty());
+    }
+    let _: Enrollment = round_trip("create-enrollment.response.json");
+    let page: Page<Enrollment> = round_trip("list-enrollments.response.composed.json");
+    assert_eq!(page.content.len(), 2);
+    let _: Location = round_trip("get-location.response.composed.json");
+    let u: UpdateDeviceRequest = round_trip("update-device.request.json");
+    assert!(u.validate().is_empty());
+    let _: Device = round_trip("update-device.response.json");
+    let sim: CreateSimulatedDeviceRequest = round_trip("create-simulated-device.request.json");
+    assert!(sim.validate().is_empty());
+    for f in ["webhook.ipp.session.activated.json", "webhook.ipp.session.finalized.json"] {
+        let _: WebhookEvent<kipp_core::event::IppEventData> = round_trip(f);
+        match parse_event(example(f).as_bytes()).unwrap() {
+            ParsedEvent::Ipp(e) => assert!(e.event_type.is_ipp()),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn query_examples_parse() {
+    let q: Value = serde_json::from_str(example("list-enrollments.request.query.json")).unwrap();
+    let mut pairs = Vec::new();
+    for (k, v) in q.as_object().unwrap() {
+        match v {
+            Value::Array(items) => pairs.extend(items.iter().map(|i| (k.clone(), i.as_str().unwrap().to_owned()))),
+            Value::String(s) => pairs.push((k.clone(), s.clone())),
+            other => pairs.push((k.clone(), other.to_string())),
+        }
+    }
+    let list = ListEnrollments::from_query(&pairs).unwrap();
+    assert_eq!(list.metadata[0].key, "store_id");
+    assert!(list.include_consumed);
+    let tap = SimulateTap::outcome_from_query(&[("outcome".into(), "SUCCESS".into())]).unwrap();
+    assert_eq!(tap, TapOutcome::Success);
+    assert_eq!(SimulateTap::outcome_from_query(&[]).unwrap(), TapOutcome::Success);
+    assert!(SimulateTap::outcome_from_query(&[("outcome".into(), "MAYBE".into())]).is_err());
+    assert_eq!(TapOutcome::ALL.len(), 10);
+}
+
+#[test]
+fn unknown_enum_values_are_kept() {
+    let text = example("get-session.response.composed.json").replace("FINALIZED", "ON_HOLD");
+    let s: Session = serde_json::from_str(&text).unwrap();
+    assert_eq!(s.status, SessionStatus::Unknown("ON_HOLD".into()));
+    assert_eq!(serde_json::to_value(&s).unwrap()["status"], "ON_HOLD");
+    let other = br#"{"id":"kevt_1","merchant_id":"DM1","timestamp":"2026-01-01T00:00:00Z","type":"order.created","data":{"order_id":"x"}}"#;
+    match parse_event(other).unwrap() {
+        ParsedEvent::Other(e) => assert_eq!(e.event_type, EventType::OrderCreated),
+        p => panic!("{p:?}"),
+    }
+    let future = br#"{"id":"kevt_2","merchant_id":"DM1","timestamp":"2026-01-01T00:00:00Z","type":"ipp.session.paused","data":{"session_id":"550e8400-e29b-41d4-a716-446655440000"}}"#;
+    match parse_event(future).unwrap() {
+        ParsedEvent::Ipp(e) => assert!(!e.event_type.is_known()),
+        p => panic!("{p:?}"),
+    }
+}
