@@ -31,6 +31,8 @@ pub mod money;
 pub mod problem;
 pub mod session;
 pub mod time;
+#[cfg(feature = "token")]
+pub mod token;
 pub mod validate;
 #[cfg(feature = "webhook")]
 pub mod webhook;

@@ -205,7 +205,7 @@ impl SessionState {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::event::IppEventData;

@@ -202,7 +202,7 @@ fn parse_rfc3339(s: &str) -> Result<i128, InvalidTimestamp> {
     Ok(secs * 1_000_000_000 + frac_nanos)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 

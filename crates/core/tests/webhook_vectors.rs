@@ -1,6 +1,7 @@
 //! Cross-checks `kipp_core::webhook` against vectors signed by an independent implementation,
 //! the `standardwebhooks` reference library from PyPI (see `scripts/gen-webhook-vectors.py`).
 //! The fixture is committed, so these tests need no Python.
+#![cfg(not(target_arch = "wasm32"))]
 #![cfg(feature = "webhook")]
 
 use std::path::Path;

@@ -439,6 +439,11 @@ pub fn decode_and_validate<T: DeserializeOwned + Validate>(body: &[u8]) -> Resul
 
 /// Decodes JSON into `T`; a failure becomes one field error with its path.
 pub fn decode_with_path<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+    // The fast path decodes without tracking paths; only a failure pays for a
+    // second, path-tracking pass to say where it failed.
+    if let Ok(v) = serde_json::from_slice(body) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

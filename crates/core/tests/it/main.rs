@@ -1,5 +1,6 @@
 //! Integration tests of kipp-core: the docs' examples, validation with field
 //! paths, operations as data, routing, and hostile input.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod examples;
 mod operations;
