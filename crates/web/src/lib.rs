@@ -1,0 +1,295 @@
+//! # kipp-web
+//!
+//! The browser package of kipp (npm `kipp-web`): a typed client for the kipp
+//! edge worker, offline validation and money formatting, built with
+//! wasm-bindgen. This file holds only the `#[wasm_bindgen]` exports, each a
+//! few lines; the work is done in plain Rust:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`api`] | each client operation: decode + validate with kipp-core, then call |
+//! | [`client`] | HTTP over the global `fetch`: token, retries, problem details → [`error::Failure`] |
+//! | [`live`] | following a session: WebSocket first, polling with jittered backoff else |
+//! | [`convert`] | JS ↔ kipp-core values through serde-wasm-bindgen |
+//! | [`error`] | the failure type and its stable codes (`KippError` in JS) |
+//!
+//! No cargo features: kipp-core is used without `webhook`, so no HMAC code
+//! ships to browsers.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod client;
+pub mod convert;
+pub mod error;
+mod js;
+pub mod live;
+
+use std::future::Future;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::AbortController;
+
+use crate::client::Client;
+use crate::convert::{opt_f64, prop};
+use crate::error::Failure;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = include_str!("types.d.ts");
+
+/// Default `timeoutMs` of `waitForOutcome`: the session lifetime.
+const DEFAULT_WAIT_MS: f64 = 900_000.0;
+
+fn promise(f: impl Future<Output = Result<JsValue, Failure>> + 'static) -> Promise {
+    future_to_promise(async move { f.await.map_err(Failure::into_js) })
+}
+
+/// A client of the kipp edge worker.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct KippClient {
+    inner: Rc<Client>,
+}
+
+#[wasm_bindgen]
+impl KippClient {
+    /// `new KippClient({ baseUrl, token, getToken? })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "KippClientOptions")] options: JsValue) -> Result<Self, JsValue> {
+        Ok(Self { inner: Rc::new(Client::new(&options)?) })
+    }
+
+    /// Validates locally, then creates a session (`POST /ipp/v1/sessions`).
+    #[wasm_bindgen(js_name = createSession, unchecked_return_type = "Promise<Session>")]
+    pub fn create_session(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CreateSessionRequest")] request: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CreateSessionOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::create_session(&c, request, options.unwrap_or_default()).await })
+    }
+
+    /// `GET /ipp/v1/sessions/{id}`.
+    #[wasm_bindgen(js_name = getSession, unchecked_return_type = "Promise<Session>")]
+    pub fn get_session(&self, id: String) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::get_session(&c, &id).await })
+    }
+
+    /// `PUT /ipp/v1/sessions/{id}/cancel`.
+    #[wasm_bindgen(js_name = cancelSession, unchecked_return_type = "Promise<Session>")]
+    pub fn cancel_session(&self, id: String) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::cancel_session(&c, &id).await })
+    }
+
+    /// `GET /ipp/v1/devices`.
+    #[wasm_bindgen(js_name = listDevices, unchecked_return_type = "Promise<Page<Device>>")]
+    pub fn list_devices(&self, #[wasm_bindgen(unchecked_param_type = "DeviceFilter")] filter: Option<JsValue>) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::list_devices(&c, filter.unwrap_or_default()).await })
+    }
+
+    /// `GET /ipp/v1/locations`.
+    #[wasm_bindgen(js_name = listLocations, unchecked_return_type = "Promise<Page<Location>>")]
+    pub fn list_locations(&self, #[wasm_bindgen(unchecked_param_type = "PageOptions")] page: Option<JsValue>) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::list_locations(&c, page.unwrap_or_default()).await })
+    }
+
+    /// `POST /ipp/v1/locations` (admin).
+    #[wasm_bindgen(js_name = createLocation, unchecked_return_type = "Promise<Location>")]
+    pub fn create_location(&self, #[wasm_bindgen(unchecked_param_type = "LocationRequest")] request: JsValue) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::create_location(&c, request).await })
+    }
+
+    /// `POST /ipp/v1/enrollments` (admin).
+    #[wasm_bindgen(js_name = createEnrollment, unchecked_return_type = "Promise<Enrollment>")]
+    pub fn create_enrollment(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CreateEnrollmentRequest")] request: Option<JsValue>,
+    ) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::create_enrollment(&c, request.unwrap_or_default()).await })
+    }
+
+    /// `GET /ipp/v1/enrollments` (admin).
+    #[wasm_bindgen(js_name = listEnrollments, unchecked_return_type = "Promise<Page<Enrollment>>")]
+    pub fn list_enrollments(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "EnrollmentFilter")] filter: Option<JsValue>,
+    ) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::list_enrollments(&c, filter.unwrap_or_default()).await })
+    }
+
+    /// `DELETE /ipp/v1/enrollments/{id}` (admin).
+    #[wasm_bindgen(js_name = deleteEnrollment, unchecked_return_type = "Promise<void>")]
+    pub fn delete_enrollment(&self, id: String) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::delete_enrollment(&c, &id).await })
+    }
+
+    /// `PUT /ipp/v1/devices/{id}` (admin): rename or move.
+    #[wasm_bindgen(js_name = updateDevice, unchecked_return_type = "Promise<Device>")]
+    pub fn update_device(
+        &self,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "UpdateDeviceRequest")] update: JsValue,
+    ) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::update_device(&c, &id, update).await })
+    }
+
+    /// `DELETE /ipp/v1/devices/{id}` (admin).
+    #[wasm_bindgen(js_name = deleteDevice, unchecked_return_type = "Promise<void>")]
+    pub fn delete_device(&self, id: String) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::delete_device(&c, &id).await })
+    }
+
+    /// `POST /ipp/v1/dev/devices` (playground only).
+    #[wasm_bindgen(js_name = createSimulatedDevice, unchecked_return_type = "Promise<Device>")]
+    pub fn create_simulated_device(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "SimulatedDeviceOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::create_simulated_device(&c, name, options.unwrap_or_default()).await })
+    }
+
+    /// `POST /ipp/v1/dev/sessions/{id}/simulate-tap` (playground only); default outcome SUCCESS.
+    #[wasm_bindgen(js_name = simulateTap, unchecked_return_type = "Promise<Session>")]
+    pub fn simulate_tap(
+        &self,
+        #[wasm_bindgen(js_name = sessionId)] session_id: String,
+        #[wasm_bindgen(unchecked_param_type = "TapOutcome | undefined")] outcome: Option<String>,
+    ) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::simulate_tap(&c, &session_id, outcome).await })
+    }
+
+    /// `GET /kipp/v1/me`: the token's role, location and expiry.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Me>")]
+    pub fn me(&self) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::me(&c).await })
+    }
+
+    /// `POST /kipp/v1/tokens` (admin): a token for a clerk or admin.
+    #[wasm_bindgen(js_name = issueToken, unchecked_return_type = "Promise<IssuedToken>")]
+    pub fn issue_token(&self, #[wasm_bindgen(unchecked_param_type = "IssueTokenRequest")] request: JsValue) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::issue_token(&c, request).await })
+    }
+
+    /// `GET /kipp/v1/devices/{id}/current-session`: the device's open session or `null`.
+    #[wasm_bindgen(js_name = deviceSession, unchecked_return_type = "Promise<Session | null>")]
+    pub fn device_session(&self, #[wasm_bindgen(js_name = deviceId)] device_id: String) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { api::device_session(&c, &device_id).await })
+    }
+
+    /// Resolves with the session once it is FINALIZED, CANCELLED, EXPIRED or
+    /// FAILED; rejects with `timeout` at the deadline or `aborted` on the signal.
+    #[wasm_bindgen(js_name = waitForOutcome, unchecked_return_type = "Promise<Session>")]
+    pub fn wait_for_outcome(
+        &self,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "WaitOptions")] options: Option<JsValue>,
+    ) -> Promise {
+        let c = self.inner.clone();
+        let options = options.unwrap_or_default();
+        promise(async move {
+            api::parse_id(&id, "id", kipp_core::ids::SessionId::parse)?;
+            let timeout = match opt_f64(&options, "timeoutMs") {
+                Some(t) if t.is_finite() && t >= 0.0 => t,
+                Some(_) => {
+                    return Err(Failure::validation(vec![kipp_core::validate::FieldError::new(
+                        "timeoutMs",
+                        "out_of_range",
+                        "must be a number of milliseconds ≥ 0",
+                    )]))
+                }
+                None => DEFAULT_WAIT_MS,
+            };
+            let ctl = client::new_controller()?;
+            let user_signal = prop(&options, "signal");
+            js::link_signal(&user_signal, &ctl);
+            let timer = js::abort_after(&ctl, timeout, "deadline");
+            let on_update = prop(&options, "onUpdate").dyn_into::<Function>().ok();
+            let f = live::Follow { session_id: id, on_update, on_error: None, ctl, user_signal, has_deadline: true };
+            let r = live::follow(&c, &f).await;
+            js::clear_timeout(&timer);
+            r
+        })
+    }
+
+    /// Calls `onUpdate(session, state)` on every change until a terminal
+    /// status; reconnects with backoff. Returns a handle whose `close()` stops it.
+    pub fn watch(
+        &self,
+        id: String,
+        #[wasm_bindgen(js_name = onUpdate, unchecked_param_type = "(session: Session, state: SessionState) => void")]
+        on_update: Function,
+        #[wasm_bindgen(unchecked_param_type = "WatchOptions")] options: Option<JsValue>,
+    ) -> Result<WatchHandle, JsValue> {
+        api::parse_id(&id, "id", kipp_core::ids::SessionId::parse)?;
+        let options = options.unwrap_or_default();
+        let ctl = client::new_controller()?;
+        let on_error = prop(&options, "onError").dyn_into::<Function>().ok();
+        let f = live::Follow {
+            session_id: id,
+            on_update: Some(on_update),
+            on_error,
+            ctl: ctl.clone(),
+            user_signal: JsValue::UNDEFINED,
+            has_deadline: false,
+        };
+        let c = self.inner.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = live::follow(&c, &f).await {
+                if e.code != "aborted" {
+                    if let Some(cb) = &f.on_error {
+                        let _ = cb.call1(&JsValue::UNDEFINED, &e.into_js());
+                    }
+                }
+            }
+        });
+        Ok(WatchHandle { ctl })
+    }
+}
+
+/// What `watch` returns.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WatchHandle {
+    ctl: AbortController,
+}
+
+#[wasm_bindgen]
+impl WatchHandle {
+    /// Stops watching (closes the WebSocket or the polling).
+    pub fn close(&self) {
+        self.ctl.abort_with_reason(&JsValue::from_str("closed"));
+    }
+}
+
+/// Every broken rule of a create-session request, without the network: `[]` when valid.
+#[wasm_bindgen(js_name = validateSession, unchecked_return_type = "FieldError[]")]
+pub fn validate_session(#[wasm_bindgen(unchecked_param_type = "CreateSessionRequest")] request: JsValue) -> JsValue {
+    let errors = api::validate_session(request);
+    convert::to_js(&errors).unwrap_or_else(|_| js_sys::Array::new().into())
+}
+
+/// Formats minor units for display: `formatAmount(12900, "SEK", "sv-SE")` → `129,00 kr`.
+#[wasm_bindgen(js_name = formatAmount)]
+pub fn format_amount(minor: f64, currency: &str, locale: Option<String>) -> Result<String, JsValue> {
+    Ok(api::format(minor, currency, locale)?)
+}

@@ -1,0 +1,270 @@
+/** Amounts are integers in minor units (öre, cents), never BigInt. */
+export type MinorUnits = number;
+/** An RFC 3339 timestamp. */
+export type Timestamp = string;
+/** String→string metadata (at most 50 keys). */
+export type Metadata = Record<string, string>;
+
+export type SessionStatus = "CREATED" | "ACTIVE" | "FINALIZED" | "CANCELLED" | "EXPIRED" | "FAILED";
+export type TapOutcome =
+  | "SUCCESS"
+  | "DECLINED_GENERIC"
+  | "INSUFFICIENT_FUNDS"
+  | "LOST_CARD"
+  | "STOLEN_CARD"
+  | "EXPIRED_CARD"
+  | "INCORRECT_CVC"
+  | "PROCESSING_ERROR"
+  | "INCORRECT_NUMBER"
+  | "CARD_VELOCITY_EXCEEDED";
+export type DevicePlatform = "IOS" | "ANDROID" | "TERMINAL";
+export type EnrollmentStatus = "PENDING" | "CONSUMED" | "EXPIRED" | "CANCELLED";
+export type EnrollmentTtl = "TWO_HOURS" | "TWENTY_FOUR_HOURS" | "FORTY_EIGHT_HOURS" | "SEVENTY_TWO_HOURS";
+export type Role = "clerk" | "admin";
+
+/** One order line. `total_amount` = quantity × unit_price − total_discount_amount; tax is included. */
+export interface OrderItem {
+  type?: "physical" | "discount";
+  reference?: string;
+  name: string;
+  quantity?: number;
+  unit_price: MinorUnits;
+  total_amount: MinorUnits;
+  /** Basis points: 2500 = 25 %. */
+  tax_rate: number;
+  total_discount_amount?: MinorUnits;
+  total_tax_amount: MinorUnits;
+}
+
+/** The body of `createSession`. */
+export interface CreateSessionRequest {
+  device_id: string;
+  order_amount: MinorUnits;
+  purchase_currency: string;
+  purchase_started_at?: Timestamp;
+  order_tax_amount: MinorUnits;
+  merchant_reference1?: string;
+  merchant_reference2?: string;
+  merchant_data?: string;
+  order_items: OrderItem[];
+}
+
+export interface Session {
+  session_id: string;
+  status: SessionStatus;
+  device_id: string;
+  order_id?: string;
+  order_amount?: MinorUnits;
+  purchase_currency?: string;
+  purchase_started_at?: Timestamp;
+  purchase_completed_at?: Timestamp;
+  order_tax_amount?: MinorUnits;
+  order_items?: OrderItem[];
+  merchant_reference1?: string;
+  merchant_reference2?: string;
+  merchant_data?: string;
+}
+
+/** What the worker knows beyond the session: the outcome of failed taps. */
+export interface SessionState {
+  status: SessionStatus;
+  order_id: string | null;
+  /** e.g. `insufficient_funds` after a declined tap; the session stays ACTIVE and the customer may tap again. */
+  failure_reason: string | null;
+  failed_attempts: number;
+}
+
+export interface Device {
+  id: string;
+  hardware_id?: string;
+  merchant_id?: string;
+  location_id?: string;
+  name?: string;
+  platform?: DevicePlatform;
+  metadata?: Metadata;
+  created_at?: Timestamp;
+  open_cash_register_id?: number;
+  unique_id?: string;
+}
+
+export interface Location {
+  id: string;
+  merchant_id?: string;
+  name?: string;
+  street_address?: string;
+  street_address2?: string;
+  postal_code?: string;
+  city?: string;
+  country?: string;
+  created_at?: Timestamp;
+  updated_at?: Timestamp;
+}
+
+export interface LocationRequest {
+  name: string;
+  street_address?: string;
+  street_address2?: string;
+  postal_code?: string;
+  city?: string;
+  /** ISO 3166-1 alpha-2, e.g. `SE`. */
+  country?: string;
+}
+
+export interface Enrollment {
+  enrollment_id: string;
+  /** The code typed on the device. */
+  enrollment_code: string;
+  expires_at: Timestamp;
+  status: EnrollmentStatus;
+  metadata?: Metadata;
+  location_id?: string;
+}
+
+export interface CreateEnrollmentRequest {
+  metadata?: Metadata;
+  /** Lifetime in milliseconds (10 000 – 259 200 000); or give `ttl`. */
+  expires_in?: number;
+  ttl?: EnrollmentTtl;
+  location_id?: string;
+}
+
+export interface UpdateDeviceRequest {
+  name?: string;
+  metadata?: Metadata;
+  location_id?: string;
+}
+
+export interface Page<T> {
+  content: T[];
+  total_elements: number;
+  total_pages: number;
+  page_number: number;
+  page_size: number;
+  first: boolean;
+  last: boolean;
+}
+
+export interface PageOptions {
+  /** Zero-based. */
+  page_number?: number;
+  /** 1–100, default 20. */
+  page_size?: number;
+}
+
+export interface DeviceFilter extends PageOptions {
+  location_id?: string;
+  /** `key:value` filters (at most 5). */
+  metadata?: string[];
+}
+
+export interface EnrollmentFilter extends DeviceFilter {
+  include_consumed?: boolean;
+}
+
+export interface SimulatedDeviceOptions {
+  location_id?: string;
+  metadata?: Metadata;
+}
+
+/** `GET /kipp/v1/me`: who the token is. */
+export interface Me {
+  role: Role;
+  location_id: string | null;
+  expires_at: number;
+  jti: string;
+  playground: boolean;
+}
+
+export interface IssueTokenRequest {
+  role: Role;
+  location_id?: string;
+  /** Lifetime in seconds (default 43 200 = 12 h). */
+  ttl_seconds?: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  /** Unix seconds. */
+  expires_at: number;
+}
+
+/** One broken rule, at its path in the request JSON (`order_items[1].total_tax_amount`). */
+export interface FieldError {
+  path: string;
+  code: string;
+  message: string;
+}
+
+export interface KippClientOptions {
+  /** The edge worker, e.g. `https://pos.example.com` (default: the page's origin). */
+  baseUrl?: string;
+  /** A kipp POS token (`kipp1.…`). */
+  token?: string;
+  /** Called before every request (and once more after a 401); return a fresh token. */
+  getToken?: () => string | Promise<string>;
+  /** Time limit per HTTP attempt, ms (default 15 000). */
+  timeoutMs?: number;
+  /** Extra attempts for calls safe to repeat (default 2). */
+  retries?: number;
+}
+
+export interface CreateSessionOptions {
+  /** Sent as `Idempotency-Key`; a random one is made (and reused on retries) when absent. */
+  idempotencyKey?: string;
+  location_id?: string;
+}
+
+export interface WaitOptions {
+  /** Give up after this many ms with a `timeout` KippError (default 900 000 = the session lifetime). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onUpdate?: (session: Session, state: SessionState) => void;
+}
+
+export interface WatchOptions {
+  /** Called for every failure; `error.retryable` says whether watching goes on. */
+  onError?: (error: KippError) => void;
+}
+
+/**
+ * The stable set of `KippError.code` values:
+ * - `validation_failed`: the input broke a rule; see `fieldErrors`.
+ * - `unauthorized`: no token, or it expired or was revoked — sign in again.
+ * - `forbidden`: the token's role or location does not allow this.
+ * - `not_found`, `method_not_allowed`, `conflict` (e.g. the device is busy with another session),
+ *   `payload_too_large`, `unsupported_media_type`.
+ * - `rate_limited`, `upstream_unavailable`, `timeout`, `network`: transient; `retryable` is true.
+ * - `aborted`: the caller's AbortSignal fired or the watch was closed.
+ * - `invalid_response`: the server answered something that is not JSON.
+ * - `http_error`: any other HTTP status.
+ */
+export type KippErrorCode =
+  | "validation_failed"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "method_not_allowed"
+  | "conflict"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "rate_limited"
+  | "upstream_unavailable"
+  | "timeout"
+  | "aborted"
+  | "network"
+  | "invalid_response"
+  | "http_error";
+
+/** Every failure of the package is thrown (or passed to `onError`) as a KippError. */
+export class KippError extends Error {
+  readonly name: "KippError";
+  readonly code: KippErrorCode;
+  /** The HTTP status, or null when no response was received. */
+  readonly status: number | null;
+  readonly fieldErrors: FieldError[];
+  /** True when the same call may succeed later. */
+  readonly retryable: boolean;
+  /** Quote this in a support request. */
+  readonly requestId: string | null;
+}

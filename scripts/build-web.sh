@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# scripts/build-web.sh — build the browser package (crates/web) into pkg/ (npm name kipp-web).
+#
+#   scripts/build-web.sh            # release build + wasm-bindgen --target web + wasm-opt -Oz
+#   KIPP_WEB_NO_OPT=1 scripts/build-web.sh   # skip wasm-opt (faster, larger)
+#
+# Output: pkg/kipp_web.js, pkg/kipp_web_bg.wasm, pkg/kipp_web.d.ts, pkg/snippets/…, and the
+# committed pkg/package.json + pkg/README.md (their version is set from the workspace here).
+# Prints the sizes (raw and gzip -9) at the end.
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$KIPP_ROOT"
+
+OUT="$KIPP_ROOT/pkg"
+TARGET_DIR="${CARGO_TARGET_DIR:-$KIPP_ROOT/target}"
+WASM_IN="$TARGET_DIR/wasm32-unknown-unknown/release/kipp_web.wasm"
+
+say() { printf 'build-web: %s\n' "$*"; }
+
+cargo build --release --target wasm32-unknown-unknown -p kipp-web
+
+want="$(kipp_wasm_bindgen_version)"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')"
+[ "$have" = "$want" ] || { say "wasm-bindgen $have found, Cargo.lock wants $want (run make setup)"; exit 1; }
+
+# Fresh generated files; package.json and README.md are ours and stay.
+mkdir -p "$OUT"
+rm -rf "$OUT/snippets" "$OUT"/kipp_web*.js "$OUT"/kipp_web*.wasm "$OUT"/kipp_web*.d.ts
+wasm-bindgen --target web --out-dir "$OUT" --out-name kipp_web "$WASM_IN"
+
+if [ -z "${KIPP_WEB_NO_OPT:-}" ]; then
+  WASM_OPT="${WASM_OPT_BIN:-$KIPP_ROOT/node_modules/.bin/wasm-opt}"
+  [ -x "$WASM_OPT" ] || { say "wasm-opt not found at $WASM_OPT (npm ci installs binaryen; never use Debian's)"; exit 1; }
+  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-reference-types --enable-multivalue --enable-mutable-globals \
+    "$OUT/kipp_web_bg.wasm" -o "$OUT/kipp_web_bg.wasm.opt"
+  mv "$OUT/kipp_web_bg.wasm.opt" "$OUT/kipp_web_bg.wasm"
+fi
+
+# KippError is defined in the package's JS snippet; re-export it from the entry module so
+# `import { KippError } from "kipp-web"` works (wasm-bindgen does not re-export imports).
+snippet="$(cd "$OUT" && find snippets -name kipp.js | head -n1)"
+[ -n "$snippet" ] || { say "snippet kipp.js missing from pkg/snippets"; exit 1; }
+printf '\nexport { KippError } from "./%s";\n' "$snippet" >>"$OUT/kipp_web.js"
+
+# Version from the workspace into the committed package.json template.
+version="$(awk -F'"' '/^\[workspace.package\]/{p=1} p && /^version *=/{print $2; exit}' Cargo.toml)"
+node -e '
+  const fs = require("fs"); const f = process.argv[1]; const p = JSON.parse(fs.readFileSync(f, "utf8"));
+  if (p.version !== process.argv[2]) { p.version = process.argv[2]; fs.writeFileSync(f, JSON.stringify(p, null, 2) + "\n"); }
+' "$OUT/package.json" "$version"
+
+size() { printf '%s %s' "$(wc -c <"$1" | tr -d ' ')" "$(gzip -9 -c "$1" | wc -c | tr -d ' ')"; }
+read -r wr wg <<<"$(size "$OUT/kipp_web_bg.wasm")"
+read -r jr jg <<<"$(size "$OUT/kipp_web.js")"
+read -r sr sg <<<"$(size "$OUT/$snippet")"
+say "kipp_web_bg.wasm  raw $wr  gzip $wg"
+say "kipp_web.js       raw $jr  gzip $jg"
+say "snippet kipp.js   raw $sr  gzip $sg"
+say "total             raw $((wr + jr + sr))  gzip $((wg + jg + sg))  (budget 46080 gzip)"
