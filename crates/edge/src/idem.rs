@@ -1,0 +1,114 @@
+//! Idempotency of session creation (pure parts).
+//!
+//! The key is the client's `Idempotency-Key` (1–255 visible ASCII characters) or, when absent,
+//! derived from the token id and the exact body, so a browser that resends the same request
+//! after a network error gets the first session back. Keys are scoped by token role/id so two
+//! tokens cannot read each other's sessions through a guessed key. Records live in the
+//! device's Durable Object (the cart names the device, and Kustom lets a device hold one open
+//! session, which is what makes a retried create safe: see docs/decisions.md).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use kipp_core::api::sessions::Session;
+use kipp_core::problem::Problem;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_KEY_LEN: usize = 255;
+
+fn h(parts: &[&[u8]]) -> String {
+    let mut d = Sha256::new();
+    for p in parts {
+        d.update((p.len() as u64).to_be_bytes());
+        d.update(p);
+    }
+    URL_SAFE_NO_PAD.encode(d.finalize())
+}
+
+/// The storage key for a create: from the client's key or derived from the body.
+pub fn storage_key(client_key: Option<&str>, jti: &str, body: &[u8]) -> Result<String, Problem> {
+    match client_key {
+        Some(k) => {
+            if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(Problem::validation(vec![kipp_core::validate::FieldError::new(
+                    "Idempotency-Key",
+                    "invalid",
+                    "must be 1-255 visible ASCII characters",
+                )]));
+            }
+            Ok(format!("idem:k:{}", h(&[jti.as_bytes(), k.as_bytes()])))
+        }
+        None => Ok(format!("idem:d:{}", h(&[jti.as_bytes(), body]))),
+    }
+}
+
+/// A fingerprint of the body, to refuse a key reused with a different cart.
+#[must_use]
+pub fn body_hash(body: &[u8]) -> String {
+    h(&[body])
+}
+
+/// The stored progress of one create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CreateRecord {
+    /// An attempt started and its outcome is not known (in flight, timed out, or lost).
+    Pending {
+        /// Body fingerprint.
+        body_hash: String,
+        /// When the first attempt started (ms).
+        started_ms: i64,
+        /// True once an attempt ended without a definite answer.
+        ambiguous: bool,
+        /// Order amount, currency and reference, to recognise the session when adopting.
+        fingerprint: CartFingerprint,
+    },
+    /// The session exists.
+    Done {
+        /// Body fingerprint.
+        body_hash: String,
+        /// The session as first created.
+        session: Box<Session>,
+    },
+}
+
+/// What identifies a cart among sessions on the same device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartFingerprint {
+    /// Order amount (minor units).
+    pub order_amount: i64,
+    /// Currency.
+    pub currency: String,
+    /// Merchant reference.
+    pub reference: Option<String>,
+}
+
+impl CartFingerprint {
+    /// True if a session read from Kustom matches this cart.
+    #[must_use]
+    pub fn matches(&self, s: &Session) -> bool {
+        s.order_amount.map(|a| a.minor()) == Some(self.order_amount)
+            && s.purchase_currency.as_ref().map(kipp_core::money::Currency::code) == Some(self.currency.as_str())
+            && s.merchant_reference1 == self.reference
+    }
+}
+
+/// A pending ambiguous create older than this is given up (the session would have expired).
+pub const PENDING_MAX_AGE_MS: i64 = 20 * 60 * 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        let a = storage_key(Some("abc-1"), "j1", b"{}").unwrap();
+        assert_eq!(a, storage_key(Some("abc-1"), "j1", b"{\"other\":1}").unwrap());
+        assert_ne!(a, storage_key(Some("abc-1"), "j2", b"{}").unwrap());
+        assert_ne!(storage_key(None, "j1", b"{}").unwrap(), storage_key(None, "j1", b"{ }").unwrap());
+        assert_eq!(storage_key(Some("has space"), "j", b"").unwrap_err().status, Some(400));
+        assert!(storage_key(Some(&"x".repeat(256)), "j", b"").is_err());
+        assert_eq!(body_hash(b"a"), body_hash(b"a"));
+    }
+}

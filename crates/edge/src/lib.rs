@@ -1,0 +1,42 @@
+//! # kipp-edge
+//!
+//! The Cloudflare Worker of kipp (workers-rs). It holds the Kustom API key and webhook
+//! secrets, admits POS browsers with signed kipp tokens, forwards the allow-listed IPP
+//! operations after validating them with kipp-core, receives Kustom's webhooks, and pushes
+//! live session state over WebSockets from one Durable Object per session.
+//!
+//! The decisions are plain Rust with native unit tests (`cargo test -p kipp-edge`):
+//!
+//! | module | what it decides |
+//! |---|---|
+//! | [`config`] | bindings → [`config::Config`] (secrets redacted in `Debug`, errors name the binding) |
+//! | [`auth`] | bearer parsing, token checks, the role matrix |
+//! | [`plan`] | route table allow-list, validation, location scope, the upstream request |
+//! | [`retry`] | which upstream failures are retried and after how long |
+//! | [`idem`] | idempotency keys and create records |
+//! | [`record`] | the session record, its updates through the core state machine, pushed messages |
+//! | [`log`] | JSON log lines |
+//!
+//! The Workers glue (`shell`, `routes`, `upstream`, `webhook`, `objects`) only exists on wasm32.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod idem;
+pub mod log;
+pub mod plan;
+pub mod record;
+pub mod retry;
+
+#[cfg(target_arch = "wasm32")]
+mod env;
+#[cfg(target_arch = "wasm32")]
+mod http;
+#[cfg(target_arch = "wasm32")]
+pub mod objects;
+#[cfg(target_arch = "wasm32")]
+mod routes;
+#[cfg(target_arch = "wasm32")]
+mod upstream;
+#[cfg(target_arch = "wasm32")]
+mod webhook;

@@ -1,0 +1,331 @@
+//! The device object (one per device): idempotent session creation and the device's current
+//! session.
+//!
+//! Creation is idempotent in two layers:
+//! 1. Every create carries a key (the client's `Idempotency-Key` or one derived from token id +
+//!    body). The record `Pending → Done(session)` is written durably before and after the one
+//!    upstream POST, so a retry with the same key returns the first session.
+//! 2. When the POST's outcome is unknown (timeout, connection drop, 5xx), the record turns
+//!    *ambiguous* and the object reconciles instead of blindly re-creating: it re-sends the
+//!    POST, which is safe because Kustom lets a device hold only one open session: if the first
+//!    attempt did create a session, the retry answers 409 `device_busy` and cannot create a
+//!    second. The first session is then *adopted* when its `ipp.session.created` webhook
+//!    arrives (the worker fetches unknown sessions only while some device has an ambiguous
+//!    create), and returned to the retrying client.
+
+use core::cell::RefCell;
+use core::time::Duration;
+use std::collections::HashSet;
+
+use kipp_core::api::sessions::{CreateSession, CreateSessionRequest, Session};
+use kipp_core::api::{build_request, decode_response, Operation};
+use kipp_core::ids::LocationId;
+use kipp_core::problem::Problem;
+use serde::{Deserialize, Serialize};
+use worker::{durable_object, Delay, DurableObject, Env, Method, ObjectNamespace, Request, Response, Result, State};
+
+use crate::http::{internal, json, now_ms};
+use crate::idem::{CartFingerprint, CreateRecord, PENDING_MAX_AGE_MS};
+use crate::objects::{registry, session, REGISTRY, REGISTRY_NAME, SESSIONS};
+use crate::upstream::{self, Stats};
+
+/// `POST /create`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Create {
+    /// Storage key (see `idem::storage_key`).
+    pub key: String,
+    /// Body fingerprint.
+    pub body_hash: String,
+    /// The validated cart.
+    pub body: CreateSessionRequest,
+    /// `location_id` query parameter to send.
+    pub query_location: Option<LocationId>,
+    /// The device's location (for scope checks on later reads).
+    pub device_location: Option<LocationId>,
+}
+
+/// The answer to `POST /create`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The session, on success.
+    pub session: Option<Session>,
+    /// True when an earlier attempt's session was returned.
+    pub replayed: bool,
+    /// The problem, on failure.
+    pub problem: Option<Problem>,
+    /// Seconds the client should wait before retrying.
+    pub retry_after: Option<u32>,
+    /// Upstream attempts.
+    pub attempts: u32,
+    /// Upstream time, ms.
+    pub upstream_ms: u64,
+}
+
+/// The device Durable Object.
+#[allow(missing_debug_implementations)] // State and Env have no Debug
+#[durable_object]
+pub struct DeviceObject {
+    state: State,
+    env: Env,
+    inflight: RefCell<HashSet<String>>,
+}
+
+fn fingerprint(b: &CreateSessionRequest) -> CartFingerprint {
+    CartFingerprint {
+        order_amount: b.order_amount.minor(),
+        currency: b.purchase_currency.code().to_owned(),
+        reference: b.merchant_reference1.clone(),
+    }
+}
+
+fn fail(p: Problem, retry_after: Option<u32>, stats: Stats) -> Outcome {
+    Outcome { problem: Some(p), retry_after, attempts: stats.attempts, upstream_ms: stats.ms, ..Outcome::default() }
+}
+
+enum Attempt {
+    Created(Session),
+    Definite(Problem),
+    Busy(Problem),
+    Unknown(Problem),
+}
+
+impl DeviceObject {
+    async fn attempt(&self, c: &Create, stats: &mut Stats) -> Attempt {
+        let Ok(cfg) = crate::env::config(&self.env) else {
+            return Attempt::Definite(Problem::new(500, "config", "Internal Server Error", "configuration"));
+        };
+        let op = CreateSession { body: c.body.clone(), location_id: c.query_location.clone() };
+        let Ok(req) = build_request(&op, Some(&cfg.merchant_id)) else {
+            return Attempt::Definite(Problem::new(500, "encode", "Internal Server Error", "could not encode"));
+        };
+        match upstream::call_with(&cfg, CreateSession::ID, &req, false, stats).await {
+            Err(f) => Attempt::Unknown(f.problem()),
+            Ok(reply) if reply.ok() => match decode_response::<CreateSession>(reply.status, &reply.body) {
+                Ok(s) => Attempt::Created(s),
+                Err(_) => Attempt::Unknown(Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable session")),
+            },
+            Ok(reply) if reply.status == 409 => Attempt::Busy(upstream::reply_problem(&reply)),
+            Ok(reply) if reply.status >= 500 => Attempt::Unknown(upstream::reply_problem(&reply)),
+            Ok(reply) => Attempt::Definite(upstream::reply_problem(&reply)),
+        }
+    }
+
+    async fn finish(&self, c: &Create, session: &Session, was_ambiguous: bool) -> Result<()> {
+        let rec = CreateRecord::Done { body_hash: c.body_hash.clone(), session: Box::new(session.clone()) };
+        self.state.storage().put(&c.key, &rec).await?;
+        self.state.storage().put("current", session.session_id.as_str()).await?;
+        self.init_session(session, c.device_location.clone()).await?;
+        if was_ambiguous {
+            self.set_pending(false).await?;
+        }
+        Ok(())
+    }
+
+    async fn init_session(&self, session: &Session, location_id: Option<LocationId>) -> Result<()> {
+        let ns: ObjectNamespace = self.env.durable_object(SESSIONS)?;
+        let stub = ns.id_from_name(session.session_id.as_str())?.get_stub()?;
+        let body = serde_json::to_string(&session::Init { session: session.clone(), location_id })?;
+        let resp = stub.fetch_with_request(internal(Method::Post, "/init", Some(body), &[])?).await?;
+        if resp.status_code() != 200 {
+            return Err(worker::Error::RustError("session init failed".into()));
+        }
+        Ok(())
+    }
+
+    async fn set_pending(&self, add: bool) -> Result<()> {
+        let ns = self.env.durable_object(REGISTRY)?;
+        let stub = ns.id_from_name(REGISTRY_NAME)?.get_stub()?;
+        let device_id = self.state.storage().get::<String>("device").await?.unwrap_or_default();
+        let body = serde_json::to_string(&registry::Pending { device_id, add })?;
+        stub.fetch_with_request(internal(Method::Post, "/pending", Some(body), &[])?).await?;
+        Ok(())
+    }
+
+    async fn done_for(&self, key: &str) -> Result<Option<Session>> {
+        Ok(match self.state.storage().get::<CreateRecord>(key).await? {
+            Some(CreateRecord::Done { session, .. }) => Some(*session),
+            _ => None,
+        })
+    }
+
+    /// Reconciles an ambiguous create: re-send (safe: one open session per device) and, if the
+    /// device is busy, wait a little for the first session to be adopted from its webhook.
+    async fn reconcile(&self, c: &Create, stats: &mut Stats) -> Result<Outcome> {
+        for round in 0..3u32 {
+            if let Some(s) = self.done_for(&c.key).await? {
+                return Ok(Outcome { session: Some(s), replayed: true, ..Outcome::default() });
+            }
+            match self.attempt(c, stats).await {
+                Attempt::Created(s) => {
+                    self.finish(c, &s, true).await?;
+                    return Ok(Outcome { session: Some(s), attempts: stats.attempts, upstream_ms: stats.ms, ..Outcome::default() });
+                }
+                Attempt::Definite(p) => {
+                    self.state.storage().delete(&c.key).await?;
+                    self.set_pending(false).await?;
+                    return Ok(fail(p, None, *stats));
+                }
+                Attempt::Busy(p) => {
+                    // Probably our own first session: wait for its webhook to adopt it.
+                    for _ in 0..15 {
+                        Delay::from(Duration::from_millis(200)).await;
+                        if let Some(s) = self.done_for(&c.key).await? {
+                            return Ok(Outcome { session: Some(s), replayed: true, attempts: stats.attempts, upstream_ms: stats.ms, ..Outcome::default() });
+                        }
+                    }
+                    return Ok(fail(p, Some(2), *stats));
+                }
+                Attempt::Unknown(p) => {
+                    if round == 2 {
+                        return Ok(fail(p, Some(2), *stats));
+                    }
+                    Delay::from(Duration::from_millis(300 * u64::from(round + 1))).await;
+                }
+            }
+        }
+        Ok(fail(Problem::new(504, "upstream_timeout", "Gateway Timeout", "outcome unknown"), Some(2), *stats))
+    }
+
+    async fn create(&self, c: Create) -> Result<Outcome> {
+        let storage = self.state.storage();
+        let mut stats = Stats::default();
+        match storage.get::<CreateRecord>(&c.key).await? {
+            Some(CreateRecord::Done { body_hash, session }) => {
+                if body_hash != c.body_hash {
+                    return Ok(fail(
+                        Problem::new(422, "idempotency_key_reused", "Unprocessable Entity", "this Idempotency-Key was used with another body"),
+                        None,
+                        stats,
+                    ));
+                }
+                return Ok(Outcome { session: Some(*session), replayed: true, ..Outcome::default() });
+            }
+            Some(CreateRecord::Pending { body_hash, started_ms, .. }) => {
+                if body_hash != c.body_hash {
+                    return Ok(fail(
+                        Problem::new(422, "idempotency_key_reused", "Unprocessable Entity", "this Idempotency-Key was used with another body"),
+                        None,
+                        stats,
+                    ));
+                }
+                if self.inflight.borrow().contains(&c.key) {
+                    return Ok(fail(
+                        Problem::new(409, "idempotency_in_progress", "Conflict", "a create with this key is in progress"),
+                        Some(1),
+                        stats,
+                    ));
+                }
+                if now_ms() - started_ms < PENDING_MAX_AGE_MS {
+                    self.inflight.borrow_mut().insert(c.key.clone());
+                    let r = self.reconcile(&c, &mut stats).await;
+                    self.inflight.borrow_mut().remove(&c.key);
+                    return r;
+                }
+                // Too old to matter: start afresh.
+            }
+            None => {}
+        }
+        let pending = CreateRecord::Pending {
+            body_hash: c.body_hash.clone(),
+            started_ms: now_ms(),
+            ambiguous: false,
+            fingerprint: fingerprint(&c.body),
+        };
+        storage.put(&c.key, &pending).await?;
+        storage.put("device", c.body.device_id.as_str()).await?;
+        self.inflight.borrow_mut().insert(c.key.clone());
+        let result = async {
+            match self.attempt(&c, &mut stats).await {
+                Attempt::Created(s) => {
+                    self.finish(&c, &s, false).await?;
+                    Ok(Outcome { session: Some(s), attempts: stats.attempts, upstream_ms: stats.ms, ..Outcome::default() })
+                }
+                Attempt::Definite(p) | Attempt::Busy(p) => {
+                    storage.delete(&c.key).await?;
+                    Ok(fail(p, None, stats))
+                }
+                Attempt::Unknown(_) => {
+                    let amb = CreateRecord::Pending {
+                        body_hash: c.body_hash.clone(),
+                        started_ms: now_ms(),
+                        ambiguous: true,
+                        fingerprint: fingerprint(&c.body),
+                    };
+                    storage.put(&c.key, &amb).await?;
+                    self.set_pending(true).await?;
+                    self.reconcile(&c, &mut stats).await
+                }
+            }
+        }
+        .await;
+        self.inflight.borrow_mut().remove(&c.key);
+        result
+    }
+
+    /// Adopts a session seen in a webhook into the ambiguous create it belongs to.
+    async fn adopt(&self, s: Session, location_id: Option<LocationId>) -> Result<bool> {
+        let storage = self.state.storage();
+        let map = storage.list_with_options(worker::ListOptions::new().prefix("idem:")).await?;
+        let mut adopted = false;
+        for entry in map.entries() {
+            let Ok(entry) = entry else { continue };
+            let pair = js_sys::Array::from(&entry);
+            let Some(key) = pair.get(0).as_string() else { continue };
+            let Ok(rec) = serde_wasm_bindgen_free(&pair.get(1)) else { continue };
+            if let CreateRecord::Pending { body_hash, ambiguous: true, fingerprint, .. } = rec {
+                if !adopted && fingerprint.matches(&s) {
+                    let done = CreateRecord::Done { body_hash, session: Box::new(s.clone()) };
+                    storage.put(&key, &done).await?;
+                    adopted = true;
+                }
+            }
+        }
+        if adopted {
+            storage.put("current", s.session_id.as_str()).await?;
+            self.init_session(&s, location_id).await?;
+            self.set_pending(false).await?;
+        }
+        Ok(adopted)
+    }
+}
+
+/// Decodes a stored value (stored via serde → JS object) back into a record.
+fn serde_wasm_bindgen_free(v: &wasm_bindgen::JsValue) -> core::result::Result<CreateRecord, ()> {
+    let text = js_sys::JSON::stringify(v).map_err(|_| ())?.as_string().ok_or(())?;
+    serde_json::from_str(&text).map_err(|_| ())
+}
+
+/// `POST /adopt`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Adopt {
+    /// The session read from Kustom.
+    pub session: Session,
+    /// The device's location.
+    pub location_id: Option<LocationId>,
+}
+
+impl DurableObject for DeviceObject {
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env, inflight: RefCell::new(HashSet::new()) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        match (req.method(), req.path().as_str()) {
+            (Method::Post, "/create") => {
+                let c: Create = req.json().await?;
+                let out = self.create(c).await?;
+                Ok(json(200, &out))
+            }
+            (Method::Get, "/current") => match self.state.storage().get::<String>("current").await? {
+                Some(id) => Ok(json(200, &id)),
+                None => Ok(json(404, &"none")),
+            },
+            (Method::Post, "/adopt") => {
+                let a: Adopt = req.json().await?;
+                let ok = self.adopt(a.session, a.location_id).await?;
+                Ok(json(200, &ok))
+            }
+            _ => Ok(json(404, &"no such device route")),
+        }
+    }
+}

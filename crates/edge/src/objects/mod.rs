@@ -1,0 +1,16 @@
+//! The Durable Objects: one per session (state, history, subscribers, reconciliation), one per
+//! device (idempotent creation, current session) and one registry (revocations, pending
+//! ambiguous creates).
+
+pub mod device;
+pub mod registry;
+pub mod session;
+
+/// Binding names (see wrangler.toml).
+pub const SESSIONS: &str = "SESSIONS";
+/// Device objects.
+pub const DEVICES: &str = "DEVICES";
+/// The registry.
+pub const REGISTRY: &str = "REGISTRY";
+/// The registry's one instance.
+pub const REGISTRY_NAME: &str = "global";

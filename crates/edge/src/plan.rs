@@ -1,0 +1,343 @@
+//! From an incoming `/ipp/v1/...` request to the upstream request the worker will send.
+//!
+//! The route table of kipp-core is the allow-list: a method and path it does not know is a
+//! 404/405 here, and the upstream request is rebuilt from validated, typed values (never the
+//! client's raw path, query or headers), so the worker cannot be used as an open proxy.
+//! Location scope is applied where it can be decided from the request alone; the checks that
+//! need the device or session are returned as [`ScopeCheck`] for the async shell.
+
+use kipp_core::api::devices::{DeleteDevice, GetDevice, ListDevices, RegisterDevice, UpdateDevice, UpdateDeviceRequest};
+use kipp_core::api::enrollments::{CreateEnrollment, CreateEnrollmentRequest, DeleteEnrollment, ListEnrollments};
+use kipp_core::api::locations::{CreateLocation, DeleteLocation, GetLocation, ListLocations, LocationRequest, UpdateLocation};
+use kipp_core::api::sessions::{CancelSession, CreateSession, CreateSessionRequest, GetSession};
+use kipp_core::api::testing::{CreateSimulatedDevice, CreateSimulatedDeviceRequest, SimulateTap};
+use kipp_core::api::{
+    build_request, decode_and_validate, parse_query, route, HttpRequest, Method, Operation, OperationId, RouteMiss,
+    Validate,
+};
+use kipp_core::ids::{DeviceId, EnrollmentId, LocationId, MerchantId, SessionId};
+use kipp_core::problem::Problem;
+use kipp_core::token::Claims;
+use kipp_core::validate::FieldError;
+use kipp_core::CoreError;
+
+use crate::auth;
+
+/// Largest request body the worker accepts (a 1000-line cart fits comfortably).
+pub const MAX_BODY: usize = 512 * 1024;
+
+/// What must still be checked against a location-scoped token before forwarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeCheck {
+    /// Nothing (no `loc` in the token, or already checked).
+    None,
+    /// The device must belong to the token's location.
+    Device(DeviceId),
+    /// The session's device must belong to the token's location.
+    Session(SessionId),
+}
+
+/// A validated request, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The operation.
+    pub op: OperationId,
+    /// What to send upstream.
+    pub request: HttpRequest,
+    /// The scope check left to do.
+    pub check: ScopeCheck,
+    /// The session the operation is about (get/cancel/simulate-tap).
+    pub session_id: Option<SessionId>,
+    /// The device the operation changes (update/delete: its cached location is dropped).
+    pub device_id: Option<DeviceId>,
+    /// The cart, for session creation.
+    pub create: Option<CreateSession>,
+    /// For a location-scoped `ListLocations`: keep only this location in the answer.
+    pub filter_location: Option<LocationId>,
+}
+
+fn problem_from(e: CoreError) -> Problem {
+    match e {
+        CoreError::Validation(errs) => Problem::validation(errs),
+        other => Problem::new(400, other.code(), "Bad Request", "the request could not be read"),
+    }
+}
+
+fn body_of<T: serde::de::DeserializeOwned + Validate>(body: &[u8]) -> Result<T, Problem> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    decode_and_validate(body).map_err(problem_from)
+}
+
+fn param<T>(p: Option<&String>, name: &str, parse: impl Fn(&str) -> Result<T, kipp_core::ids::InvalidId>) -> Result<T, Problem> {
+    let p = p.map(String::as_str).unwrap_or_default();
+    // A malformed id cannot exist upstream: answer 404, as Kustom does.
+    parse(p).map_err(|e| Problem::new(404, "not_found", "Not Found", format!("{name}: {}", e.reason)))
+}
+
+fn same_loc(scope: Option<&LocationId>, loc: Option<&LocationId>) -> Result<(), Problem> {
+    match (scope, loc) {
+        (Some(s), Some(l)) if s != l => Err(auth::wrong_location()),
+        _ => Ok(()),
+    }
+}
+
+fn req<O: Operation>(op: &O, mid: &MerchantId) -> Result<HttpRequest, Problem> {
+    build_request(op, Some(mid)).map_err(problem_from)
+}
+
+fn plan(op: OperationId, request: HttpRequest) -> Plan {
+    Plan {
+        op,
+        request,
+        check: ScopeCheck::None,
+        session_id: None,
+        device_id: None,
+        create: None,
+        filter_location: None,
+    }
+}
+
+/// Maps a method and path to an operation, or the 404/405 problem.
+pub fn find(method: &str, path: &str) -> Result<kipp_core::api::Route, Problem> {
+    let m = Method::parse(method)
+        .ok_or_else(|| Problem::new(405, "method_not_allowed", "Method Not Allowed", format!("{method} is not used")))?;
+    route(m, path).map_err(|miss| match miss {
+        RouteMiss::NotFound => Problem::new(404, "not_found", "Not Found", "no such operation"),
+        RouteMiss::MethodNotAllowed => {
+            Problem::new(405, "method_not_allowed", "Method Not Allowed", format!("{method} is not allowed here"))
+        }
+    })
+}
+
+/// Validates an authorized request and builds its upstream form.
+pub fn prepare(
+    route: &kipp_core::api::Route,
+    query: &str,
+    body: &[u8],
+    claims: &Claims,
+    playground: bool,
+    mid: &MerchantId,
+) -> Result<Plan, Problem> {
+    use OperationId as O;
+    let op = route.op;
+    auth::authorize(op, claims.role, playground)?;
+    if body.len() > MAX_BODY {
+        return Err(Problem::new(413, "payload_too_large", "Payload Too Large", "the body is too large"));
+    }
+    let pairs = parse_query(query).map_err(|e| Problem::validation(vec![e]))?;
+    let scope = claims.loc.as_ref();
+    let p = route.param.as_ref();
+    let scoped = |check: ScopeCheck| if scope.is_some() { check } else { ScopeCheck::None };
+    let out = match op {
+        O::ListEnrollments => {
+            let mut l = ListEnrollments::from_query(&pairs).map_err(Problem::validation)?;
+            errors(l.validate())?;
+            same_loc(scope, l.location_id.as_ref())?;
+            if let Some(s) = scope {
+                l.location_id = Some(s.clone());
+            }
+            plan(op, req(&l, mid)?)
+        }
+        O::CreateEnrollment => {
+            let mut b: CreateEnrollmentRequest = body_of(body)?;
+            same_loc(scope, b.location_id.as_ref())?;
+            if let Some(s) = scope {
+                b.location_id = Some(s.clone());
+            }
+            plan(op, req(&CreateEnrollment(b), mid)?)
+        }
+        O::DeleteEnrollment => {
+            if scope.is_some() {
+                return Err(auth::forbidden("a location-scoped token cannot delete enrollments"));
+            }
+            plan(op, req(&DeleteEnrollment(param(p, "enrollment_id", EnrollmentId::parse)?), mid)?)
+        }
+        O::ListLocations => {
+            let l = ListLocations::from_query(&pairs).map_err(Problem::validation)?;
+            let mut pl = plan(op, req(&l, mid)?);
+            pl.filter_location = scope.cloned();
+            pl
+        }
+        O::CreateLocation => {
+            if scope.is_some() {
+                return Err(auth::forbidden("a location-scoped token cannot create locations"));
+            }
+            plan(op, req(&CreateLocation(body_of::<LocationRequest>(body)?), mid)?)
+        }
+        O::GetLocation | O::UpdateLocation | O::DeleteLocation => {
+            let id = param(p, "id", LocationId::parse)?;
+            same_loc(scope, Some(&id))?;
+            let r = match op {
+                O::GetLocation => req(&GetLocation(id), mid)?,
+                O::UpdateLocation => req(&UpdateLocation { id, body: body_of(body)? }, mid)?,
+                _ => req(&DeleteLocation(id), mid)?,
+            };
+            plan(op, r)
+        }
+        O::ListDevices => {
+            let mut l = ListDevices::from_query(&pairs).map_err(Problem::validation)?;
+            errors(l.validate())?;
+            same_loc(scope, l.location_id.as_ref())?;
+            if let Some(s) = scope {
+                l.location_id = Some(s.clone());
+            }
+            plan(op, req(&l, mid)?)
+        }
+        O::RegisterDevice => plan(op, req(&RegisterDevice(body_of(body)?), mid)?),
+        O::GetDevice | O::UpdateDevice | O::DeleteDevice => {
+            let id = param(p, "id", DeviceId::parse)?;
+            let r = match op {
+                O::GetDevice => req(&GetDevice(id.clone()), mid)?,
+                O::UpdateDevice => {
+                    let b: UpdateDeviceRequest = body_of(body)?;
+                    // A scoped admin may not move a device to another location.
+                    same_loc(scope, b.location_id.as_ref())?;
+                    req(&UpdateDevice { id: id.clone(), body: b }, mid)?
+                }
+                _ => req(&DeleteDevice(id.clone()), mid)?,
+            };
+            let mut pl = plan(op, r);
+            pl.check = scoped(ScopeCheck::Device(id.clone()));
+            pl.device_id = (op != O::GetDevice).then_some(id);
+            pl
+        }
+        O::CreateSession => {
+            let b: CreateSessionRequest = body_of(body)?;
+            let location_id = match pairs.iter().rev().find(|(k, _)| k == "location_id") {
+                Some((_, v)) => Some(LocationId::parse(v).map_err(|e| {
+                    Problem::validation(vec![FieldError::new("location_id", "invalid", e.reason)])
+                })?),
+                None => None,
+            };
+            same_loc(scope, location_id.as_ref())?;
+            let c = CreateSession { body: b, location_id: location_id.or_else(|| scope.cloned()) };
+            let mut pl = plan(op, req(&c, mid)?);
+            pl.check = scoped(ScopeCheck::Device(c.body.device_id.clone()));
+            pl.create = Some(c);
+            pl
+        }
+        O::GetSession | O::CancelSession | O::SimulateTap => {
+            let id = param(p, "session_id", SessionId::parse)?;
+            let r = match op {
+                O::GetSession => req(&GetSession(id.clone()), mid)?,
+                O::CancelSession => req(&CancelSession(id.clone()), mid)?,
+                _ => {
+                    let outcome = SimulateTap::outcome_from_query(&pairs).map_err(|e| Problem::validation(vec![e]))?;
+                    req(&SimulateTap { session_id: id.clone(), outcome: Some(outcome) }, mid)?
+                }
+            };
+            let mut pl = plan(op, r);
+            pl.check = scoped(ScopeCheck::Session(id.clone()));
+            pl.session_id = Some(id);
+            pl
+        }
+        O::CreateSimulatedDevice => {
+            let mut b: CreateSimulatedDeviceRequest = body_of(body)?;
+            same_loc(scope, b.location_id.as_ref())?;
+            if let Some(s) = scope {
+                b.location_id = Some(s.clone());
+            }
+            plan(op, req(&CreateSimulatedDevice(b), mid)?)
+        }
+        _ => return Err(Problem::new(404, "not_found", "Not Found", "no such operation")),
+    };
+    Ok(out)
+}
+
+fn errors(errs: Vec<FieldError>) -> Result<(), Problem> {
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Problem::validation(errs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kipp_core::token::Role;
+
+    const LOC: &str = "550e8400-e29b-41d4-a716-446655440000";
+    const OTHER: &str = "660e8400-e29b-41d4-a716-446655440001";
+    const DEV: &str = "770e8400-e29b-41d4-a716-446655440002";
+
+    fn mid() -> MerchantId {
+        MerchantId::parse("DM1").unwrap()
+    }
+    fn claims(role: Role, loc: Option<&str>) -> Claims {
+        Claims::new(role, loc.map(|l| LocationId::parse(l).unwrap()), 0, 60, [0; 16])
+    }
+    fn go(method: &str, path: &str, query: &str, body: &str, c: &Claims) -> Result<Plan, Problem> {
+        let r = find(method, path)?;
+        prepare(&r, query, body.as_bytes(), c, true, &mid())
+    }
+    fn cart() -> String {
+        format!(
+            r#"{{"device_id":"{DEV}","order_amount":1000,"purchase_currency":"SEK","order_tax_amount":200,
+            "order_items":[{{"name":"Tea","quantity":1,"unit_price":1000,"total_amount":1000,"tax_rate":2500,"total_tax_amount":200}}]}}"#
+        )
+    }
+
+    #[test]
+    fn unknown_routes_and_methods() {
+        let c = claims(Role::Admin, None);
+        assert_eq!(go("GET", "/ipp/v1/nope", "", "", &c).unwrap_err().status, Some(404));
+        assert_eq!(go("PATCH", "/ipp/v1/sessions", "", "", &c).unwrap_err().status, Some(405));
+        assert_eq!(go("GET", "/ipp/v1/sessions", "", "", &c).unwrap_err().status, Some(405));
+        assert_eq!(go("GET", "/ipp/v1/sessions/..%2F..%2Fadmin", "", "", &c).unwrap_err().status, Some(404));
+    }
+
+    #[test]
+    fn rebuilds_requests_from_typed_values() {
+        let c = claims(Role::Clerk, None);
+        let p = go("GET", "/ipp/v1/devices", "page_size=5&evil=1", "", &c).unwrap();
+        assert_eq!(p.request.path_and_query, "/ipp/v1/devices?page_size=5");
+        assert!(p.request.headers.iter().any(|(k, v)| *k == "x-merchant-id" && v == "DM1"));
+        let p = go("POST", "/ipp/v1/sessions", "", &cart(), &c).unwrap();
+        assert!(p.create.is_some());
+        assert_eq!(p.check, ScopeCheck::None);
+    }
+
+    #[test]
+    fn validation_errors_match_offline() {
+        let c = claims(Role::Clerk, None);
+        let bad = cart().replace("\"order_amount\":1000", "\"order_amount\":999");
+        let e = go("POST", "/ipp/v1/sessions", "", &bad, &c).unwrap_err();
+        assert_eq!(e.status, Some(400));
+        let expected = kipp_core::api::decode_and_validate::<CreateSessionRequest>(bad.as_bytes()).unwrap_err();
+        let CoreError::Validation(errs) = expected else { panic!() };
+        assert_eq!(e.field_errors, Some(errs));
+        let e = go("POST", "/ipp/v1/sessions", "", "{", &c).unwrap_err();
+        assert_eq!(e.status, Some(400));
+    }
+
+    #[test]
+    fn location_scope() {
+        let c = claims(Role::Clerk, Some(LOC));
+        let p = go("GET", "/ipp/v1/devices", "", "", &c).unwrap();
+        assert_eq!(p.request.path_and_query, format!("/ipp/v1/devices?location_id={LOC}"));
+        assert_eq!(go("GET", "/ipp/v1/devices", &format!("location_id={OTHER}"), "", &c).unwrap_err().status, Some(403));
+        assert_eq!(go("GET", &format!("/ipp/v1/locations/{OTHER}"), "", "", &c).unwrap_err().status, Some(403));
+        assert!(go("GET", &format!("/ipp/v1/locations/{LOC}"), "", "", &c).is_ok());
+        let p = go("POST", "/ipp/v1/sessions", "", &cart(), &c).unwrap();
+        assert_eq!(p.check, ScopeCheck::Device(DeviceId::parse(DEV).unwrap()));
+        assert!(p.request.path_and_query.ends_with(LOC));
+        let p = go("GET", &format!("/ipp/v1/sessions/{DEV}"), "", "", &c).unwrap();
+        assert_eq!(p.check, ScopeCheck::Session(SessionId::parse(DEV).unwrap()));
+        let p = go("GET", "/ipp/v1/locations", "", "", &c).unwrap();
+        assert_eq!(p.filter_location, Some(LocationId::parse(LOC).unwrap()));
+        let a = claims(Role::Admin, Some(LOC));
+        assert_eq!(go("POST", "/ipp/v1/locations", "", r#"{"name":"x"}"#, &a).unwrap_err().status, Some(403));
+        let p = go("POST", "/ipp/v1/enrollments", "", "{}", &a).unwrap();
+        assert!(p.request.body.unwrap().contains(LOC));
+    }
+
+    #[test]
+    fn roles() {
+        let c = claims(Role::Clerk, None);
+        assert_eq!(go("GET", "/ipp/v1/enrollments", "", "", &c).unwrap_err().status, Some(403));
+        assert_eq!(go("DELETE", &format!("/ipp/v1/devices/{DEV}"), "", "", &c).unwrap_err().status, Some(403));
+        let p = go("POST", &format!("/ipp/v1/dev/sessions/{DEV}/simulate-tap"), "outcome=INSUFFICIENT_FUNDS", "", &c);
+        assert!(p.unwrap().request.path_and_query.ends_with("outcome=INSUFFICIENT_FUNDS"));
+    }
+}

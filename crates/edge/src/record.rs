@@ -1,0 +1,283 @@
+//! What a session's Durable Object stores, and the message it pushes (pure).
+//!
+//! The record holds the session as last read from Kustom, the core [`SessionState`], the
+//! applied-change history, and the webhook ids already processed (deduplication with a TTL).
+//! Every change goes through [`SessionState`], so late, duplicate and out-of-order hints change
+//! nothing and terminal states absorb.
+
+use kipp_core::api::sessions::Session;
+use kipp_core::event::IppEvent;
+use kipp_core::ids::{DeviceId, LocationId, OrderId};
+use kipp_core::session::{Applied, SessionState, SessionStatus};
+use serde::{Deserialize, Serialize};
+
+/// How long a processed webhook id is remembered (ms): longer than Kustom's retry horizon of a
+/// single delivery attempt series is not needed, because states only move forward anyway.
+pub const WEBHOOK_DEDUPE_TTL_MS: i64 = 24 * 3600 * 1000;
+/// Most webhook ids remembered per session.
+pub const MAX_REMEMBERED_WEBHOOKS: usize = 256;
+/// Most history entries kept per session.
+pub const MAX_HISTORY: usize = 64;
+
+/// One applied change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When it was applied (ms since epoch).
+    pub at_ms: i64,
+    /// `webhook`, `observed`, `reconcile`, `create`.
+    pub source: String,
+    /// The event id, for webhook changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// What happened.
+    pub applied: Applied,
+}
+
+/// The stored record of one session created through this worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session as last read (status and order id kept in step with `state`).
+    pub session: Session,
+    /// The state machine.
+    pub state: SessionState,
+    /// The device.
+    pub device_id: DeviceId,
+    /// The device's location when the session was created.
+    #[serde(default)]
+    pub location_id: Option<LocationId>,
+    /// Created at (ms).
+    pub created_ms: i64,
+    /// Last re-read from Kustom (ms).
+    #[serde(default)]
+    pub checked_ms: i64,
+    /// Applied changes, oldest first.
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+    /// Processed webhook ids with the time they were processed.
+    #[serde(default)]
+    pub webhooks: Vec<(String, i64)>,
+}
+
+/// The `state` part of a pushed message (nulls written out, as in docs/contracts.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateView {
+    /// Status.
+    pub status: SessionStatus,
+    /// Order id once finalized.
+    pub order_id: Option<OrderId>,
+    /// Latest failure reason.
+    pub failure_reason: Option<String>,
+    /// Failed attempts.
+    pub failed_attempts: u32,
+}
+
+/// A message to subscribers: `{"type":"session","session":…,"state":…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Always `session`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The session JSON.
+    pub session: Session,
+    /// The state.
+    pub state: StateView,
+}
+
+impl SessionRecord {
+    /// A record for a session just created.
+    #[must_use]
+    pub fn new(session: Session, location_id: Option<LocationId>, now_ms: i64) -> Self {
+        let mut state = SessionState::new();
+        let mut history = Vec::new();
+        let applied = state.apply_observed(&session);
+        if applied.changed() {
+            history.push(HistoryEntry { at_ms: now_ms, source: "create".into(), event_id: None, applied });
+        }
+        let device_id = session.device_id.clone();
+        let mut r = Self {
+            session,
+            state,
+            device_id,
+            location_id,
+            created_ms: now_ms,
+            checked_ms: now_ms,
+            history,
+            webhooks: Vec::new(),
+        };
+        r.sync();
+        r
+    }
+
+    fn sync(&mut self) {
+        self.session.status = self.state.status.clone();
+        if self.state.order_id.is_some() {
+            self.session.order_id.clone_from(&self.state.order_id);
+        }
+    }
+
+    fn push(&mut self, at_ms: i64, source: &str, event_id: Option<String>, applied: Applied) -> bool {
+        if !applied.changed() {
+            return false;
+        }
+        if self.history.len() >= MAX_HISTORY {
+            self.history.remove(0);
+        }
+        self.history.push(HistoryEntry { at_ms, source: source.into(), event_id, applied });
+        true
+    }
+
+    /// True if this webhook id was processed within the TTL.
+    #[must_use]
+    pub fn seen_webhook(&self, id: &str, now_ms: i64) -> bool {
+        self.webhooks.iter().any(|(w, at)| w == id && now_ms - at < WEBHOOK_DEDUPE_TTL_MS)
+    }
+
+    /// Applies a verified webhook and the session re-read because of it. Returns true if
+    /// anything subscribers see changed.
+    pub fn apply_webhook(&mut self, webhook_id: &str, event: &IppEvent, observed: Option<&Session>, now_ms: i64) -> bool {
+        self.webhooks.retain(|(_, at)| now_ms - at < WEBHOOK_DEDUPE_TTL_MS);
+        if self.webhooks.len() >= MAX_REMEMBERED_WEBHOOKS {
+            self.webhooks.remove(0);
+        }
+        self.webhooks.push((webhook_id.to_owned(), now_ms));
+        let a = self.state.apply_event(event);
+        let mut changed = self.push(now_ms, "webhook", Some(event.id.as_str().to_owned()), a);
+        if let Some(s) = observed {
+            changed |= self.apply_observed(s, now_ms, "observed");
+        }
+        self.sync();
+        changed
+    }
+
+    /// Applies a session read from Kustom (after a create, get, cancel, tap, or by the alarm).
+    pub fn apply_observed(&mut self, observed: &Session, now_ms: i64, source: &str) -> bool {
+        if observed.session_id != self.session.session_id {
+            return false;
+        }
+        self.checked_ms = now_ms;
+        let a = self.state.apply_observed(observed);
+        let changed = self.push(now_ms, source, None, a);
+        if changed {
+            // Take the fresh fields (completion time, order id) along with the new status.
+            self.session = observed.clone();
+        }
+        self.sync();
+        changed
+    }
+
+    /// True once the session can no longer change.
+    #[must_use]
+    pub fn is_terminal(&self) -> bool {
+        self.state.status.is_terminal()
+    }
+
+    /// The message subscribers receive.
+    #[must_use]
+    pub fn message(&self) -> Message {
+        Message {
+            kind: "session".into(),
+            session: self.session.clone(),
+            state: StateView {
+                status: self.state.status.clone(),
+                order_id: self.state.order_id.clone(),
+                failure_reason: self.state.failure_reason.clone(),
+                failed_attempts: self.state.failed_attempts,
+            },
+        }
+    }
+
+    /// Transitions in the history (for tests and the admin view).
+    #[must_use]
+    pub fn transitions(&self) -> usize {
+        self.history.iter().filter(|h| matches!(h.applied, Applied::Transition { .. })).count()
+    }
+}
+
+/// When the reconciliation alarm should next run, or `None` when the session is terminal.
+/// The first re-read comes `after_secs` after creation, then with doubling gaps up to 5 min,
+/// and it stops a day after creation.
+#[must_use]
+pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Option<i64> {
+    if r.is_terminal() || now_ms - r.created_ms > 24 * 3600 * 1000 {
+        return None;
+    }
+    let base = i64::from(after_secs.max(1)) * 1000;
+    let age = (now_ms - r.created_ms).max(0);
+    let gap = if age < base { base - age } else { (age / 2).clamp(base, 300_000) };
+    Some(now_ms + gap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kipp_core::event::{EventType, IppEventData, WebhookEvent};
+    use kipp_core::ids::{EventId, MerchantId, SessionId};
+    use kipp_core::time::Timestamp;
+
+    const SID: &str = "550e8400-e29b-41d4-a716-446655440000";
+
+    fn session(status: SessionStatus) -> Session {
+        serde_json::from_value(serde_json::json!({
+            "session_id": SID, "status": status.as_str(), "device_id": "770e8400-e29b-41d4-a716-446655440002",
+            "order_amount": 1000, "purchase_currency": "SEK"
+        }))
+        .unwrap()
+    }
+
+    fn ev(n: u8, t: EventType) -> IppEvent {
+        WebhookEvent {
+            id: EventId::parse(&format!("kevt_{n}")).unwrap(),
+            merchant_id: MerchantId::parse("DM1").unwrap(),
+            timestamp: Timestamp::from_unix_millis(1_700_000_000_000 + i64::from(n)),
+            event_type: t.clone(),
+            data: IppEventData {
+                session_id: SessionId::parse(SID).unwrap(),
+                order_id: (t == EventType::SessionFinalized)
+                    .then(|| OrderId::parse("880e8400-e29b-41d4-a716-446655440003").unwrap()),
+                failure_reason: (t == EventType::PaymentFailed).then(|| "insufficient_funds".to_owned()),
+            },
+        }
+    }
+
+    #[test]
+    fn lifecycle_and_message_shape() {
+        let mut r = SessionRecord::new(session(SessionStatus::Created), None, 0);
+        assert!(!r.apply_webhook("w1", &ev(1, EventType::SessionCreated), Some(&session(SessionStatus::Created)), 1));
+        assert!(r.apply_webhook("w2", &ev(2, EventType::PaymentFailed), Some(&session(SessionStatus::Active)), 2));
+        let m = serde_json::to_value(r.message()).unwrap();
+        assert_eq!(m["type"], "session");
+        assert_eq!(m["state"]["status"], "ACTIVE");
+        assert_eq!(m["state"]["failure_reason"], "insufficient_funds");
+        assert_eq!(m["state"]["failed_attempts"], 1);
+        assert!(m["state"]["order_id"].is_null());
+        assert_eq!(m["session"]["status"], "ACTIVE");
+        let mut fin = session(SessionStatus::Finalized);
+        fin.order_id = Some(OrderId::parse("880e8400-e29b-41d4-a716-446655440003").unwrap());
+        assert!(r.apply_webhook("w3", &ev(3, EventType::SessionFinalized), Some(&fin), 3));
+        assert!(r.is_terminal());
+        assert_eq!(r.session.order_id, fin.order_id);
+        // Replays and late events change nothing.
+        assert!(r.seen_webhook("w2", 4));
+        assert!(!r.apply_webhook("w4", &ev(4, EventType::SessionCancelled), Some(&session(SessionStatus::Cancelled)), 4));
+        assert!(!r.apply_observed(&session(SessionStatus::Active), 5, "observed"));
+        assert_eq!(r.transitions(), 1); // CREATED → ACTIVE came with the payment failure
+        assert_eq!(next_reconcile_ms(&r, 10, 30), None);
+    }
+
+    #[test]
+    fn reconcile_schedule() {
+        let r = SessionRecord::new(session(SessionStatus::Created), None, 0);
+        assert_eq!(next_reconcile_ms(&r, 0, 30), Some(30_000));
+        assert_eq!(next_reconcile_ms(&r, 30_000, 30), Some(60_000));
+        assert_eq!(next_reconcile_ms(&r, 1_000_000, 30), Some(1_300_000));
+        assert_eq!(next_reconcile_ms(&r, 90_000_000, 30), None);
+    }
+
+    #[test]
+    fn webhook_dedupe_expires() {
+        let mut r = SessionRecord::new(session(SessionStatus::Created), None, 0);
+        r.apply_webhook("w1", &ev(1, EventType::SessionCreated), None, 0);
+        assert!(r.seen_webhook("w1", 1000));
+        assert!(!r.seen_webhook("w1", WEBHOOK_DEDUPE_TTL_MS + 1));
+    }
+}

@@ -1,0 +1,595 @@
+//! The worker's fetch handler: static assets, kipp's own routes, the IPP allow-list and the
+//! webhook endpoint. Every answer carries `x-request-id` and ends in one JSON log line.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use kipp_core::api::devices::{Device, GetDevice};
+use kipp_core::api::locations::{ListLocations, Location};
+use kipp_core::api::page::Page;
+use kipp_core::api::sessions::{GetSession, Session};
+use kipp_core::api::{build_request, decode_response, Operation, OperationId};
+use kipp_core::ids::{DeviceId, LocationId, SessionId};
+use kipp_core::problem::Problem;
+use kipp_core::token::{self, Claims, Role};
+use serde::{Deserialize, Serialize};
+use worker::{event, Context, Env, Method, Request, Response, Result, Stub};
+
+use crate::config::Config;
+use crate::http::{self, internal, json, now_ms, problem, problem_retry, request_id};
+use crate::log::RequestLog;
+use crate::objects::{device, registry, session, DEVICES, REGISTRY, REGISTRY_NAME, SESSIONS};
+use crate::plan::{self, ScopeCheck};
+use crate::upstream::{self, Stats};
+use crate::{auth, idem};
+
+/// Per-request context for the log line.
+#[derive(Debug, Default)]
+pub(crate) struct Ctx {
+    pub rid: String,
+    pub route: &'static str,
+    pub role: Option<Role>,
+    pub stats: Stats,
+    pub code: Option<String>,
+}
+
+thread_local! {
+    static REVOKED: RefCell<Option<(i64, HashSet<String>)>> = const { RefCell::new(None) };
+    static DEVICE_LOC: RefCell<HashMap<String, (i64, Option<LocationId>)>> = RefCell::new(HashMap::new());
+}
+
+const DEVICE_CACHE_MS: i64 = 60_000;
+
+fn cors(resp: &Response, cfg: Option<&Config>, origin: Option<&str>) {
+    if let (Some(cfg), Some(o)) = (cfg, origin) {
+        if let Some(allowed) = cfg.cors_origin(o) {
+            let h = resp.headers();
+            let _ = h.set("access-control-allow-origin", &allowed);
+            let _ = h.set("vary", "origin");
+            let _ = h.set("access-control-expose-headers", "x-request-id, retry-after, idempotent-replayed");
+        }
+    }
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let path = req.path();
+    if !(path.starts_with("/ipp/") || path.starts_with("/kipp/") || path.starts_with("/webhooks/")) {
+        return env.assets("ASSETS")?.fetch_request(req).await;
+    }
+    let t0 = now_ms();
+    let mut ctx = Ctx { rid: request_id(), route: "", ..Ctx::default() };
+    let origin = req.headers().get("origin")?;
+    let method = req.method();
+    let cfg = match crate::env::config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.route = "config";
+            let p = Problem::new(500, "config_missing", "Worker Misconfigured", e.to_string());
+            return Ok(finish(problem(p, &ctx.rid), &ctx, method.as_ref(), t0, None, None));
+        }
+    };
+    let resp = if method == Method::Options {
+        ctx.route = "preflight";
+        preflight(&cfg, origin.as_deref())
+    } else {
+        match dispatch(&mut req, &env, &cfg, &path, &mut ctx).await {
+            Ok(r) => r,
+            Err(e) => {
+                worker::console_error!("{}", crate::log::event("internal_error", &[("request_id", &ctx.rid), ("error", &short(&e))]));
+                problem(Problem::new(500, "internal", "Internal Server Error", "the worker failed"), &ctx.rid)
+            }
+        }
+    };
+    Ok(finish(resp, &ctx, method.as_ref(), t0, Some(&cfg), origin.as_deref()))
+}
+
+/// A worker error's category only (its text may quote inputs).
+fn short(e: &worker::Error) -> String {
+    let s = e.to_string();
+    s.chars().take(120).collect()
+}
+
+fn finish(resp: Response, ctx: &Ctx, method: &str, t0: i64, cfg: Option<&Config>, origin: Option<&str>) -> Response {
+    let _ = resp.headers().set("x-request-id", &ctx.rid);
+    cors(&resp, cfg, origin);
+    let line = RequestLog {
+        msg: "request",
+        request_id: &ctx.rid,
+        method,
+        route: ctx.route,
+        status: resp.status_code(),
+        duration_ms: u64::try_from(now_ms() - t0).unwrap_or(0),
+        upstream_ms: (ctx.stats.attempts > 0).then_some(ctx.stats.ms),
+        upstream_attempts: (ctx.stats.attempts > 0).then_some(ctx.stats.attempts),
+        code: ctx.code.as_deref(),
+        role: ctx.role.map(Role::as_str),
+    }
+    .line();
+    worker::console_log!("{line}");
+    resp
+}
+
+fn preflight(cfg: &Config, origin: Option<&str>) -> Response {
+    let r = Response::builder().with_status(204).empty();
+    if let Some(allowed) = origin.and_then(|o| cfg.cors_origin(o)) {
+        let h = r.headers();
+        let _ = h.set("access-control-allow-origin", &allowed);
+        let _ = h.set("access-control-allow-methods", "GET, POST, PUT, DELETE");
+        let _ = h.set("access-control-allow-headers", "authorization, content-type, idempotency-key");
+        let _ = h.set("access-control-max-age", "600");
+        let _ = h.set("vary", "origin");
+    }
+    r
+}
+
+fn fail(ctx: &mut Ctx, p: Problem) -> Response {
+    ctx.code.clone_from(&p.code);
+    problem(p, &ctx.rid)
+}
+
+async fn dispatch(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut Ctx) -> Result<Response> {
+    let method = req.method();
+    if path == "/webhooks/kustom" {
+        ctx.route = "/webhooks/kustom";
+        if method != Method::Post {
+            return Ok(fail(ctx, Problem::from_status(405)));
+        }
+        return crate::webhook::handle(req, env, cfg, ctx).await;
+    }
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    // Routes of kipp itself.
+    if path.starts_with("/kipp/") {
+        return match (method.clone(), segs.as_slice()) {
+            (Method::Get, ["", "kipp", "v1", "me"]) => {
+                ctx.route = "/kipp/v1/me";
+                let claims = match authenticate(req, env, cfg, ctx, false).await? {
+                    Ok(c) => c,
+                    Err(r) => return Ok(r),
+                };
+                Ok(json(200, &Me::from_claims(&claims, cfg.playground())))
+            }
+            (Method::Post, ["", "kipp", "v1", "tokens"]) => {
+                ctx.route = "/kipp/v1/tokens";
+                mint(req, env, cfg, ctx).await
+            }
+            (Method::Post, ["", "kipp", "v1", "tokens", "revoke"]) => {
+                ctx.route = "/kipp/v1/tokens/revoke";
+                revoke(req, env, cfg, ctx).await
+            }
+            (Method::Get, ["", "kipp", "v1", "devices", id, "current-session"]) => {
+                ctx.route = "/kipp/v1/devices/{device_id}/current-session";
+                current_session(req, env, cfg, ctx, id).await
+            }
+            _ => {
+                ctx.route = "/kipp/*";
+                Ok(fail(ctx, Problem::new(404, "not_found", "Not Found", "no such route")))
+            }
+        };
+    }
+    if let (Method::Get, ["", "ipp", "v1", "sessions", id, "events"]) = (method.clone(), segs.as_slice()) {
+        ctx.route = "/ipp/v1/sessions/{session_id}/events";
+        return events(req, env, cfg, ctx, id).await;
+    }
+    ipp(req, env, cfg, path, ctx).await
+}
+
+/// `GET /kipp/v1/me`.
+#[derive(Debug, Serialize)]
+struct Me {
+    role: Role,
+    location_id: Option<LocationId>,
+    expires_at: i64,
+    jti: String,
+    playground: bool,
+}
+
+impl Me {
+    fn from_claims(c: &Claims, playground: bool) -> Self {
+        Self { role: c.role, location_id: c.loc.clone(), expires_at: c.exp, jti: c.jti.clone(), playground }
+    }
+}
+
+fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub> {
+    env.durable_object(binding)?.id_from_name(name)?.get_stub()
+}
+
+async fn revoked_set(env: &Env, cfg: &Config) -> Result<HashSet<String>> {
+    let now = now_ms();
+    let ttl = i64::from(cfg.revocation_cache_secs) * 1000;
+    if let Some(set) = REVOKED.with(|r| r.borrow().as_ref().filter(|(at, _)| now - at < ttl).map(|(_, s)| s.clone())) {
+        return Ok(set);
+    }
+    let mut resp = stub(env, REGISTRY, REGISTRY_NAME)?.fetch_with_request(internal(Method::Get, "/revoked", None, &[])?).await?;
+    let list: Vec<String> = resp.json().await?;
+    let set: HashSet<String> = list.into_iter().collect();
+    REVOKED.with(|r| *r.borrow_mut() = Some((now, set.clone())));
+    Ok(set)
+}
+
+/// Authenticates from `Authorization: Bearer` (or `?token=` when `allow_query`).
+async fn authenticate(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+    ctx: &mut Ctx,
+    allow_query: bool,
+) -> Result<core::result::Result<Claims, Response>> {
+    let header = req.headers().get("authorization")?;
+    let mut token = auth::bearer(header.as_deref()).map(str::to_owned);
+    if token.is_none() && allow_query {
+        token = req.url()?.query_pairs().find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
+    }
+    let revoked = if token.is_some() { revoked_set(env, cfg).await? } else { HashSet::new() };
+    match auth::authenticate(&cfg.token_key, token.as_deref(), now_ms() / 1000, |j| revoked.contains(j)) {
+        Ok(c) => {
+            ctx.role = Some(c.role);
+            Ok(Ok(c))
+        }
+        Err(p) => Ok(Err(fail(ctx, p))),
+    }
+}
+
+/// The device's location (cached per isolate for a minute). `Err` carries the problem.
+async fn device_location(
+    cfg: &Config,
+    ctx: &mut Ctx,
+    id: &DeviceId,
+) -> core::result::Result<Option<LocationId>, Problem> {
+    let now = now_ms();
+    if let Some(loc) = DEVICE_LOC.with(|m| m.borrow().get(id.as_str()).filter(|(at, _)| now - at < DEVICE_CACHE_MS).map(|(_, l)| l.clone())) {
+        return Ok(loc);
+    }
+    let op = GetDevice(id.clone());
+    let req = build_request(&op, Some(&cfg.merchant_id)).map_err(|_| Problem::from_status(500))?;
+    let reply = upstream::call(cfg, GetDevice::ID, &req, &mut ctx.stats).await.map_err(upstream::Failure::problem)?;
+    if !reply.ok() {
+        return Err(upstream::reply_problem(&reply));
+    }
+    let d: Device = decode_response::<GetDevice>(reply.status, &reply.body)
+        .map_err(|_| Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable device"))?;
+    DEVICE_LOC.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        m.insert(id.as_str().to_owned(), (now, d.location_id.clone()));
+    });
+    Ok(d.location_id)
+}
+
+fn forget_device(id: &DeviceId) {
+    DEVICE_LOC.with(|m| m.borrow_mut().remove(id.as_str()));
+}
+
+async fn check_device(cfg: &Config, ctx: &mut Ctx, claims: &Claims, id: &DeviceId) -> core::result::Result<(), Problem> {
+    let Some(scope) = &claims.loc else { return Ok(()) };
+    match device_location(cfg, ctx, id).await? {
+        Some(l) if &l == scope => Ok(()),
+        _ => Err(auth::wrong_location()),
+    }
+}
+
+/// The session's view from its object, if the worker knows the session.
+async fn session_view(env: &Env, id: &SessionId) -> Result<Option<session::View>> {
+    let mut r = stub(env, SESSIONS, id.as_str())?.fetch_with_request(internal(Method::Get, "/get", None, &[])?).await?;
+    if r.status_code() != 200 {
+        return Ok(None);
+    }
+    Ok(Some(r.json().await?))
+}
+
+async fn check_session(
+    env: &Env,
+    cfg: &Config,
+    ctx: &mut Ctx,
+    claims: &Claims,
+    id: &SessionId,
+    known: Option<&session::View>,
+) -> Result<core::result::Result<(), Problem>> {
+    let Some(scope) = &claims.loc else { return Ok(Ok(())) };
+    if let Some(v) = known {
+        if let Some(l) = &v.location_id {
+            return Ok(if l == scope { Ok(()) } else { Err(auth::wrong_location()) });
+        }
+        return Ok(check_device(cfg, ctx, claims, &v.message.session.device_id).await);
+    }
+    let _ = env;
+    let op = GetSession(id.clone());
+    let req = build_request(&op, Some(&cfg.merchant_id)).map_err(|_| worker::Error::RustError("encode".into()))?;
+    let reply = match upstream::call(cfg, GetSession::ID, &req, &mut ctx.stats).await {
+        Ok(r) => r,
+        Err(f) => return Ok(Err(f.problem())),
+    };
+    if !reply.ok() {
+        return Ok(Err(upstream::reply_problem(&reply)));
+    }
+    let Ok(s) = decode_response::<GetSession>(reply.status, &reply.body) else {
+        return Ok(Err(Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable session")));
+    };
+    Ok(check_device(cfg, ctx, claims, &s.device_id).await)
+}
+
+async fn ipp(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut Ctx) -> Result<Response> {
+    let method = req.method();
+    let route = match plan::find(method.as_ref(), path) {
+        Ok(r) => r,
+        Err(p) => {
+            ctx.route = "/ipp/*";
+            return Ok(fail(ctx, p));
+        }
+    };
+    ctx.route = route.op.path_template();
+    let claims = match authenticate(req, env, cfg, ctx, false).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    let Some(body) = http::body(req, plan::MAX_BODY).await? else {
+        return Ok(fail(ctx, Problem::from_status(413)));
+    };
+    let query = req.url()?.query().unwrap_or_default().to_owned();
+    let pl = match plan::prepare(&route, &query, &body, &claims, cfg.playground(), &cfg.merchant_id) {
+        Ok(p) => p,
+        Err(p) => return Ok(fail(ctx, p)),
+    };
+    // Sessions the worker knows are answered from their object.
+    let known = match &pl.session_id {
+        Some(id) => session_view(env, id).await?,
+        None => None,
+    };
+    let scope = match &pl.check {
+        ScopeCheck::None => Ok(()),
+        ScopeCheck::Device(id) => check_device(cfg, ctx, &claims, id).await,
+        ScopeCheck::Session(id) => check_session(env, cfg, ctx, &claims, id, known.as_ref()).await?,
+    };
+    if let Err(p) = scope {
+        return Ok(fail(ctx, p));
+    }
+    if pl.op == OperationId::GetSession {
+        if let Some(v) = known {
+            return Ok(json(200, &v.message.session));
+        }
+    }
+    if let Some(create) = &pl.create {
+        return create_session(req, env, cfg, ctx, &claims, create, &body).await;
+    }
+    let reply = match upstream::call(cfg, pl.op, &pl.request, &mut ctx.stats).await {
+        Ok(r) => r,
+        Err(f) => return Ok(fail(ctx, f.problem())),
+    };
+    if !reply.ok() {
+        let p = upstream::reply_problem(&reply);
+        let ra = reply.retry_after_ms.map(|ms| ms / 1000);
+        ctx.code.clone_from(&p.code);
+        return Ok(problem_retry(p, &ctx.rid, ra));
+    }
+    if let Some(id) = &pl.device_id {
+        forget_device(id);
+    }
+    // Keep the session's object in step with what the operation returned.
+    if matches!(pl.op, OperationId::CancelSession | OperationId::SimulateTap) && known.is_some() {
+        if let Ok(s) = serde_json::from_slice::<Session>(&reply.body) {
+            if let Some(id) = &pl.session_id {
+                let body = serde_json::to_string(&s)?;
+                let _ = stub(env, SESSIONS, id.as_str())?
+                    .fetch_with_request(internal(Method::Post, "/observe", Some(body), &[])?)
+                    .await?;
+            }
+        }
+    }
+    if let Some(loc) = &pl.filter_location {
+        if let Ok(mut page) = decode_response::<ListLocations>(reply.status, &reply.body) {
+            page.content.retain(|l: &Location| &l.id == loc);
+            let n = page.content.len();
+            let page = Page { total_elements: n as u64, total_pages: 1, first: true, last: true, ..page };
+            return Ok(json(200, &page));
+        }
+    }
+    Ok(http::raw_json(reply.status, reply.body))
+}
+
+async fn create_session(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+    ctx: &mut Ctx,
+    claims: &Claims,
+    create: &kipp_core::api::sessions::CreateSession,
+    body: &[u8],
+) -> Result<Response> {
+    let client_key = req.headers().get("idempotency-key")?;
+    let key = match idem::storage_key(client_key.as_deref(), &claims.jti, body) {
+        Ok(k) => k,
+        Err(p) => return Ok(fail(ctx, p)),
+    };
+    let device_id = create.body.device_id.clone();
+    // The device's location is stored with the session for later scope checks.
+    let device_location = match device_location(cfg, ctx, &device_id).await {
+        Ok(l) => l,
+        Err(p) if p.status == Some(404) => return Ok(fail(ctx, p)),
+        Err(_) => None,
+    };
+    let call = device::Create {
+        key,
+        body_hash: idem::body_hash(body),
+        body: create.body.clone(),
+        query_location: create.location_id.clone(),
+        device_location,
+    };
+    let mut r = stub(env, DEVICES, device_id.as_str())?
+        .fetch_with_request(internal(Method::Post, "/create", Some(serde_json::to_string(&call)?), &[])?)
+        .await?;
+    let out: device::Outcome = r.json().await?;
+    ctx.stats.attempts += out.attempts;
+    ctx.stats.ms += out.upstream_ms;
+    match (out.session, out.problem) {
+        (Some(s), _) => {
+            let resp = json(200, &s);
+            if out.replayed {
+                let _ = resp.headers().set("idempotent-replayed", "true");
+            }
+            Ok(resp)
+        }
+        (None, Some(p)) => {
+            ctx.code.clone_from(&p.code);
+            Ok(problem_retry(p, &ctx.rid, out.retry_after))
+        }
+        (None, None) => Ok(fail(ctx, Problem::from_status(502))),
+    }
+}
+
+async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, id: &str) -> Result<Response> {
+    let claims = match authenticate(req, env, cfg, ctx, true).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    let Ok(id) = SessionId::parse(id) else {
+        return Ok(fail(ctx, Problem::new(404, "not_found", "Not Found", "no such session")));
+    };
+    let Some(view) = session_view(env, &id).await? else {
+        return Ok(fail(ctx, Problem::new(404, "not_found", "Not Found", "this worker did not create that session")));
+    };
+    if let Err(p) = check_session(env, cfg, ctx, &claims, &id, Some(&view)).await? {
+        return Ok(fail(ctx, p));
+    }
+    let url = req.url()?;
+    let mut q = String::new();
+    for (k, v) in url.query_pairs().filter(|(k, _)| k == "after" || k == "wait") {
+        q.push(if q.is_empty() { '?' } else { '&' });
+        q.push_str(&format!("{}={}", k, kipp_core::ids::escape_segment(&v)));
+    }
+    let mut extra = vec![("x-kipp-jti", claims.jti.as_str())];
+    let upgrade = req.headers().get("upgrade")?;
+    if upgrade.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        extra.push(("upgrade", "websocket"));
+    }
+    let resp = stub(env, SESSIONS, id.as_str())?
+        .fetch_with_request(internal(Method::Get, &format!("/events{q}"), None, &extra)?)
+        .await?;
+    if resp.status_code() == 429 {
+        return Ok(fail(ctx, Problem::new(429, "too_many_subscribers", "Too Many Requests", "subscriber limit reached")));
+    }
+    if resp.status_code() == 101 {
+        return Ok(resp);
+    }
+    let mut resp = resp;
+    let body = resp.bytes().await?;
+    Ok(http::raw_json(resp.status_code(), body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintBody {
+    role: String,
+    #[serde(default)]
+    location_id: Option<String>,
+    #[serde(default)]
+    ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Minted {
+    token: String,
+    jti: String,
+    expires_at: i64,
+}
+
+async fn admin(req: &Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<core::result::Result<Claims, Response>> {
+    match authenticate(req, env, cfg, ctx, false).await? {
+        Ok(c) if c.role == Role::Admin => Ok(Ok(c)),
+        Ok(_) => Ok(Err(fail(ctx, auth::forbidden("this route needs an admin token")))),
+        Err(r) => Ok(Err(r)),
+    }
+}
+
+fn field(path: &str, code: &str, msg: &str) -> Problem {
+    Problem::validation(vec![kipp_core::validate::FieldError::new(path, code, msg)])
+}
+
+async fn mint(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<Response> {
+    let minter = match admin(req, env, cfg, ctx).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    let Some(body) = http::body(req, 4096).await? else { return Ok(fail(ctx, Problem::from_status(413))) };
+    let b: MintBody = match kipp_core::api::decode_with_path(&body) {
+        Ok(b) => b,
+        Err(e) => return Ok(fail(ctx, Problem::validation(vec![e]))),
+    };
+    let Some(role) = Role::parse(&b.role) else { return Ok(fail(ctx, field("role", "unsupported", "must be clerk or admin"))) };
+    let loc = match b.location_id.as_deref().map(LocationId::parse) {
+        None => None,
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => return Ok(fail(ctx, field("location_id", "invalid", e.reason))),
+    };
+    if let Some(scope) = &minter.loc {
+        if loc.as_ref() != Some(scope) {
+            return Ok(fail(ctx, auth::wrong_location()));
+        }
+    }
+    let ttl = b.ttl_seconds.unwrap_or(12 * 3600);
+    if ttl == 0 || ttl > token::MAX_TTL_SECS {
+        return Ok(fail(ctx, field("ttl_seconds", "out_of_range", "must be from 1 to 2678400")));
+    }
+    let claims = Claims::new(role, loc, now_ms() / 1000, ttl, http::random16());
+    let Ok(t) = token::mint(&cfg.token_key, &claims) else { return Ok(fail(ctx, Problem::from_status(500))) };
+    Ok(json(200, &Minted { token: t, jti: claims.jti, expires_at: claims.exp }))
+}
+
+#[derive(Debug, Deserialize)]
+struct RevokeBody {
+    jti: String,
+}
+
+async fn revoke(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<Response> {
+    if let Err(r) = admin(req, env, cfg, ctx).await? {
+        return Ok(r);
+    }
+    let Some(body) = http::body(req, 4096).await? else { return Ok(fail(ctx, Problem::from_status(413))) };
+    let b: RevokeBody = match kipp_core::api::decode_with_path(&body) {
+        Ok(b) => b,
+        Err(e) => return Ok(fail(ctx, Problem::validation(vec![e]))),
+    };
+    if b.jti.is_empty() || b.jti.len() > 64 {
+        return Ok(fail(ctx, field("jti", "invalid", "must be a token id")));
+    }
+    let exp = now_ms() / 1000 + i64::try_from(token::MAX_TTL_SECS).unwrap_or(0);
+    let call = registry::Revoke { jti: b.jti.clone(), exp };
+    let r = stub(env, REGISTRY, REGISTRY_NAME)?
+        .fetch_with_request(internal(Method::Post, "/revoke", Some(serde_json::to_string(&call)?), &[])?)
+        .await?;
+    if r.status_code() != 200 {
+        return Ok(fail(ctx, Problem::new(507, "revocation_list_full", "Insufficient Storage", "too many revoked tokens")));
+    }
+    REVOKED.with(|s| {
+        if let Some((_, set)) = s.borrow_mut().as_mut() {
+            set.insert(b.jti);
+        }
+    });
+    Ok(Response::builder().with_status(204).empty())
+}
+
+async fn current_session(req: &Request, env: &Env, cfg: &Config, ctx: &mut Ctx, id: &str) -> Result<Response> {
+    let claims = match authenticate(req, env, cfg, ctx, false).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    let Ok(device_id) = DeviceId::parse(id) else {
+        return Ok(fail(ctx, Problem::new(404, "not_found", "Not Found", "no such device")));
+    };
+    if let Err(p) = check_device(cfg, ctx, &claims, &device_id).await {
+        return Ok(fail(ctx, p));
+    }
+    let mut r = stub(env, DEVICES, device_id.as_str())?.fetch_with_request(internal(Method::Get, "/current", None, &[])?).await?;
+    let none = || Problem::new(404, "no_open_session", "Not Found", "the device has no open session created through this worker");
+    if r.status_code() != 200 {
+        return Ok(fail(ctx, none()));
+    }
+    let sid: String = r.json().await?;
+    let Ok(sid) = SessionId::parse(&sid) else { return Ok(fail(ctx, none())) };
+    match session_view(env, &sid).await? {
+        Some(v) if !v.message.state.status.is_terminal() => Ok(json(200, &v.message.session)),
+        _ => Ok(fail(ctx, none())),
+    }
+}

@@ -1,0 +1,171 @@
+//! Every call to Kustom goes through here: Basic auth with the key, `x-merchant-id` (from
+//! `build_request`), a timeout enforced with an `AbortController`, and retries of idempotent
+//! calls per [`crate::retry`]. Failures become 502/504 problem details; the key never leaves
+//! this module except in the `Authorization` header to the configured base.
+
+use core::time::Duration;
+
+use futures_util::future::{select, Either};
+use kipp_core::api::{decode_problem, HttpRequest, Method as CoreMethod, OperationId};
+use kipp_core::problem::Problem;
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+use crate::config::Config;
+use crate::http::now_ms;
+use crate::retry::{parse_retry_after, Decision, Outcome, RetryPolicy};
+
+/// A response from Kustom.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// `Retry-After`, parsed (ms).
+    pub retry_after_ms: Option<u32>,
+}
+
+impl Reply {
+    /// True for 2xx.
+    #[must_use]
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Why no response could be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The timeout fired on the last attempt.
+    Timeout,
+    /// The connection failed on the last attempt.
+    Network,
+}
+
+impl Failure {
+    /// The problem details for the browser.
+    #[must_use]
+    pub fn problem(self) -> Problem {
+        match self {
+            Self::Timeout => Problem::new(504, "upstream_timeout", "Gateway Timeout", "Kustom did not answer in time"),
+            Self::Network => Problem::new(502, "upstream_unreachable", "Bad Gateway", "Kustom could not be reached"),
+        }
+    }
+}
+
+/// Timing of the calls made for one request (for the log line).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    /// Attempts.
+    pub attempts: u32,
+    /// Time spent, ms.
+    pub ms: u64,
+}
+
+fn method(m: CoreMethod) -> Method {
+    match m {
+        CoreMethod::Get => Method::Get,
+        CoreMethod::Post => Method::Post,
+        CoreMethod::Put => Method::Put,
+        CoreMethod::Delete => Method::Delete,
+    }
+}
+
+async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, Outcome> {
+    let headers = Headers::new();
+    for (k, v) in &req.headers {
+        headers.set(k, v).map_err(|_| Outcome::Network)?;
+    }
+    if with_key {
+        headers.set("authorization", &format!("Basic {}", cfg.api_key.expose())).map_err(|_| Outcome::Network)?;
+    }
+    headers.set("user-agent", "kipp-edge/0.1").map_err(|_| Outcome::Network)?;
+    let mut init = RequestInit::new();
+    init.with_method(method(req.method)).with_headers(headers);
+    if let Some(b) = &req.body {
+        init.with_body(Some(b.as_str().into()));
+    }
+    let url = format!("{}{}", cfg.api_base, req.path_and_query);
+    let request = Request::new_with_init(&url, &init).map_err(|_| Outcome::Network)?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let work = async move {
+        let mut resp = Fetch::Request(request).send_with_signal(&signal).await.map_err(|_| Outcome::Network)?;
+        let status = resp.status_code();
+        let retry_after_ms = parse_retry_after(resp.headers().get("retry-after").ok().flatten().as_deref());
+        let body = resp.bytes().await.map_err(|_| Outcome::Network)?;
+        Ok(Reply { status, body, retry_after_ms })
+    };
+    let timeout = Delay::from(Duration::from_millis(u64::from(cfg.upstream_timeout_ms)));
+    match select(Box::pin(work), timeout).await {
+        Either::Left((r, _)) => r,
+        Either::Right(((), _)) => {
+            controller.abort();
+            Err(Outcome::Timeout)
+        }
+    }
+}
+
+/// Sends a request, retrying per the policy when `op` is idempotent. A non-2xx status is a
+/// `Reply` (the caller maps it); only a missing answer is a `Failure`.
+pub async fn call(cfg: &Config, op: OperationId, req: &HttpRequest, stats: &mut Stats) -> Result<Reply, Failure> {
+    call_with(cfg, op, req, op.is_idempotent(), stats).await
+}
+
+/// Like [`call`] with the retry switch explicit (session creation passes `false`).
+pub async fn call_with(
+    cfg: &Config,
+    op: OperationId,
+    req: &HttpRequest,
+    retry: bool,
+    stats: &mut Stats,
+) -> Result<Reply, Failure> {
+    let policy = RetryPolicy::default();
+    let t0 = now_ms();
+    let mut waited = 0u32;
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        stats.attempts += 1;
+        let r = once(cfg, req, !op.is_unauthenticated()).await;
+        let (outcome, retry_after) = match &r {
+            Ok(reply) if reply.ok() || !crate::retry::retryable(Outcome::Status(reply.status)) => {
+                stats.ms += u64::try_from(now_ms() - t0).unwrap_or(0);
+                return r.map_err(|_| Failure::Network);
+            }
+            Ok(reply) => (Outcome::Status(reply.status), reply.retry_after_ms),
+            Err(o) => (*o, None),
+        };
+        match policy.decide(retry, attempt, outcome, retry_after, waited, js_sys::Math::random()) {
+            Decision::RetryAfterMs(ms) => {
+                waited = waited.saturating_add(ms);
+                if ms > 0 {
+                    Delay::from(Duration::from_millis(u64::from(ms))).await;
+                }
+            }
+            Decision::GiveUp => {
+                stats.ms += u64::try_from(now_ms() - t0).unwrap_or(0);
+                return match (r, outcome) {
+                    (Ok(reply), _) => Ok(reply),
+                    (Err(_), Outcome::Timeout) => Err(Failure::Timeout),
+                    (Err(_), _) => Err(Failure::Network),
+                };
+            }
+        }
+    }
+}
+
+/// The problem for a non-2xx reply: Kustom's 4xx pass through (with its field errors), 5xx
+/// become 502, 429 stays 429.
+#[must_use]
+pub fn reply_problem(reply: &Reply) -> Problem {
+    let mut p = decode_problem(reply.status, &reply.body);
+    p.request_id = None;
+    if reply.status >= 500 {
+        let mut g = Problem::new(502, "upstream_error", "Bad Gateway", format!("Kustom answered {}", reply.status));
+        g.detail = Some(format!("Kustom answered {}: {}", reply.status, p.title));
+        return g;
+    }
+    p.status = Some(reply.status);
+    p
+}

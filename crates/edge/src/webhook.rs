@@ -1,0 +1,127 @@
+//! `POST /webhooks/kustom`: verify the raw body (every secret, tolerance window), then hand the
+//! event to the session's object as a hint. 2xx only once the object has written durably;
+//! 5xx when it could not (Kustom retries). Events for sessions this worker did not create are
+//! acknowledged without any upstream call — unless some device has an ambiguous create
+//! pending, in which case one read decides whether the session is that create's.
+
+use std::rc::Rc;
+
+use kipp_core::api::sessions::GetSession;
+use kipp_core::api::{build_request, decode_response, Operation};
+use kipp_core::event::{parse_event, ParsedEvent};
+use kipp_core::problem::Problem;
+use kipp_core::webhook::{verify, WebhookError, WebhookHeaders, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use serde::Serialize;
+use worker::{Env, Method, Request, Response, Result};
+
+use crate::config::Config;
+use crate::http::{self, internal, json, now_ms, problem};
+use crate::objects::{device, session, DEVICES, REGISTRY, REGISTRY_NAME, SESSIONS};
+use crate::routes::Ctx;
+use crate::upstream;
+
+/// Largest delivery accepted.
+pub const MAX_WEBHOOK_BODY: usize = 256 * 1024;
+
+#[derive(Debug, Serialize)]
+struct Ack<'a> {
+    result: &'a str,
+}
+
+fn reject(ctx: &mut Ctx, e: WebhookError) -> Response {
+    let (status, title) = match e {
+        WebhookError::NoMatchingSignature => (401, "Unauthorized"),
+        WebhookError::NoSecrets | WebhookError::InvalidSecret { .. } => (500, "Worker Misconfigured"),
+        _ => (400, "Bad Request"),
+    };
+    let p = Problem::new(status, e.code(), title, e.to_string());
+    ctx.code.clone_from(&p.code);
+    problem(p, &ctx.rid)
+}
+
+fn ack(ctx: &mut Ctx, result: &str) -> Response {
+    ctx.code = Some(result.to_owned());
+    json(200, &Ack { result })
+}
+
+/// Handles one delivery.
+pub async fn handle(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) -> Result<Response> {
+    let h = req.headers();
+    let (id, ts, sig) = (h.get(HEADER_ID)?, h.get(HEADER_TIMESTAMP)?, h.get(HEADER_SIGNATURE)?);
+    let Some(body) = http::body(req, MAX_WEBHOOK_BODY).await? else {
+        return Ok(problem(Problem::from_status(413), &ctx.rid));
+    };
+    let headers = WebhookHeaders::from_options(id.as_deref(), ts.as_deref(), sig.as_deref());
+    let delivery = match verify(&headers, &body, &cfg.webhook_secrets, now_ms() / 1000, cfg.webhook_tolerance_secs) {
+        Ok(d) => d,
+        Err(e) => return Ok(reject(ctx, e)),
+    };
+    let webhook_id = delivery.id().to_owned();
+    let event = match parse_event(&body) {
+        Ok(ParsedEvent::Ipp(e)) => e,
+        Ok(_) => return Ok(ack(ctx, "ignored")),
+        Err(_) => {
+            let p = Problem::new(400, "malformed_event", "Bad Request", "the event body is not an IPP event");
+            ctx.code.clone_from(&p.code);
+            return Ok(problem(p, &ctx.rid));
+        }
+    };
+    if event.merchant_id != cfg.merchant_id {
+        return Ok(ack(ctx, "other_merchant"));
+    }
+    let sid = event.data.session_id.clone();
+    let hint = serde_json::to_string(&session::Hint { webhook_id, event })?;
+    for round in 0..2 {
+        let mut r = env
+            .durable_object(SESSIONS)?
+            .id_from_name(sid.as_str())?
+            .get_stub()?
+            .fetch_with_request(internal(Method::Post, "/webhook", Some(hint.clone()), &[])?)
+            .await?;
+        match r.status_code() {
+            200 => {
+                let v: session::View = r.json().await?;
+                return Ok(ack(ctx, if v.result == "duplicate" { "duplicate" } else { "applied" }));
+            }
+            404 if round == 0 => {
+                if !adopt(env, cfg, ctx, &sid).await? {
+                    return Ok(ack(ctx, "unknown_session"));
+                }
+            }
+            404 => return Ok(ack(ctx, "unknown_session")),
+            _ => break,
+        }
+    }
+    let p = Problem::new(503, "not_applied", "Service Unavailable", "the event could not be applied yet; retry");
+    ctx.code.clone_from(&p.code);
+    Ok(problem(p, &ctx.rid))
+}
+
+/// Tries to match an unknown session to a device's ambiguous create (see `objects::device`).
+async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::SessionId) -> Result<bool> {
+    let mut r = env
+        .durable_object(REGISTRY)?
+        .id_from_name(REGISTRY_NAME)?
+        .get_stub()?
+        .fetch_with_request(internal(Method::Get, "/pending", None, &[])?)
+        .await?;
+    let pending: Vec<String> = r.json().await?;
+    if pending.is_empty() {
+        return Ok(false);
+    }
+    let op = GetSession(sid.clone());
+    let req = build_request(&op, Some(&cfg.merchant_id)).map_err(|_| worker::Error::RustError("encode".into()))?;
+    let Ok(reply) = upstream::call(cfg, GetSession::ID, &req, &mut ctx.stats).await else { return Ok(false) };
+    let Ok(s) = decode_response::<GetSession>(reply.status, &reply.body) else { return Ok(false) };
+    if !pending.iter().any(|d| d == s.device_id.as_str()) {
+        return Ok(false);
+    }
+    let call = device::Adopt { session: s.clone(), location_id: None };
+    let mut r = env
+        .durable_object(DEVICES)?
+        .id_from_name(s.device_id.as_str())?
+        .get_stub()?
+        .fetch_with_request(internal(Method::Post, "/adopt", Some(serde_json::to_string(&call)?), &[])?)
+        .await?;
+    Ok(r.json::<bool>().await.unwrap_or(false))
+}
