@@ -12,7 +12,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, Headers, Request, RequestInit, Response};
 
-use crate::convert::{from_js, opt_f64, opt_string, prop, to_json};
+use crate::convert::{opt_f64, opt_string, prop, to_json};
 use crate::error::Failure;
 use crate::js;
 
@@ -34,13 +34,15 @@ pub struct Call {
     pub idempotency_key: Option<String>,
     /// True when repeating the call cannot do anything twice.
     pub retry: bool,
+    /// A 404 (or an empty answer) resolves to `null` instead of failing.
+    pub nullable: bool,
 }
 
 impl Call {
     /// A GET of `path`.
     #[must_use]
     pub fn get(path: String) -> Self {
-        Self { method: "GET", path, body: None, idempotency_key: None, retry: true }
+        Self { method: "GET", path, body: None, idempotency_key: None, retry: true, nullable: false }
     }
 
     /// The call for a kipp-core operation.
@@ -52,6 +54,7 @@ impl Call {
             body,
             retry: O::ID.is_idempotent() || idempotency_key.is_some(),
             idempotency_key,
+            nullable: false,
         })
     }
 }
@@ -71,7 +74,9 @@ impl Client {
     pub fn new(options: &JsValue) -> Result<Self, Failure> {
         let base = match opt_string(options, "baseUrl") {
             Some(b) => b,
-            None => location_origin().ok_or_else(|| field("baseUrl", "required", "is required outside a browser page"))?,
+            None => {
+                location_origin().ok_or_else(|| field("baseUrl", "required", "is required outside a browser page"))?
+            }
         };
         let base = resolve_base(&base)?;
         let get_token = prop(options, "getToken");
@@ -132,15 +137,18 @@ impl Client {
         }
     }
 
-    /// Carries out a kipp-core operation.
-    pub async fn op<O: Operation>(&self, op: &O, idempotency_key: Option<String>) -> Result<JsValue, Failure> {
-        self.call(&Call::op(op, idempotency_key)?, None).await
-    }
-
     /// Carries out a call: retries a repeatable call on network failures,
     /// timeouts, 429 and 5xx with backoff (honouring `Retry-After`), and asks
     /// `getToken` once more after a 401.
     pub async fn call(&self, call: &Call, signal: Option<&AbortSignal>) -> Result<JsValue, Failure> {
+        match self.call_inner(call, signal).await {
+            Err(f) if call.nullable && f.code == "not_found" => Ok(JsValue::NULL),
+            Ok(v) if call.nullable && v.is_undefined() => Ok(JsValue::NULL),
+            other => other,
+        }
+    }
+
+    async fn call_inner(&self, call: &Call, signal: Option<&AbortSignal>) -> Result<JsValue, Failure> {
         let mut refreshed = false;
         let mut attempt = 0u32;
         loop {
@@ -170,7 +178,12 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, call: &Call, token: Option<&str>, signal: Option<&AbortSignal>) -> Result<JsValue, Failure> {
+    async fn attempt(
+        &self,
+        call: &Call,
+        token: Option<&str>,
+        signal: Option<&AbortSignal>,
+    ) -> Result<JsValue, Failure> {
         let ctl = new_controller()?;
         js::link_signal(signal.map_or(&JsValue::UNDEFINED, |s| s.as_ref()), &ctl);
         let timer = js::abort_after(&ctl, self.timeout_ms, "timeout");
@@ -222,8 +235,8 @@ impl Client {
         let text = text.as_string().unwrap_or_default();
         let status = res.status();
         let rid = res.headers().get("x-request-id").ok().flatten();
-        let parsed = if text.trim().is_empty() { None } else { js_sys::JSON::parse(&text).ok() };
         if (200..300).contains(&status) {
+            let parsed = if text.trim().is_empty() { None } else { js_sys::JSON::parse(&text).ok() };
             return match parsed {
                 Some(v) => Ok(v),
                 None if text.trim().is_empty() => Ok(JsValue::UNDEFINED),
@@ -234,8 +247,9 @@ impl Client {
                 })),
             };
         }
-        let problem = parsed
-            .and_then(|v| from_js::<Problem>(v).ok())
+        let problem = crate::json::parse(&text)
+            .ok()
+            .map(|v| crate::decode::problem(&v))
             .filter(|p| !p.title.is_empty() || p.errors.is_some() || p.detail.is_some() || p.code.is_some())
             .unwrap_or_else(|| Problem::from_status(status));
         let mut f = Failure::from_problem(status, problem, rid);

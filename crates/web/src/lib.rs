@@ -10,7 +10,8 @@
 //! | [`api`] | each client operation: decode + validate with kipp-core, then call |
 //! | [`client`] | HTTP over the global `fetch`: token, retries, problem details → [`error::Failure`] |
 //! | [`live`] | following a session: WebSocket first, polling with jittered backoff else |
-//! | [`convert`] | JS ↔ kipp-core values through serde-wasm-bindgen |
+//! | [`decode`], [`json`] | JS request objects → kipp-core types, every field error with its path |
+//! | [`convert`] | kipp-core values → JS through serde-wasm-bindgen |
 //! | [`error`] | the failure type and its stable codes (`KippError` in JS) |
 //!
 //! No cargo features: kipp-core is used without `webhook`, so no HMAC code
@@ -21,8 +22,10 @@
 pub mod api;
 pub mod client;
 pub mod convert;
+pub mod decode;
 pub mod error;
 mod js;
+pub mod json;
 pub mod live;
 
 use std::future::Future;
@@ -54,6 +57,14 @@ pub struct KippClient {
     inner: Rc<Client>,
 }
 
+impl KippClient {
+    /// The one async path of every plain call.
+    fn run(&self, call: Result<client::Call, Failure>) -> Promise {
+        let c = self.inner.clone();
+        promise(async move { c.call(&call?, None).await })
+    }
+}
+
 #[wasm_bindgen]
 impl KippClient {
     /// `new KippClient({ baseUrl, token, getToken? })`.
@@ -69,43 +80,46 @@ impl KippClient {
         #[wasm_bindgen(unchecked_param_type = "CreateSessionRequest")] request: JsValue,
         #[wasm_bindgen(unchecked_param_type = "CreateSessionOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::create_session(&c, request, options.unwrap_or_default()).await })
+        self.run(api::create_session(request, options.unwrap_or_default()))
     }
 
     /// `GET /ipp/v1/sessions/{id}`.
     #[wasm_bindgen(js_name = getSession, unchecked_return_type = "Promise<Session>")]
     pub fn get_session(&self, id: String) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::get_session(&c, &id).await })
+        self.run(api::get_session(&id))
     }
 
     /// `PUT /ipp/v1/sessions/{id}/cancel`.
     #[wasm_bindgen(js_name = cancelSession, unchecked_return_type = "Promise<Session>")]
     pub fn cancel_session(&self, id: String) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::cancel_session(&c, &id).await })
+        self.run(api::cancel_session(&id))
     }
 
     /// `GET /ipp/v1/devices`.
     #[wasm_bindgen(js_name = listDevices, unchecked_return_type = "Promise<Page<Device>>")]
-    pub fn list_devices(&self, #[wasm_bindgen(unchecked_param_type = "DeviceFilter")] filter: Option<JsValue>) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::list_devices(&c, filter.unwrap_or_default()).await })
+    pub fn list_devices(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "DeviceFilter")] filter: Option<JsValue>,
+    ) -> Promise {
+        self.run(api::list_devices(filter.unwrap_or_default()))
     }
 
     /// `GET /ipp/v1/locations`.
     #[wasm_bindgen(js_name = listLocations, unchecked_return_type = "Promise<Page<Location>>")]
-    pub fn list_locations(&self, #[wasm_bindgen(unchecked_param_type = "PageOptions")] page: Option<JsValue>) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::list_locations(&c, page.unwrap_or_default()).await })
+    pub fn list_locations(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PageOptions")] page: Option<JsValue>,
+    ) -> Promise {
+        self.run(api::list_locations(page.unwrap_or_default()))
     }
 
     /// `POST /ipp/v1/locations` (admin).
     #[wasm_bindgen(js_name = createLocation, unchecked_return_type = "Promise<Location>")]
-    pub fn create_location(&self, #[wasm_bindgen(unchecked_param_type = "LocationRequest")] request: JsValue) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::create_location(&c, request).await })
+    pub fn create_location(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LocationRequest")] request: JsValue,
+    ) -> Promise {
+        self.run(api::create_location(request))
     }
 
     /// `POST /ipp/v1/enrollments` (admin).
@@ -114,8 +128,7 @@ impl KippClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "CreateEnrollmentRequest")] request: Option<JsValue>,
     ) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::create_enrollment(&c, request.unwrap_or_default()).await })
+        self.run(api::create_enrollment(request.unwrap_or_default()))
     }
 
     /// `GET /ipp/v1/enrollments` (admin).
@@ -124,15 +137,13 @@ impl KippClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "EnrollmentFilter")] filter: Option<JsValue>,
     ) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::list_enrollments(&c, filter.unwrap_or_default()).await })
+        self.run(api::list_enrollments(filter.unwrap_or_default()))
     }
 
     /// `DELETE /ipp/v1/enrollments/{id}` (admin).
     #[wasm_bindgen(js_name = deleteEnrollment, unchecked_return_type = "Promise<void>")]
     pub fn delete_enrollment(&self, id: String) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::delete_enrollment(&c, &id).await })
+        self.run(api::delete_enrollment(&id))
     }
 
     /// `PUT /ipp/v1/devices/{id}` (admin): rename or move.
@@ -142,15 +153,13 @@ impl KippClient {
         id: String,
         #[wasm_bindgen(unchecked_param_type = "UpdateDeviceRequest")] update: JsValue,
     ) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::update_device(&c, &id, update).await })
+        self.run(api::update_device(&id, update))
     }
 
     /// `DELETE /ipp/v1/devices/{id}` (admin).
     #[wasm_bindgen(js_name = deleteDevice, unchecked_return_type = "Promise<void>")]
     pub fn delete_device(&self, id: String) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::delete_device(&c, &id).await })
+        self.run(api::delete_device(&id))
     }
 
     /// `POST /ipp/v1/dev/devices` (playground only).
@@ -160,8 +169,7 @@ impl KippClient {
         name: String,
         #[wasm_bindgen(unchecked_param_type = "SimulatedDeviceOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::create_simulated_device(&c, name, options.unwrap_or_default()).await })
+        self.run(api::create_simulated_device(name, options.unwrap_or_default()))
     }
 
     /// `POST /ipp/v1/dev/sessions/{id}/simulate-tap` (playground only); default outcome SUCCESS.
@@ -171,29 +179,25 @@ impl KippClient {
         #[wasm_bindgen(js_name = sessionId)] session_id: String,
         #[wasm_bindgen(unchecked_param_type = "TapOutcome | undefined")] outcome: Option<String>,
     ) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::simulate_tap(&c, &session_id, outcome).await })
+        self.run(api::simulate_tap(&session_id, outcome))
     }
 
     /// `GET /kipp/v1/me`: the token's role, location and expiry.
     #[wasm_bindgen(unchecked_return_type = "Promise<Me>")]
     pub fn me(&self) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::me(&c).await })
+        self.run(api::me())
     }
 
     /// `POST /kipp/v1/tokens` (admin): a token for a clerk or admin.
     #[wasm_bindgen(js_name = issueToken, unchecked_return_type = "Promise<IssuedToken>")]
     pub fn issue_token(&self, #[wasm_bindgen(unchecked_param_type = "IssueTokenRequest")] request: JsValue) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::issue_token(&c, request).await })
+        self.run(api::issue_token(request))
     }
 
     /// `GET /kipp/v1/devices/{id}/current-session`: the device's open session or `null`.
     #[wasm_bindgen(js_name = deviceSession, unchecked_return_type = "Promise<Session | null>")]
     pub fn device_session(&self, #[wasm_bindgen(js_name = deviceId)] device_id: String) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { api::device_session(&c, &device_id).await })
+        self.run(api::device_session(&device_id))
     }
 
     /// Resolves with the session once it is FINALIZED, CANCELLED, EXPIRED or
@@ -284,7 +288,7 @@ impl WatchHandle {
 /// Every broken rule of a create-session request, without the network: `[]` when valid.
 #[wasm_bindgen(js_name = validateSession, unchecked_return_type = "FieldError[]")]
 pub fn validate_session(#[wasm_bindgen(unchecked_param_type = "CreateSessionRequest")] request: JsValue) -> JsValue {
-    let errors = api::validate_session(request);
+    let errors = api::validate_session(&request);
     convert::to_js(&errors).unwrap_or_else(|_| js_sys::Array::new().into())
 }
 

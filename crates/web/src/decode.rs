@@ -1,0 +1,318 @@
+//! Request objects from JavaScript into kipp-core types, every field checked
+//! with its path; then kipp-core's own rules ([`Validate`]) run on the result.
+
+use std::collections::BTreeMap;
+
+use kipp_core::api::devices::UpdateDeviceRequest;
+use kipp_core::api::enrollments::{CreateEnrollmentRequest, EnrollmentTtl};
+use kipp_core::api::locations::LocationRequest;
+use kipp_core::api::sessions::{CreateSessionRequest, OrderItem, OrderItemType};
+use kipp_core::api::Validate;
+use kipp_core::ids::{DeviceId, InvalidId, LocationId};
+use kipp_core::metadata::{Metadata, MetadataFilter};
+use kipp_core::money::{Amount, Currency, TaxRate};
+use kipp_core::problem::Problem;
+use kipp_core::time::Timestamp;
+use kipp_core::validate::{join, FieldError};
+use wasm_bindgen::JsValue;
+
+use crate::json::{self, Json, Reader};
+
+const AMOUNT_RANGE: &str = "must be an integer from 0 to 9007199254740991 minor units";
+
+fn id_reason(e: InvalidId) -> String {
+    e.reason.to_owned()
+}
+
+/// Reads a JS value as JSON (through `JSON.stringify`, so `undefined`
+/// properties are simply absent).
+pub fn read(value: &JsValue) -> Result<Json, Vec<FieldError>> {
+    let bad = || vec![FieldError::new("", "invalid", "must be a plain JSON-compatible object")];
+    if value.is_undefined() || value.is_null() {
+        return Err(vec![FieldError::new("", "required", "a request object is required")]);
+    }
+    let text = js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()).ok_or_else(bad)?;
+    json::parse(&text).map_err(|_| bad())
+}
+
+fn finish<T>(r: Reader, v: Option<T>) -> Result<T, Vec<FieldError>> {
+    match v {
+        Some(v) if r.errors.is_empty() => Ok(v),
+        _ => Err(r.errors),
+    }
+}
+
+/// Decodes and validates.
+pub fn valid<T: Validate>(v: Result<T, Vec<FieldError>>) -> Result<T, Vec<FieldError>> {
+    let v = v?;
+    let errors = v.validate();
+    if errors.is_empty() {
+        Ok(v)
+    } else {
+        Err(errors)
+    }
+}
+
+fn amount(r: &mut Reader, o: &Json, p: &str, key: &str, required: bool) -> Option<Amount> {
+    r.int_as(o, p, key, required, Amount::new, AMOUNT_RANGE)
+}
+
+fn order_item(r: &mut Reader, o: &Json, p: &str) -> Option<OrderItem> {
+    r.object(o, p)?;
+    let item_type = r.str(o, p, "type", false).map(|t| OrderItemType::from_wire(&t));
+    let reference = r.str(o, p, "reference", false);
+    let name = r.str(o, p, "name", true);
+    let quantity = r.int_as(o, p, "quantity", false, u32::try_from, "must be from 1 to 1000000");
+    let unit_price = amount(r, o, p, "unit_price", true);
+    let total_amount = amount(r, o, p, "total_amount", true);
+    let tax_rate = r.int_as(o, p, "tax_rate", true, TaxRate::new, "must be an integer from 0 to 10000 basis points");
+    let total_discount_amount = amount(r, o, p, "total_discount_amount", false);
+    let total_tax_amount = amount(r, o, p, "total_tax_amount", true);
+    Some(OrderItem {
+        item_type,
+        reference,
+        name: name?,
+        quantity,
+        unit_price: unit_price?,
+        total_amount: total_amount?,
+        tax_rate: tax_rate?,
+        total_discount_amount,
+        total_tax_amount: total_tax_amount?,
+    })
+}
+
+/// A `CreateSessionRequest`.
+pub fn create_session(v: &Json) -> Result<CreateSessionRequest, Vec<FieldError>> {
+    let mut r = Reader::default();
+    let out = (|| {
+        r.object(v, "")?;
+        let device_id = r.parsed(v, "", "device_id", true, DeviceId::parse, id_reason);
+        let order_amount = amount(&mut r, v, "", "order_amount", true);
+        let purchase_currency = r.parsed(v, "", "purchase_currency", true, Currency::parse, |_| {
+            "must be an ISO 4217 currency code such as SEK".to_owned()
+        });
+        let purchase_started_at = r.parsed(v, "", "purchase_started_at", false, Timestamp::parse, |e| e.0.to_owned());
+        let order_tax_amount = amount(&mut r, v, "", "order_tax_amount", true);
+        let merchant_reference1 = r.str(v, "", "merchant_reference1", false);
+        let merchant_reference2 = r.str(v, "", "merchant_reference2", false);
+        let merchant_data = r.str(v, "", "merchant_data", false);
+        let items = r.arr(v, "", "order_items", true);
+        let mut order_items = Vec::new();
+        let mut items_ok = items.is_some();
+        if let Some((items, path)) = items {
+            order_items.reserve(items.len());
+            for (i, it) in items.iter().enumerate() {
+                let mut p = path.clone();
+                p.push('[');
+                p.push_str(&i.to_string());
+                p.push(']');
+                match order_item(&mut r, it, &p) {
+                    Some(item) => order_items.push(item),
+                    None => items_ok = false,
+                }
+            }
+        }
+        if !items_ok {
+            return None;
+        }
+        Some(CreateSessionRequest {
+            device_id: device_id?,
+            order_amount: order_amount?,
+            purchase_currency: purchase_currency?,
+            purchase_started_at,
+            order_tax_amount: order_tax_amount?,
+            merchant_reference1,
+            merchant_reference2,
+            merchant_data,
+            order_items,
+        })
+    })();
+    finish(r, out)
+}
+
+fn metadata(r: &mut Reader, o: &Json, p: &str) -> Option<Metadata> {
+    let path = join(p, "metadata");
+    let m = o.get("metadata")?;
+    let Json::Obj(entries) = m else {
+        r.err(path, "invalid", "must be an object of string values");
+        return None;
+    };
+    let mut map = BTreeMap::new();
+    for (k, v) in entries {
+        match v {
+            Json::Str(s) => {
+                map.insert(k.clone(), s.clone());
+            }
+            _ => r.err(join(&path, k), "invalid", "must be a string"),
+        }
+    }
+    match Metadata::new(map) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            r.err(path, "invalid", &e.0);
+            None
+        }
+    }
+}
+
+fn location_id(r: &mut Reader, o: &Json) -> Option<LocationId> {
+    r.parsed(o, "", "location_id", false, LocationId::parse, id_reason)
+}
+
+/// An `UpdateDeviceRequest`.
+pub fn update_device(v: &Json) -> Result<UpdateDeviceRequest, Vec<FieldError>> {
+    let mut r = Reader::default();
+    let out = r.object(v, "").map(|v| UpdateDeviceRequest {
+        name: r.str(v, "", "name", false),
+        metadata: metadata(&mut r, v, ""),
+        location_id: location_id(&mut r, v),
+    });
+    finish(r, out)
+}
+
+/// A `CreateEnrollmentRequest`.
+pub fn create_enrollment(v: &Json) -> Result<CreateEnrollmentRequest, Vec<FieldError>> {
+    let mut r = Reader::default();
+    let out = r.object(v, "").map(|v| CreateEnrollmentRequest {
+        metadata: metadata(&mut r, v, ""),
+        expires_in: r.int_as(v, "", "expires_in", false, u64::try_from, "must be from 10000 to 259200000 milliseconds"),
+        ttl: r.str(v, "", "ttl", false).map(|t| EnrollmentTtl::from_wire(&t)),
+        location_id: location_id(&mut r, v),
+    });
+    finish(r, out)
+}
+
+/// A `LocationRequest`.
+pub fn location(v: &Json) -> Result<LocationRequest, Vec<FieldError>> {
+    let mut r = Reader::default();
+    let out = (|| {
+        r.object(v, "")?;
+        let name = r.str(v, "", "name", true);
+        Some(LocationRequest {
+            street_address: r.str(v, "", "street_address", false),
+            street_address2: r.str(v, "", "street_address2", false),
+            postal_code: r.str(v, "", "postal_code", false),
+            city: r.str(v, "", "city", false),
+            country: r.str(v, "", "country", false),
+            name: name?,
+        })
+    })();
+    finish(r, out)
+}
+
+/// The options of `createSimulatedDevice`.
+pub fn simulated_device_options(v: &Json) -> Result<(Option<LocationId>, Option<Metadata>), Vec<FieldError>> {
+    let mut r = Reader::default();
+    let out = r.object(v, "").map(|v| (location_id(&mut r, v), metadata(&mut r, v, "")));
+    finish(r, out)
+}
+
+/// A list filter: `{ location_id?, metadata?: ["key:value"], page_number?, page_size?, include_consumed? }`.
+#[derive(Debug, Default)]
+pub struct Filter {
+    /// `location_id`.
+    pub location_id: Option<LocationId>,
+    /// `metadata` filters.
+    pub metadata: Vec<MetadataFilter>,
+    /// `page_number`.
+    pub page_number: Option<u32>,
+    /// `page_size`.
+    pub page_size: Option<u32>,
+    /// `include_consumed` (enrollments).
+    pub include_consumed: Option<bool>,
+}
+
+/// Reads a [`Filter`].
+pub fn filter(v: &Json) -> Result<Filter, Vec<FieldError>> {
+    let mut r = Reader::default();
+    let out = r.object(v, "").map(|v| {
+        let mut metadata = Vec::new();
+        if let Some((items, path)) = r.arr(v, "", "metadata", false) {
+            for (i, it) in items.iter().enumerate() {
+                let mut p = path.clone();
+                p.push('[');
+                p.push_str(&i.to_string());
+                p.push(']');
+                match it {
+                    Json::Str(s) => match MetadataFilter::parse(s) {
+                        Ok(f) => metadata.push(f),
+                        Err(e) => r.err(p, "invalid", &e.0),
+                    },
+                    _ => r.err(p, "invalid", "must be a key:value string"),
+                }
+            }
+        }
+        Filter {
+            location_id: location_id(&mut r, v),
+            metadata,
+            page_number: r.int_as(v, "", "page_number", false, u32::try_from, "must be an integer ≥ 0"),
+            page_size: r.int_as(v, "", "page_size", false, u32::try_from, "must be an integer from 1 to 100"),
+            include_consumed: r.bool(v, "", "include_consumed"),
+        }
+    });
+    finish(r, out)
+}
+
+/// `{ role, location_id?, ttl_seconds? }` of `issueToken`.
+pub fn issue_token(v: &Json) -> Result<(String, Option<LocationId>, Option<u32>), Vec<FieldError>> {
+    let mut r = Reader::default();
+    let out = (|| {
+        r.object(v, "")?;
+        let role = r.str(v, "", "role", true);
+        if role.as_deref().is_some_and(|s| s != "clerk" && s != "admin") {
+            r.err("role".to_owned(), "unsupported", "must be clerk or admin");
+        }
+        let loc = location_id(&mut r, v);
+        let ttl = r.int_as(v, "", "ttl_seconds", false, u32::try_from, "must be a positive number of seconds");
+        Some((role?, loc, ttl))
+    })();
+    finish(r, out)
+}
+
+/// Problem details from an error response body (anything unreadable is left out).
+#[must_use]
+pub fn problem(v: &Json) -> Problem {
+    let s = |k: &str| match v.get(k) {
+        Some(Json::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let field_errors = match v.get("field_errors") {
+        Some(Json::Arr(a)) => Some(
+            a.iter()
+                .filter_map(|e| match (e.get("path"), e.get("code"), e.get("message")) {
+                    (Some(Json::Str(p)), Some(Json::Str(c)), Some(Json::Str(m))) => {
+                        Some(FieldError::new(p.clone(), c, m.clone()))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
+    let errors = match v.get("errors") {
+        Some(Json::Obj(m)) => {
+            let mut map = BTreeMap::new();
+            for (k, v) in m {
+                if let Json::Str(s) = v {
+                    map.insert(k.clone(), s.clone());
+                }
+            }
+            Some(map)
+        }
+        _ => None,
+    };
+    Problem {
+        problem_type: s("type"),
+        title: s("title").unwrap_or_default(),
+        status: match v.get("status") {
+            Some(Json::Int(n)) => u16::try_from(*n).ok(),
+            _ => None,
+        },
+        detail: s("detail"),
+        instance: s("instance"),
+        errors,
+        code: s("code"),
+        field_errors,
+        request_id: s("request_id"),
+    }
+}
