@@ -57,7 +57,8 @@ pub fn run(args: TokenArgs) -> Result<(), Error> {
         .map(LocationId::parse)
         .transpose()
         .map_err(|e| Error::Config(format!("--location: {}", e.reason)))?;
-    let ttl = parse_ttl(&args.ttl).map_err(|_| Error::Config("--ttl must be like 12h, 30m, 90s or 7d (≤ 31 days)".into()))?;
+    let ttl =
+        parse_ttl(&args.ttl).map_err(|_| Error::Config("--ttl must be like 12h, 30m, 90s or 7d (≤ 31 days)".into()))?;
     let key = key(&args)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut random = [0u8; 16];

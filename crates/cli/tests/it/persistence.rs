@@ -1,0 +1,68 @@
+//! `--state-file`: a restart keeps locations, enrollments, devices, sessions and the clock.
+
+use kipp_cli::emulator::Config;
+use serde_json::json;
+
+use crate::support::{session_body, Emu};
+
+#[tokio::test]
+async fn restart_with_a_state_file_keeps_everything() {
+    let dir = std::env::temp_dir().join(format!(
+        "kipp-state-{}-{}",
+        std::process::id(),
+        kipp_cli::emulator::clock::real_now_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.json");
+    let mut config = Config::for_tests();
+    config.state_file = Some(path.clone());
+
+    let mut first = Emu::with(config.clone()).await;
+    let loc = first.post("/ipp/v1/locations", json!({"name": "Kept"})).await.expect(201).json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pending =
+        first.post("/ipp/v1/enrollments", json!({"location_id": loc, "metadata": {"k": "v"}})).await.expect(201);
+    let device = first.sim_device("Till").await;
+    let open = first.session(&device).await;
+    let other = first.sim_device("Till 2").await;
+    let done = first.session(&other).await;
+    let finalized = first.tap(&done, "SUCCESS").await.expect(200);
+    first.control("POST", "/_emulator/clock/advance", Some(json!({"seconds": 60}))).await.expect(200);
+    first.shutdown().await;
+    assert!(path.is_file());
+
+    let second = Emu::with(config).await;
+    assert_eq!(second.get(&format!("/ipp/v1/locations/{loc}")).await.expect(200).json["name"], "Kept");
+    assert_eq!(second.get("/ipp/v1/devices").await.expect(200).json["total_elements"], 2);
+    assert_eq!(second.get(&format!("/ipp/v1/sessions/{open}")).await.expect(200).json["status"], "CREATED");
+    assert_eq!(second.get(&format!("/ipp/v1/sessions/{done}")).await.expect(200).json, finalized.json);
+    assert_eq!(second.post("/ipp/v1/sessions", session_body(&device)).await.expect(409).code(), "device_busy");
+    assert!(second.control("GET", "/_emulator/clock", None).await.json["offset_seconds"].as_f64().unwrap() >= 60.0);
+    let reg = second
+        .post(
+            "/ipp/v1/devices/register",
+            json!({"enrollment_code": pending.json["enrollment_code"], "hardware_id": "HW", "platform": "IOS"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(reg.json["location_id"], loc.as_str());
+    assert_eq!(reg.json["metadata"], json!({"k": "v"}));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_is_refused_at_start() {
+    let path = std::env::temp_dir().join(format!(
+        "kipp-bad-{}-{}.json",
+        std::process::id(),
+        kipp_cli::emulator::clock::real_now_nanos()
+    ));
+    std::fs::write(&path, b"{not json").unwrap();
+    let mut config = Config::for_tests();
+    config.state_file = Some(path.clone());
+    let err = kipp_cli::emulator::start(config).await.expect_err("refused");
+    assert!(err.to_string().contains("state file"), "{err}");
+    let _ = std::fs::remove_file(&path);
+}
