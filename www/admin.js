@@ -1,0 +1,154 @@
+// Admin: locations, enrollment codes, devices (rename / move / delete, simulated readers), clerk tokens.
+import { h, errorBox, toast } from '/app.js';
+
+export async function render(view, { client, me }) {
+  const timers = [];
+  const locBox = h('div');
+  const enrBox = h('div');
+  const devBox = h('div');
+  const tokBox = h('div');
+  let locations = [];
+
+  view.append(
+    h('h1', { id: 'screen-title' }, 'Admin'),
+    h('div', { class: 'grid' },
+      h('div', { class: 'card', id: 'locations' }, h('h2', {}, 'Locations'), locBox),
+      h('div', { class: 'card', id: 'enrollments' }, h('h2', {}, 'Enroll a card reader'), enrBox),
+      h('div', { class: 'card', id: 'devices', style: 'grid-column: 1 / -1' }, h('h2', {}, 'Devices'), devBox),
+      h('div', { class: 'card', id: 'tokens' }, h('h2', {}, 'Clerk sign-in'), tokBox)));
+
+  const locationSelect = (id, selected, allowAll) => h('select', { id, name: id },
+    allowAll ? h('option', { value: '' }, 'All locations') : null,
+    ...locations.map((l) => h('option', { value: l.id, selected: l.id === selected }, l.name ?? l.id)));
+  const locName = (id) => locations.find((l) => l.id === id)?.name ?? '—';
+
+  async function loadLocations() {
+    try {
+      locations = (await client.listLocations({ page_size: 100 })).content;
+    } catch (e) {
+      locBox.replaceChildren(errorBox(e));
+      return;
+    }
+    const name = h('input', { id: 'new-location', placeholder: 'e.g. Götgatan store', required: true });
+    locBox.replaceChildren(
+      h('ul', {}, ...locations.map((l) => h('li', {}, h('strong', {}, l.name ?? '(unnamed)'), ' ', h('span', { class: 'muted' }, [l.city, l.country].filter(Boolean).join(', '))))),
+      h('form', { class: 'row', onsubmit: async (ev) => {
+        ev.preventDefault();
+        try { await client.createLocation({ name: name.value.trim() }); toast('Location added'); await refresh(); } catch (e) { locBox.append(errorBox(e)); }
+      } }, h('label', { for: 'new-location', class: 'sr' }, 'New location'), name, h('button', { type: 'submit' }, 'Add location')));
+  }
+
+  function drawEnrollForm() {
+    const loc = locationSelect('enroll-location', me.location_id ?? locations[0]?.id);
+    const ttl = h('select', { id: 'enroll-ttl' }, h('option', { value: 'TWO_HOURS' }, '2 hours'), h('option', { value: 'TWENTY_FOUR_HOURS' }, '24 hours'), h('option', { value: 'SEVENTY_TWO_HOURS' }, '72 hours'));
+    const out = h('div', { 'aria-live': 'polite' });
+    const simName = h('input', { id: 'sim-name', value: 'Virtual reader 1' });
+    const simLoc = locationSelect('sim-location', me.location_id ?? locations[0]?.id);
+    enrBox.replaceChildren(
+      h('p', { class: 'muted' }, 'Create a code, then type it on the reader (Kustom POS app → Enroll).'),
+      h('label', { for: 'enroll-location' }, 'Location'), loc,
+      h('label', { for: 'enroll-ttl' }, 'Valid for'), ttl,
+      h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { class: 'primary', id: 'create-enrollment', onclick: async () => {
+        try {
+          const e = await client.createEnrollment({ location_id: loc.value || undefined, ttl: ttl.value });
+          showCode(out, e);
+          await loadEnrollments(out);
+        } catch (err) { out.replaceChildren(errorBox(err)); }
+      } }, 'Create enrollment code')),
+      out,
+      me.playground ? h('div', { style: 'margin-top:1rem;border-top:1px solid var(--line);padding-top:.6rem' },
+        h('h2', {}, 'No reader at hand? (playground)'),
+        h('label', { for: 'sim-name' }, 'Simulated reader name'), simName,
+        h('label', { for: 'sim-location' }, 'Location'), simLoc,
+        h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { id: 'create-simulated', onclick: async () => {
+          try {
+            const d = await client.createSimulatedDevice(simName.value.trim(), { location_id: simLoc.value || undefined });
+            toast(`Simulated reader “${d.name ?? d.id}” enrolled`);
+            await loadDevices();
+          } catch (err) { enrBox.append(errorBox(err)); }
+        } }, 'Enroll simulated reader'))) : null);
+  }
+
+  function showCode(out, e) {
+    const left = h('span', { class: 'countdown' });
+    const tick = () => {
+      const ms = Date.parse(e.expires_at) - Date.now();
+      if (ms <= 0) { left.textContent = 'expired — create a new code'; return; }
+      const s = Math.floor(ms / 1000);
+      left.textContent = `expires in ${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m ${String(s % 60).padStart(2, '0')}s`;
+    };
+    tick();
+    timers.push(setInterval(tick, 1000));
+    out.replaceChildren(h('div', { class: 'status wait', id: 'enrollment-code' },
+      h('span', { class: 'muted' }, 'Enrollment code'), h('div', { class: 'code', 'aria-label': `Enrollment code ${[...e.enrollment_code].join(' ')}` }, e.enrollment_code), left));
+  }
+
+  async function loadEnrollments(out) {
+    try {
+      const page = await client.listEnrollments({ include_consumed: false, page_size: 20 });
+      const pending = page.content.filter((e) => e.status === 'PENDING');
+      if (pending.length) out.append(h('details', {}, h('summary', {}, `${pending.length} pending code(s)`),
+        h('ul', {}, ...pending.map((e) => h('li', {}, h('span', { class: 'mono' }, e.enrollment_code), ` · ${locName(e.location_id)} · until ${new Date(e.expires_at).toLocaleString()} `,
+          h('button', { class: 'danger', onclick: async () => { try { await client.deleteEnrollment(e.enrollment_id); toast('Code withdrawn'); drawEnrollForm(); } catch (err) { out.append(errorBox(err)); } } }, 'Withdraw'))))));
+    } catch (err) { out.append(errorBox(err)); }
+  }
+
+  async function loadDevices() {
+    let devices;
+    try {
+      devices = (await client.listDevices({ page_size: 100 })).content;
+    } catch (e) { devBox.replaceChildren(errorBox(e)); return; }
+    if (!devices.length) { devBox.replaceChildren(h('p', { class: 'muted' }, 'No devices yet. Enroll a reader above.')); return; }
+    devBox.replaceChildren(h('table', {},
+      h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Location'), h('th', {}, 'Type'), h('th', {}, ''))),
+      h('tbody', {}, ...devices.map((d) => {
+        const name = h('input', { value: d.name ?? '', 'aria-label': `Name of ${d.name ?? d.id}` });
+        const loc = locationSelect(`loc-${d.id}`, d.location_id);
+        loc.setAttribute('aria-label', `Location of ${d.name ?? d.id}`);
+        return h('tr', { 'data-device': d.id },
+          h('td', {}, name),
+          h('td', {}, loc),
+          h('td', {}, d.metadata?.simulated === 'true' ? 'simulated' : (d.platform ?? '')),
+          h('td', {}, h('div', { class: 'row' },
+            h('button', { onclick: async () => {
+              try { await client.updateDevice(d.id, { name: name.value.trim(), location_id: loc.value || undefined }); toast('Device saved'); } catch (e) { devBox.append(errorBox(e)); }
+            } }, 'Save'),
+            h('button', { class: 'danger', onclick: async () => {
+              if (!confirm(`Remove ${d.name ?? d.id}? It must be enrolled again to take payments.`)) return;
+              try { await client.deleteDevice(d.id); toast('Device removed'); await loadDevices(); } catch (e) { devBox.append(errorBox(e)); }
+            } }, 'Delete'))));
+      }))));
+  }
+
+  function drawTokens() {
+    const loc = locationSelect('token-location', me.location_id, true);
+    const role = h('select', { id: 'token-role' }, h('option', { value: 'clerk' }, 'Clerk'), h('option', { value: 'admin' }, 'Admin'));
+    const hours = h('input', { id: 'token-hours', type: 'number', min: 1, max: 720, value: 12 });
+    const out = h('div', { 'aria-live': 'polite' });
+    tokBox.replaceChildren(
+      h('label', { for: 'token-role' }, 'Role'), role,
+      h('label', { for: 'token-location' }, 'Location'), loc,
+      h('label', { for: 'token-hours' }, 'Valid for (hours)'), hours,
+      h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { class: 'primary', id: 'issue-token', onclick: async () => {
+        try {
+          const t = await client.issueToken({ role: role.value, location_id: loc.value || undefined, ttl_seconds: Math.round(Number(hours.value) * 3600) });
+          const link = `${location.origin}/#token=${encodeURIComponent(t.token)}`;
+          out.replaceChildren(h('div', { class: 'status ok' },
+            h('strong', {}, 'Token issued'),
+            h('p', {}, `Valid until ${new Date(t.expires_at * 1000).toLocaleString()}. Open this link on the clerk's device:`),
+            h('p', { class: 'mono', id: 'token-link' }, link),
+            h('button', { onclick: () => navigator.clipboard?.writeText(link).then(() => toast('Link copied')) }, 'Copy link')));
+        } catch (e) { out.replaceChildren(errorBox(e)); }
+      } }, 'Issue token')),
+      out);
+  }
+
+  async function refresh() {
+    await loadLocations();
+    drawEnrollForm();
+    drawTokens();
+    await loadDevices();
+  }
+  await refresh();
+  return () => timers.forEach(clearInterval);
+}

@@ -1,0 +1,145 @@
+// The web POS shell: sign-in (token entry or a #token=… link), navigation, shared helpers.
+// Plain ES modules; the kipp-web package is served by the worker at /pkg/.
+import init, { KippClient, KippError, formatAmount } from '/pkg/kipp_web.js';
+
+const TOKEN_KEY = 'kipp.token';
+export const state = { client: null, me: null };
+
+/** h('button', { class: 'primary', onclick }, 'Charge') */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+export const money = (minor, currency = 'SEK') => formatAmount(minor, currency, navigator.language || 'en');
+
+export function toast(text) {
+  const t = document.getElementById('toast');
+  t.textContent = text;
+  t.classList.add('show');
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => t.classList.remove('show'), 2500);
+}
+
+/** A sentence that says what went wrong and what to do. */
+export function explain(e) {
+  if (!(e instanceof KippError)) return `Something went wrong: ${e?.message ?? e}. Reload the page and try again.`;
+  const ref = e.requestId ? ` (reference ${e.requestId})` : '';
+  switch (e.code) {
+    case 'unauthorized': return 'Your sign-in has expired. Sign in again with a new token.';
+    case 'forbidden': return `Not allowed with this sign-in: ${e.message}. Ask an admin for a token that may do this.${ref}`;
+    case 'validation_failed': return `Check the input: ${e.fieldErrors.map((f) => `${f.path || 'request'} ${f.message}`).join('; ') || e.message}.`;
+    case 'conflict': return `${e.message}. Finish or cancel the other sale on that device, then try again.${ref}`;
+    case 'network': return 'No connection to the POS server. Check the network; it will work again once you are back online.';
+    case 'timeout': return `No answer in time. Try again.${ref}`;
+    case 'rate_limited': case 'upstream_unavailable': return `The payment service is busy or unavailable. Wait a moment and try again.${ref}`;
+    case 'not_found': return `Not found: ${e.message}. Reload to see the current list.${ref}`;
+    default: return `${e.message}${ref}`;
+  }
+}
+
+export function errorBox(e) {
+  if (e instanceof KippError && e.code === 'unauthorized') signOut('Your sign-in has expired. Sign in again to continue.');
+  return h('p', { class: 'err', role: 'alert' }, explain(e));
+}
+
+function readToken() {
+  const m = location.hash.match(/[#&]token=([^&]+)/);
+  if (m) {
+    localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search + '#/checkout');
+  }
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+export function signOut(reason) {
+  localStorage.removeItem(TOKEN_KEY);
+  state.client = null;
+  state.me = null;
+  showSignIn(reason);
+}
+
+function showSignIn(reason) {
+  document.getElementById('nav').hidden = true;
+  document.getElementById('who').replaceChildren();
+  const input = h('textarea', { id: 'token-input', 'aria-describedby': 'signin-help', autocomplete: 'off', spellcheck: 'false' });
+  const form = h('form', { class: 'card signin', onsubmit: (ev) => {
+    ev.preventDefault();
+    const t = input.value.trim();
+    if (!t) return;
+    localStorage.setItem(TOKEN_KEY, t);
+    start();
+  } },
+  h('h1', {}, 'Sign in'),
+  reason ? h('p', { class: 'err', role: 'alert' }, reason) : null,
+  h('label', { for: 'token-input' }, 'POS token'),
+  input,
+  h('p', { id: 'signin-help', class: 'muted' }, 'Paste the token an admin gave you (it starts with kipp1.), or open the sign-in link printed by make dev.'),
+  h('button', { class: 'primary', type: 'submit' }, 'Sign in'));
+  document.getElementById('main').replaceChildren(form);
+  input.focus();
+}
+
+const screens = {
+  checkout: () => import('/checkout.js'),
+  admin: () => import('/admin.js'),
+  terminal: () => import('/terminal.js'),
+};
+
+async function route() {
+  if (!state.me) return;
+  let name = (location.hash.match(/^#\/(\w+)/) ?? [])[1] ?? 'checkout';
+  if (!screens[name] || (name === 'admin' && state.me.role !== 'admin') || (name === 'terminal' && !state.me.playground)) name = 'checkout';
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.dataset.screen === name) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  const main = document.getElementById('main');
+  main.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+  state.cleanup?.();
+  state.cleanup = null;
+  const mod = await screens[name]();
+  const view = h('section', { 'aria-labelledby': 'screen-title' });
+  main.replaceChildren(view);
+  state.cleanup = await mod.render(view, state);
+  main.focus({ preventScroll: true });
+}
+
+async function start() {
+  const token = readToken();
+  if (!token) return showSignIn();
+  state.client = new KippClient({ baseUrl: location.origin, token });
+  try {
+    state.me = await state.client.me();
+  } catch (e) {
+    if (e instanceof KippError && (e.code === 'unauthorized' || e.code === 'validation_failed')) {
+      return signOut('That sign-in is not valid any more (expired or revoked). Sign in again with a new token.');
+    }
+    document.getElementById('main').replaceChildren(errorBox(e), h('button', { onclick: start }, 'Try again'));
+    return;
+  }
+  const nav = document.getElementById('nav');
+  nav.hidden = false;
+  for (const a of nav.querySelectorAll('[data-role="admin"]')) a.hidden = state.me.role !== 'admin';
+  for (const a of nav.querySelectorAll('[data-playground]')) a.hidden = !state.me.playground;
+  const exp = new Date(state.me.expires_at * 1000);
+  document.getElementById('who').replaceChildren(
+    h('span', {}, `${state.me.role}${state.me.location_id ? ' · one location' : ''} · until ${exp.toLocaleString()}`),
+    h('button', { onclick: () => signOut(), 'aria-label': 'Sign out' }, 'Sign out'));
+  await route();
+}
+
+window.addEventListener('hashchange', () => {
+  if (/[#&]token=/.test(location.hash)) start();
+  else route();
+});
+await init();
+start();

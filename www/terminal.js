@@ -1,0 +1,64 @@
+// Virtual terminal (playground only): pick a simulated reader, see the session sent to it, tap with any outcome.
+import { h, money, errorBox, toast } from '/app.js';
+
+const OUTCOMES = [
+  ['SUCCESS', 'Approve (success)'], ['DECLINED_GENERIC', 'Declined'], ['INSUFFICIENT_FUNDS', 'Insufficient funds'],
+  ['LOST_CARD', 'Lost card'], ['STOLEN_CARD', 'Stolen card'], ['EXPIRED_CARD', 'Expired card'], ['INCORRECT_CVC', 'Incorrect CVC'],
+  ['PROCESSING_ERROR', 'Processing error'], ['INCORRECT_NUMBER', 'Incorrect number'], ['CARD_VELOCITY_EXCEEDED', 'Card velocity exceeded'],
+];
+
+export async function render(view, { client }) {
+  const sel = h('select', { id: 'terminal-device' });
+  const box = h('div', { id: 'incoming', 'aria-live': 'polite' });
+  let timer = null;
+  let shown = '';
+  view.append(
+    h('h1', { id: 'screen-title' }, 'Virtual terminal'),
+    h('div', { class: 'card' },
+      h('p', { class: 'muted' }, 'Plays the customer at a simulated card reader: the amount the clerk charges shows up here; tap the card with the outcome you want to try.'),
+      h('label', { for: 'terminal-device' }, 'Simulated reader'),
+      h('div', { class: 'row' }, sel, h('button', { onclick: loadDevices }, 'Reload')),
+      box));
+
+  async function loadDevices() {
+    try {
+      const page = await client.listDevices({ metadata: ['simulated:true'], page_size: 100 });
+      const prev = sel.value || localStorage.getItem('kipp.terminal');
+      sel.replaceChildren(...page.content.map((d) => h('option', { value: d.id }, d.name ?? d.id)));
+      if (prev && page.content.some((d) => d.id === prev)) sel.value = prev;
+      if (!page.content.length) box.replaceChildren(h('p', { class: 'muted' }, 'No simulated reader yet. Create one under Admin → “Enroll simulated reader”.'));
+      shown = '';
+      await poll();
+    } catch (e) { box.replaceChildren(errorBox(e)); }
+  }
+  sel.addEventListener('change', () => { localStorage.setItem('kipp.terminal', sel.value); shown = ''; poll(); });
+
+  async function poll() {
+    clearTimeout(timer);
+    if (!sel.value) return;
+    try {
+      const s = await client.deviceSession(sel.value);
+      const key = s ? `${s.session_id}:${s.status}` : 'none';
+      if (key !== shown) { shown = key; draw(s); }
+    } catch (e) {
+      box.replaceChildren(errorBox(e));
+      shown = '';
+    }
+    timer = setTimeout(poll, 1000);
+  }
+
+  function draw(s) {
+    if (!s) { box.replaceChildren(h('div', { class: 'status', 'data-state': 'idle' }, h('strong', {}, 'Waiting for a payment'), h('p', { class: 'muted' }, 'Charge a cart in Checkout on this reader.'))); return; }
+    const buttons = OUTCOMES.map(([o, label]) => h('button', { class: o === 'SUCCESS' ? 'success' : '', 'data-outcome': o, onclick: async (ev) => {
+      ev.target.disabled = true;
+      try { const r = await client.simulateTap(s.session_id, o); toast(`Tapped: ${label} → ${r.status}`); shown = ''; await poll(); } catch (e) { box.append(errorBox(e)); } finally { ev.target.disabled = false; }
+    } }, label));
+    box.replaceChildren(h('div', { class: 'status wait', 'data-state': 'incoming', 'data-session': s.session_id },
+      h('strong', {}, `Pay ${s.order_amount != null ? money(s.order_amount, s.purchase_currency ?? 'SEK') : ''}`),
+      h('p', { class: 'muted' }, `${(s.order_items ?? []).map((i) => `${i.quantity ?? 1}× ${i.name}`).join(', ')} · session ${s.status}`),
+      h('div', { class: 'outcomes' }, buttons)));
+  }
+
+  await loadDevices();
+  return () => clearTimeout(timer);
+}
