@@ -4,7 +4,8 @@
 //! prints `BENCH <name> <value> <unit>` lines:
 //!
 //! - create-session + get-session throughput and p50/p99 latency;
-//! - peak resident memory of the emulator holding `--sessions` sessions;
+//! - peak resident memory of a fresh emulator holding `--sessions` sessions on
+//!   `--memory-devices` devices;
 //! - webhook deliveries per second to a local sink (events queued while paused, then
 //!   released at once).
 //!
@@ -40,6 +41,12 @@ pub struct BenchArgs {
     /// Webhook deliveries in the delivery phase.
     #[arg(long, default_value_t = 10_000)]
     pub deliveries: usize,
+    /// Devices the sessions of the memory phase are spread over.
+    #[arg(long, default_value_t = 1_000)]
+    pub memory_devices: usize,
+    /// Threads of the load generator (the emulator child uses one per core).
+    #[arg(long, default_value_t = 2)]
+    pub client_threads: usize,
 }
 
 /// Kills the child emulator when dropped.
@@ -120,6 +127,65 @@ impl Api {
     }
 }
 
+/// One dedicated keep-alive connection (the hot loops use it: no pool, no JSON trees).
+struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
+    auth: String,
+}
+
+#[derive(serde::Deserialize)]
+struct CreatedSession {
+    session_id: String,
+}
+
+impl Conn {
+    async fn open(base: &str, auth: &str) -> Result<Self, Error> {
+        let host = base.trim_start_matches("http://").to_owned();
+        let stream = tokio::net::TcpStream::connect(&host).await.map_err(|e| Error::io("connecting", e))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
+        tokio::spawn(conn);
+        Ok(Self { sender, host, auth: auth.to_owned() })
+    }
+
+    async fn send(&mut self, method: Method, path: &str, body: Option<Bytes>, want: u16) -> Result<Bytes, Error> {
+        use http_body_util::BodyExt as _;
+        self.sender.ready().await.map_err(|e| Error::Http(e.to_string()))?;
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host)
+            .header("authorization", &self.auth);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(Full::new(body.unwrap_or_default())).map_err(|e| Error::Http(e.to_string()))?;
+        let resp = self.sender.send_request(req).await.map_err(|e| Error::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.map_err(|e| Error::Http(e.to_string()))?.to_bytes();
+        if status != want {
+            return Err(Error::Http(format!(
+                "{path}: expected {want}, got {status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        Ok(body)
+    }
+
+    async fn create_session(&mut self, body: Bytes) -> Result<String, Error> {
+        let b = self.send(Method::POST, "/ipp/v1/sessions", Some(body), 200).await?;
+        serde_json::from_slice::<CreatedSession>(&b).map(|c| c.session_id).map_err(|e| Error::Message(e.to_string()))
+    }
+}
+
+/// The cart as bytes, built once per device.
+fn cart_bytes(device: &str) -> Bytes {
+    Bytes::from(serde_json::to_vec(&cart(device)).unwrap_or_default())
+}
+
 fn cart(device: &str) -> Value {
     json!({
         "device_id": device, "order_amount": 240000, "purchase_currency": "SEK", "order_tax_amount": 48000,
@@ -178,27 +244,33 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 #[allow(clippy::cast_precision_loss)]
-async fn throughput_and_memory(args: &BenchArgs) -> Result<(), Error> {
+async fn throughput(args: &BenchArgs) -> Result<(), Error> {
     let emu = ChildEmulator::spawn(&["--no-webhooks"])?;
     let api = Api { client: HttpClient::new(), base: emu.base.clone(), auth: format!("Basic {DEV_API_KEY}") };
     let clients = args.clients.max(1);
     let pairs = (args.requests / 2).max(clients);
     let devs = Arc::new(devices(&api, clients, pairs).await?);
 
-    // Phase 1: create + get, one fresh device per pair.
+    // Phase 1: create + get, one fresh device per pair, one connection per client.
+    let bodies: Arc<Vec<Bytes>> = Arc::new(devs.iter().map(|d| cart_bytes(d)).collect());
+    let mut conns = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        conns.push(Conn::open(&api.base, &api.auth).await?);
+    }
+    let conns: Arc<Vec<tokio::sync::Mutex<Conn>>> = Arc::new(conns.into_iter().map(tokio::sync::Mutex::new).collect());
     let started = Instant::now();
     let results = fan_out(clients, |c| {
-        let (api, devs) = (api.clone(), devs.clone());
+        let (bodies, conns) = (bodies.clone(), conns.clone());
         async move {
+            let mut conn = conns[c].lock().await;
             let mut lat = Vec::new();
             let mut open = Vec::new();
-            for d in devs.iter().skip(c).step_by(clients) {
+            for body in bodies.iter().skip(c).step_by(clients) {
                 let t = Instant::now();
-                let s = api.expect(Method::POST, "/ipp/v1/sessions", Some(&cart(d)), 200).await?;
+                let id = conn.create_session(body.clone()).await?;
                 lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
-                let id = id_of(&s, "session_id")?;
                 let t = Instant::now();
-                api.expect(Method::GET, &format!("/ipp/v1/sessions/{id}"), None, 200).await?;
+                conn.send(Method::GET, &format!("/ipp/v1/sessions/{id}"), None, 200).await?;
                 lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
                 open.push(id);
             }
@@ -213,25 +285,36 @@ async fn throughput_and_memory(args: &BenchArgs) -> Result<(), Error> {
     println!("BENCH emulator_create_get_p50 {:.3} ms", percentile(&lat, 0.50));
     println!("BENCH emulator_create_get_p99 {:.3} ms", percentile(&lat, 0.99));
 
-    // Phase 2: reach `sessions` sessions held (finalize the open one, open the next).
-    let held = results.iter().map(|(_, o)| o.len()).sum::<usize>();
-    let remaining = Arc::new(AtomicUsize::new(args.sessions.saturating_sub(held)));
-    let opens: Vec<Vec<String>> = results.into_iter().map(|(_, o)| o).collect();
-    let opens = Arc::new(opens);
+    Ok(())
+}
+
+/// A fresh emulator holding `sessions` sessions on `memory_devices` devices (all but each
+/// device's last one finalized); prints its peak resident memory.
+#[allow(clippy::cast_precision_loss)]
+async fn memory(args: &BenchArgs) -> Result<(), Error> {
+    let emu = ChildEmulator::spawn(&["--no-webhooks"])?;
+    let api = Api { client: HttpClient::new(), base: emu.base.clone(), auth: format!("Basic {DEV_API_KEY}") };
+    let clients = args.clients.max(1);
+    let devs = devices(&api, clients, args.memory_devices.max(clients)).await?;
+    let bodies: Arc<Vec<Bytes>> = Arc::new(devs.iter().map(|d| cart_bytes(d)).collect());
+    let remaining = Arc::new(AtomicUsize::new(args.sessions));
+    let (base, auth) = (api.base.clone(), api.auth.clone());
     fan_out(clients, |c| {
-        let (api, devs, remaining, opens) = (api.clone(), devs.clone(), remaining.clone(), opens.clone());
+        let (bodies, remaining, base, auth) = (bodies.clone(), remaining.clone(), base.clone(), auth.clone());
         async move {
-            let mine: Vec<&String> = devs.iter().skip(c).step_by(clients).collect();
-            let mut open = opens.get(c).cloned().unwrap_or_default();
+            let mut conn = Conn::open(&base, &auth).await?;
+            let mine: Vec<&Bytes> = bodies.iter().skip(c).step_by(clients).collect();
+            let mut open: Vec<Option<String>> = vec![None; mine.len()];
             let mut i = 0;
             while !mine.is_empty()
                 && remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
             {
                 let k = i % mine.len();
-                let path = format!("/ipp/v1/dev/sessions/{}/simulate-tap?outcome=SUCCESS", open[k]);
-                api.expect(Method::POST, &path, None, 200).await?;
-                let s = api.expect(Method::POST, "/ipp/v1/sessions", Some(&cart(mine[k])), 200).await?;
-                open[k] = id_of(&s, "session_id")?;
+                if let Some(id) = open[k].take() {
+                    let path = format!("/ipp/v1/dev/sessions/{id}/simulate-tap?outcome=SUCCESS");
+                    conn.send(Method::POST, &path, None, 200).await?;
+                }
+                open[k] = Some(conn.create_session(mine[k].clone()).await?);
                 i += 1;
             }
             Ok(())
@@ -240,7 +323,6 @@ async fn throughput_and_memory(args: &BenchArgs) -> Result<(), Error> {
     .await?;
     let kib = emu.peak_rss_kib().unwrap_or(0);
     println!("BENCH emulator_peak_rss_{}_sessions {:.1} MB", args.sessions, kib as f64 / 1024.0);
-    println!("BENCH emulator_devices_held {} devices", devs.len());
     Ok(())
 }
 
@@ -310,11 +392,13 @@ async fn deliveries(args: &BenchArgs) -> Result<(), Error> {
 /// Runs every phase.
 pub fn run(args: BenchArgs) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads.max(1))
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
     runtime.block_on(async {
-        throughput_and_memory(&args).await?;
+        throughput(&args).await?;
+        memory(&args).await?;
         deliveries(&args).await
     })
 }

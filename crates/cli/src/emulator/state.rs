@@ -79,8 +79,8 @@ pub struct World {
     pub enrollments: HashMap<EnrollmentId, EnrollmentRec>,
     /// Devices by id.
     pub devices: HashMap<DeviceId, DeviceRec>,
-    /// Sessions by id.
-    pub sessions: HashMap<SessionId, SessionRec>,
+    /// Sessions by id (boxed: the table stays small and grows cheaply at 100k sessions).
+    pub sessions: HashMap<SessionId, Box<SessionRec>>,
     /// PENDING enrollment codes → enrollment (rebuilt on load).
     #[serde(skip)]
     pub pending_codes: HashMap<String, EnrollmentId>,

@@ -19,7 +19,7 @@ use kipp_core::time::Timestamp;
 use kipp_core::webhook::{sign, WebhookSecrets};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use super::clock::real_now_nanos;
 use super::config::Config;
@@ -124,7 +124,13 @@ struct Inner {
     client: HttpClient,
     state: Mutex<Queues>,
     paused: watch::Sender<bool>,
+    /// Bounds the attempts in flight (so thousands of queued sessions reuse a few
+    /// keep-alive connections instead of opening one each).
+    in_flight: Semaphore,
 }
+
+/// Most delivery attempts in flight at once, across destinations.
+pub const MAX_IN_FLIGHT: usize = 64;
 
 /// The webhook sender. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -152,6 +158,7 @@ impl Dispatcher {
                 client: HttpClient::new(),
                 state: Mutex::new(Queues::default()),
                 paused,
+                in_flight: Semaphore::new(MAX_IN_FLIGHT),
             }),
         }
     }
@@ -290,6 +297,7 @@ impl Dispatcher {
             }
             let outcome = match sign(&self.inner.secrets, &job.event_id, real_now_secs(), &job.body) {
                 Ok(signed) => {
+                    let _permit = self.inner.in_flight.acquire().await;
                     let mut headers: Vec<(&str, &str)> =
                         vec![("content-type", "application/json"), ("user-agent", "kipp-emulator")];
                     headers.extend(signed.pairs());

@@ -61,7 +61,8 @@ pub(super) fn create(w: &mut World, cx: &mut Ctx<'_>, q: &[(String, String)], b:
     let expires_ms = cx.now_ms.saturating_add(cx.session_ttl_ms);
     w.open_by_device.insert(req.device_id, id.clone());
     let reply = json_reply(200, &session);
-    w.sessions.insert(id.clone(), SessionRec { session, expires_ms, failed_attempts: 0, failure_reason: None });
+    w.sessions
+        .insert(id.clone(), Box::new(SessionRec { session, expires_ms, failed_attempts: 0, failure_reason: None }));
     cx.emit(EventType::SessionCreated, &id, None, None);
     cx.changed = true;
     reply
@@ -70,7 +71,7 @@ pub(super) fn create(w: &mut World, cx: &mut Ctx<'_>, q: &[(String, String)], b:
 /// Looks a session up after applying expiry.
 pub(crate) fn open<'w>(w: &'w mut World, cx: &mut Ctx<'_>, id: &SessionId) -> Result<&'w mut SessionRec, Reject> {
     cx.changed |= w.refresh_session(id, cx.now_ms);
-    w.sessions.get_mut(id).ok_or_else(|| Reject::not_found("session", id.as_str()))
+    w.sessions.get_mut(id).map(|b| &mut **b).ok_or_else(|| Reject::not_found("session", id.as_str()))
 }
 
 pub(super) fn get(w: &mut World, cx: &mut Ctx<'_>, p: Option<&str>) -> Result<Reply, Reject> {
