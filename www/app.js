@@ -51,11 +51,12 @@ export function errorBox(e) {
   return h('p', { class: 'err', role: 'alert' }, explain(e));
 }
 
+// A sign-in link carries the token as #token=… (or ?token=…); it is stored and removed from the URL.
 function readToken() {
-  const m = location.hash.match(/[#&]token=([^&]+)/);
+  const m = location.hash.match(/[#&]token=([^&]+)/) ?? location.search.match(/[?&]token=([^&]+)/);
   if (m) {
     localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
-    history.replaceState(null, '', location.pathname + location.search + '#/checkout');
+    history.replaceState(null, '', location.pathname + '#/checkout');
   }
   return localStorage.getItem(TOKEN_KEY);
 }

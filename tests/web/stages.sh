@@ -47,5 +47,37 @@ stage_pack_web() {
 stage_e2e_web() {
   [ -d crates/edge ] && [ -d crates/cli ] || { skip "edge worker or emulator missing"; return; }
   [ -f pkg/kipp_web.js ] || scripts/build-web.sh
-  node --test --test-concurrency=1 tests/web/e2e.test.mjs
+  ( _web_e2e )
+}
+
+# e2e-web needs the real stack on ports of its own (so a `make dev` elsewhere is not disturbed),
+# a .dev.vars of its own under target/e2e, and tokens from `kipp token`.
+_web_e2e() {
+  local dir="$KIPP_ROOT/target/e2e" wport eport
+  # shellcheck source=scripts/lib/stack.sh
+  source "$KIPP_ROOT/scripts/lib/stack.sh"
+  wport="${KIPP_E2E_WORKER_PORT:-$(stack_free_port)}"
+  eport="${KIPP_E2E_EMULATOR_PORT:-$(stack_free_port)}"
+  mkdir -p "$dir"
+  umask 077
+  cat >"$dir/.dev.vars" <<VARS
+KUSTOM_API_KEY=kco_test_api_$(head -c 24 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 32)
+KUSTOM_MERCHANT_ID=DM$(printf '%08d' $((RANDOM * RANDOM % 100000000)))
+KUSTOM_WEBHOOK_URL=http://127.0.0.1:$wport/webhooks/kustom
+KUSTOM_WEBHOOK_SECRETS=whsec_$(head -c 32 /dev/urandom | base64 -w0)
+KIPP_TOKEN_KEY=$(head -c 32 /dev/urandom | base64 -w0)
+VARS
+  export KIPP_DEV_VARS="$dir/.dev.vars" KIPP_EMULATOR_ADDR="127.0.0.1:$eport" KIPP_WORKER_ADDR="127.0.0.1:$wport"
+  export KIPP_STACK_LOG_DIR="$dir/logs"
+  trap stack_stop RETURN
+  stack_start_emulator
+  stack_start_worker --var "KUSTOM_API_BASE:http://$KIPP_EMULATOR_ADDR" \
+    --var "ALLOWED_ORIGINS:http://$KIPP_WORKER_ADDR,http://localhost:$wport"
+  stack_wait_http "http://$KIPP_EMULATOR_ADDR/_emulator/health" 120 emulator
+  stack_wait_http "http://$KIPP_WORKER_ADDR/" 180 worker
+  local admin expired
+  admin="$("$KIPP_EMULATOR_BIN" token --role admin --dev-vars "$KIPP_DEV_VARS" | tail -n1)"
+  expired="$("$KIPP_EMULATOR_BIN" token --role clerk --ttl 1s --dev-vars "$KIPP_DEV_VARS" | tail -n1)"
+  KIPP_E2E_BASE="http://$KIPP_WORKER_ADDR" KIPP_E2E_ADMIN_TOKEN="$admin" KIPP_E2E_EXPIRED_TOKEN="$expired" \
+    node --test --test-concurrency=1 tests/web/e2e.test.mjs
 }

@@ -1,0 +1,110 @@
+// End-to-end: the web POS in Chromium against the real stack (emulator + edge worker), started by
+// the e2e-web stage (tests/web/stages.sh). Screenshots go to target/screenshots/.
+//   KIPP_E2E_BASE, KIPP_E2E_ADMIN_TOKEN, KIPP_E2E_EXPIRED_TOKEN
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { launch } from './browsers.mjs';
+
+const BASE = process.env.KIPP_E2E_BASE ?? 'http://127.0.0.1:8787';
+const ADMIN = process.env.KIPP_E2E_ADMIN_TOKEN;
+const EXPIRED = process.env.KIPP_E2E_EXPIRED_TOKEN;
+const SHOTS = new URL('../../target/screenshots/', import.meta.url).pathname;
+const LIVE_MS = 15_000; // generous: a wait, not a timing assertion
+const READER = `E2E reader ${Date.now()}`;
+
+let browser, ctx, pos, term;
+const shot = (page, name) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+
+before(async () => {
+  assert.ok(ADMIN, 'KIPP_E2E_ADMIN_TOKEN is required');
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await launch();
+  ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  pos = await ctx.newPage();
+  pos.on('pageerror', (e) => console.error('page error:', e.message));
+});
+after(async () => { await browser?.close(); });
+
+test('sign in with a #token link; the token leaves the URL', async () => {
+  await pos.goto(`${BASE}/#token=${encodeURIComponent(ADMIN)}`);
+  await pos.getByRole('heading', { name: 'Checkout' }).waitFor();
+  assert.ok(!pos.url().includes('token='), pos.url());
+});
+
+test('admin: enroll a simulated reader and show an enrollment code', async () => {
+  await pos.goto(`${BASE}/#/admin`);
+  await pos.getByRole('heading', { name: 'Admin' }).waitFor();
+  await pos.locator('#create-enrollment').click();
+  await pos.locator('#enrollment-code .code').waitFor();
+  assert.match(await pos.locator('#enrollment-code').innerText(), /expires in/);
+  await pos.locator('#sim-name').fill(READER);
+  await pos.locator('#create-simulated').click();
+  await pos.locator('#devices input[value="' + READER + '"]').waitFor({ timeout: LIVE_MS });
+  await shot(pos, 'admin');
+});
+
+async function startCharge(products) {
+  await pos.goto(`${BASE}/#/checkout`);
+  await pos.getByRole('heading', { name: 'Checkout' }).waitFor();
+  const newSale = pos.getByRole('button', { name: 'New sale' });
+  if (await newSale.count()) await newSale.first().click();
+  await pos.locator('#device option', { hasText: READER }).waitFor({ state: 'attached' });
+  await pos.locator('#device').selectOption({ label: READER });
+  for (const p of products) await pos.locator(`[data-product="${p}"]`).click();
+  await pos.locator('#charge').click();
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+}
+
+async function terminalTap(outcome, expectAfter) {
+  if (!term) {
+    term = await ctx.newPage();
+    await term.goto(`${BASE}/#/terminal`);
+    await term.getByRole('heading', { name: 'Virtual terminal' }).waitFor();
+    await term.locator('#terminal-device option', { hasText: READER }).waitFor({ state: 'attached' });
+    await term.locator('#terminal-device').selectOption({ label: READER });
+  }
+  await term.locator(`[data-state="incoming"] [data-outcome="${outcome}"]`).waitFor({ timeout: LIVE_MS });
+  const t0 = Date.now();
+  await term.locator(`[data-state="incoming"] [data-outcome="${outcome}"]`).click();
+  await pos.locator(expectAfter).waitFor({ timeout: LIVE_MS });
+  return Date.now() - t0;
+}
+
+test('checkout: charge a cart, tap SUCCESS in the virtual terminal, see paid with the order id', async () => {
+  await startCharge(['Coffee', 'Coffee', 'Mug']);
+  await shot(pos, 'checkout-sent');
+  const ms = await terminalTap('SUCCESS', '[data-state="paid"]');
+  await shot(term, 'terminal');
+  const text = await pos.locator('[data-state="paid"]').innerText();
+  assert.match(text, /Order [0-9a-f-]{36}/);
+  console.log(`BENCH e2e_tap_to_paid ${ms} ms`);
+  await shot(pos, 'checkout-paid');
+});
+
+test('checkout: a declined tap shows the reason, then a success pays', async () => {
+  await startCharge(['Sandwich']);
+  await terminalTap('INSUFFICIENT_FUNDS', '[data-state="declined"]');
+  assert.match(await pos.locator('[data-state="declined"]').innerText(), /insufficient funds/i);
+  await shot(pos, 'checkout-declined');
+  await terminalTap('SUCCESS', '[data-state="paid"]');
+});
+
+test('checkout: cancel a payment', async () => {
+  await startCharge(['Juice']);
+  await pos.locator('#cancel').click();
+  await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
+  await shot(pos, 'checkout-cancelled');
+});
+
+test('an expired token shows a sign-in prompt', async () => {
+  assert.ok(EXPIRED, 'KIPP_E2E_EXPIRED_TOKEN is required');
+  await new Promise((r) => setTimeout(r, 1500));
+  const other = await browser.newContext({ viewport: { width: 390, height: 844 } }); // a phone
+  const page = await other.newPage();
+  await page.goto(`${BASE}/#token=${encodeURIComponent(EXPIRED)}`);
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  assert.match(await page.locator('form.signin').innerText(), /expired|not valid/i);
+  await shot(page, 'signin-expired');
+  await other.close();
+});
