@@ -14,8 +14,8 @@ export async function render(view, { client, me }) {
     h('div', { class: 'grid' },
       h('div', { class: 'card', id: 'locations' }, h('h2', {}, 'Locations'), locBox),
       h('div', { class: 'card', id: 'enrollments' }, h('h2', {}, 'Enroll a card reader'), enrBox),
-      h('div', { class: 'card', id: 'devices', style: 'grid-column: 1 / -1' }, h('h2', {}, 'Devices'), devBox),
-      h('div', { class: 'card', id: 'tokens' }, h('h2', {}, 'Clerk sign-in'), tokBox)));
+      h('div', { class: 'card', id: 'tokens' }, h('h2', {}, 'Clerk sign-in'), tokBox),
+      h('div', { class: 'card', id: 'devices', style: 'grid-column: 1 / -1' }, h('h2', {}, 'Devices'), devBox)));
 
   const locationSelect = (id, selected, allowAll) => h('select', { id, name: id },
     allowAll ? h('option', { value: '' }, 'All locations') : null,
