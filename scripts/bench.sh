@@ -26,6 +26,7 @@ ROWS="$LOG_DIR/rows.md"   # rows collected by the stages (stages run in subshell
 
 STAGES=(
   core
+  web
 )
 
 # bench_row NAME VALUE UNIT COMMAND
@@ -45,6 +46,15 @@ bench_rows_from() {
 stage_core() {
   [ -f crates/core/benches/core.rs ] || { skip "crates/core/benches/core.rs does not exist yet"; return; }
   local cmd="cargo bench -p kipp-core --bench core" log="$LOG_DIR/core.out"
+  $cmd | tee "$log"
+  bench_rows_from "$log" "$cmd"
+}
+
+# kipp-web: pkg/ sizes (raw, gzip -9) and validation of a 50-line cart in headless Chromium,
+# kipp-core wasm vs ajv (OpenAPI schema) vs zod, same page (bench/web-bench.mjs).
+stage_web() {
+  [ -f pkg/kipp_web_bg.wasm ] || scripts/build-web.sh
+  local cmd="node bench/web-bench.mjs" log="$LOG_DIR/web.out"
   $cmd | tee "$log"
   bench_rows_from "$log" "$cmd"
 }
