@@ -85,7 +85,7 @@ stack_start_emulator() {
   local bin="${CARGO_TARGET_DIR:-$KIPP_ROOT/target}/$dir/kipp"
   local args=(emulator --listen "$KIPP_EMULATOR_ADDR")
   [ -f "$KIPP_DEV_VARS" ] && args+=(--dev-vars "$KIPP_DEV_VARS")
-  KIPP_EMULATOR_BIN="$bin"
+  export KIPP_EMULATOR_BIN="$bin"
   stack_spawn emulator "$KIPP_ROOT" "$bin" "${args[@]}" "$@"
 }
 
@@ -143,13 +143,13 @@ stack_wait_http() {
 
 # stack_stop — TERM every group this shell started, KILL what is left after 5 s.
 stack_stop() {
-  local i pgid n
+  local i pgid
   [ ${#STACK_PGIDS[@]} -eq 0 ] && return 0
   for i in "${!STACK_PGIDS[@]}"; do
     pgid="${STACK_PGIDS[$i]}"
     kill -0 -- "-$pgid" 2>/dev/null && { _stack_say "stopping ${STACK_NAMES[$i]} (group $pgid)"; kill -TERM -- "-$pgid" 2>/dev/null || true; }
   done
-  for n in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     local alive=0
     for pgid in "${STACK_PGIDS[@]}"; do kill -0 -- "-$pgid" 2>/dev/null && alive=1; done
     [ "$alive" = 0 ] && break
