@@ -15,7 +15,7 @@ stage_web_build() {
 # Runs "$@" with the canned test server up (its own process group, stopped afterwards).
 _web_with_test_server() {
   local port="${KIPP_TEST_SERVER_PORT:-18790}" pgid rc=0 i
-  ( exec setsid node tests/web/test-server.mjs "$port" >"$LOG_DIR/test-server.out" 2>&1 ) &
+  ( exec setsid node "$KIPP_ROOT/tests/web/test-server.mjs" "$port" >"${LOG_DIR:-$KIPP_ROOT/target}/test-server.out" 2>&1 ) &
   pgid=$!
   for i in $(seq 1 50); do
     curl -fsS "http://127.0.0.1:$port/_test/log" >/dev/null 2>&1 && break
@@ -39,9 +39,20 @@ stage_tsc_web() {
   echo "test result: ok. 1 passed; 0 failed (tsc --noEmit www/consumer.ts)"
 }
 
+# node --test, then a cargo-style "test result:" line so scripts/test.sh counts the tests.
+_web_node_test() {
+  local out rc=0 p f
+  out="$(mktemp)"
+  node --test --test-concurrency=1 "$@" 2>&1 | tee "$out" || rc=$?
+  p="$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$out" | tail -n1)"; f="$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$out" | tail -n1)"
+  rm -f "$out"
+  echo "test result: $([ "$rc" = 0 ] && echo ok || echo FAILED). ${p:-0} passed; ${f:-0} failed (node --test $*)"
+  return "$rc"
+}
+
 stage_pack_web() {
   [ -f pkg/kipp_web.js ] || scripts/build-web.sh
-  node --test tests/web/pack.test.mjs
+  _web_node_test tests/web/pack.test.mjs
 }
 
 stage_e2e_web() {
@@ -79,5 +90,5 @@ VARS
   admin="$("$KIPP_EMULATOR_BIN" token --role admin --dev-vars "$KIPP_DEV_VARS" | tail -n1)"
   expired="$("$KIPP_EMULATOR_BIN" token --role clerk --ttl 1s --dev-vars "$KIPP_DEV_VARS" | tail -n1)"
   KIPP_E2E_BASE="http://$KIPP_WORKER_ADDR" KIPP_E2E_ADMIN_TOKEN="$admin" KIPP_E2E_EXPIRED_TOKEN="$expired" \
-    node --test --test-concurrency=1 tests/web/e2e.test.mjs
+    _web_node_test tests/web/e2e.test.mjs
 }

@@ -244,26 +244,21 @@ impl Reader {
         }
     }
 
-    fn field<'a>(&mut self, o: &'a Json, parent: &str, key: &str, required: bool) -> Option<(&'a Json, String)> {
-        let path = join(parent, key);
-        match o.get(key) {
-            Some(v) => Some((v, path)),
-            None => {
-                if required {
-                    self.err(path, "required", "is required");
-                }
-                None
-            }
+    /// The value of `key`; a missing required field is an error. Paths are only built for errors.
+    fn field<'a>(&mut self, o: &'a Json, parent: &str, key: &str, required: bool) -> Option<&'a Json> {
+        let v = o.get(key);
+        if v.is_none() && required {
+            self.err(join(parent, key), "required", "is required");
         }
+        v
     }
 
     /// A string field.
     pub fn str(&mut self, o: &Json, parent: &str, key: &str, required: bool) -> Option<String> {
-        let (v, path) = self.field(o, parent, key, required)?;
-        match v {
+        match self.field(o, parent, key, required)? {
             Json::Str(s) => Some(s.clone()),
             other => {
-                self.wrong(path, "a string", other);
+                self.wrong(join(parent, key), "a string", other);
                 None
             }
         }
@@ -271,11 +266,10 @@ impl Reader {
 
     /// An integer field.
     pub fn int(&mut self, o: &Json, parent: &str, key: &str, required: bool) -> Option<i64> {
-        let (v, path) = self.field(o, parent, key, required)?;
-        match v {
+        match self.field(o, parent, key, required)? {
             Json::Int(n) => Some(*n),
             other => {
-                self.wrong(path, "an integer", other);
+                self.wrong(join(parent, key), "an integer", other);
                 None
             }
         }
@@ -283,11 +277,10 @@ impl Reader {
 
     /// A boolean field.
     pub fn bool(&mut self, o: &Json, parent: &str, key: &str) -> Option<bool> {
-        let (v, path) = self.field(o, parent, key, false)?;
-        match v {
+        match self.field(o, parent, key, false)? {
             Json::Bool(b) => Some(*b),
             other => {
-                self.wrong(path, "true or false", other);
+                self.wrong(join(parent, key), "true or false", other);
                 None
             }
         }
@@ -295,8 +288,8 @@ impl Reader {
 
     /// An array field.
     pub fn arr<'a>(&mut self, o: &'a Json, parent: &str, key: &str, required: bool) -> Option<(&'a [Json], String)> {
-        let (v, path) = self.field(o, parent, key, required)?;
-        match v {
+        let path = join(parent, key);
+        match self.field(o, parent, key, required)? {
             Json::Arr(a) => Some((a, path)),
             other => {
                 self.wrong(path, "an array", other);
