@@ -24,7 +24,7 @@ cd "$KIPP_ROOT"
 export CARGO_TERM_PROGRESS_WHEN=never
 
 # Crates that build for wasm32-unknown-unknown and get a wasm32 clippy pass.
-read -r -a WASM_CRATES <<<"${KIPP_WASM_CRATES:-kipp-core kipp-web}"
+read -r -a WASM_CRATES <<<"${KIPP_WASM_CRATES:-kipp-core kipp-web kipp-edge}"
 
 STAGES=(
   fmt
@@ -37,6 +37,7 @@ STAGES=(
   tsc-web
   pack-web
   e2e-web
+  test-edge
 )
 
 stage_fmt() {

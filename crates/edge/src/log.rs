@@ -57,7 +57,13 @@ mod tests {
 
     #[test]
     fn lines_are_json() {
-        let l = RequestLog { msg: "request", request_id: "r1", route: "/ipp/v1/sessions/{session_id}", status: 200, ..Default::default() };
+        let l = RequestLog {
+            msg: "request",
+            request_id: "r1",
+            route: "/ipp/v1/sessions/{session_id}",
+            status: 200,
+            ..Default::default()
+        };
         let v: serde_json::Value = serde_json::from_str(&l.line()).unwrap();
         assert_eq!(v["status"], 200);
         assert!(v.get("upstream_ms").is_none());

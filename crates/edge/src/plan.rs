@@ -6,9 +6,13 @@
 //! Location scope is applied where it can be decided from the request alone; the checks that
 //! need the device or session are returned as [`ScopeCheck`] for the async shell.
 
-use kipp_core::api::devices::{DeleteDevice, GetDevice, ListDevices, RegisterDevice, UpdateDevice, UpdateDeviceRequest};
+use kipp_core::api::devices::{
+    DeleteDevice, GetDevice, ListDevices, RegisterDevice, UpdateDevice, UpdateDeviceRequest,
+};
 use kipp_core::api::enrollments::{CreateEnrollment, CreateEnrollmentRequest, DeleteEnrollment, ListEnrollments};
-use kipp_core::api::locations::{CreateLocation, DeleteLocation, GetLocation, ListLocations, LocationRequest, UpdateLocation};
+use kipp_core::api::locations::{
+    CreateLocation, DeleteLocation, GetLocation, ListLocations, LocationRequest, UpdateLocation,
+};
 use kipp_core::api::sessions::{CancelSession, CreateSession, CreateSessionRequest, GetSession};
 use kipp_core::api::testing::{CreateSimulatedDevice, CreateSimulatedDeviceRequest, SimulateTap};
 use kipp_core::api::{
@@ -68,7 +72,11 @@ fn body_of<T: serde::de::DeserializeOwned + Validate>(body: &[u8]) -> Result<T, 
     decode_and_validate(body).map_err(problem_from)
 }
 
-fn param<T>(p: Option<&String>, name: &str, parse: impl Fn(&str) -> Result<T, kipp_core::ids::InvalidId>) -> Result<T, Problem> {
+fn param<T>(
+    p: Option<&String>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, kipp_core::ids::InvalidId>,
+) -> Result<T, Problem> {
     let p = p.map(String::as_str).unwrap_or_default();
     // A malformed id cannot exist upstream: answer 404, as Kustom does.
     parse(p).map_err(|e| Problem::new(404, "not_found", "Not Found", format!("{name}: {}", e.reason)))
@@ -99,8 +107,9 @@ fn plan(op: OperationId, request: HttpRequest) -> Plan {
 
 /// Maps a method and path to an operation, or the 404/405 problem.
 pub fn find(method: &str, path: &str) -> Result<kipp_core::api::Route, Problem> {
-    let m = Method::parse(method)
-        .ok_or_else(|| Problem::new(405, "method_not_allowed", "Method Not Allowed", format!("{method} is not used")))?;
+    let m = Method::parse(method).ok_or_else(|| {
+        Problem::new(405, "method_not_allowed", "Method Not Allowed", format!("{method} is not used"))
+    })?;
     route(m, path).map_err(|miss| match miss {
         RouteMiss::NotFound => Problem::new(404, "not_found", "Not Found", "no such operation"),
         RouteMiss::MethodNotAllowed => {
@@ -204,9 +213,10 @@ pub fn prepare(
         O::CreateSession => {
             let b: CreateSessionRequest = body_of(body)?;
             let location_id = match pairs.iter().rev().find(|(k, _)| k == "location_id") {
-                Some((_, v)) => Some(LocationId::parse(v).map_err(|e| {
-                    Problem::validation(vec![FieldError::new("location_id", "invalid", e.reason)])
-                })?),
+                Some((_, v)) => Some(
+                    LocationId::parse(v)
+                        .map_err(|e| Problem::validation(vec![FieldError::new("location_id", "invalid", e.reason)]))?,
+                ),
                 None => None,
             };
             same_loc(scope, location_id.as_ref())?;
@@ -316,7 +326,10 @@ mod tests {
         let c = claims(Role::Clerk, Some(LOC));
         let p = go("GET", "/ipp/v1/devices", "", "", &c).unwrap();
         assert_eq!(p.request.path_and_query, format!("/ipp/v1/devices?location_id={LOC}"));
-        assert_eq!(go("GET", "/ipp/v1/devices", &format!("location_id={OTHER}"), "", &c).unwrap_err().status, Some(403));
+        assert_eq!(
+            go("GET", "/ipp/v1/devices", &format!("location_id={OTHER}"), "", &c).unwrap_err().status,
+            Some(403)
+        );
         assert_eq!(go("GET", &format!("/ipp/v1/locations/{OTHER}"), "", "", &c).unwrap_err().status, Some(403));
         assert!(go("GET", &format!("/ipp/v1/locations/{LOC}"), "", "", &c).is_ok());
         let p = go("POST", "/ipp/v1/sessions", "", &cart(), &c).unwrap();

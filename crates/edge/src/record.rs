@@ -134,14 +134,25 @@ impl SessionRecord {
 
     /// Applies a verified webhook and the session re-read because of it. Returns true if
     /// anything subscribers see changed.
-    pub fn apply_webhook(&mut self, webhook_id: &str, event: &IppEvent, observed: Option<&Session>, now_ms: i64) -> bool {
+    pub fn apply_webhook(
+        &mut self,
+        webhook_id: &str,
+        event: &IppEvent,
+        observed: Option<&Session>,
+        now_ms: i64,
+    ) -> bool {
         self.webhooks.retain(|(_, at)| now_ms - at < WEBHOOK_DEDUPE_TTL_MS);
         if self.webhooks.len() >= MAX_REMEMBERED_WEBHOOKS {
             self.webhooks.remove(0);
         }
         self.webhooks.push((webhook_id.to_owned(), now_ms));
-        let a = self.state.apply_event(event);
-        let mut changed = self.push(now_ms, "webhook", Some(event.id.as_str().to_owned()), a);
+        // The event is a hint: the status comes from the session re-read from Kustom. Only a
+        // payment failure carries facts a read does not (the reason, the attempt count).
+        let mut changed = false;
+        if event.event_type == kipp_core::event::EventType::PaymentFailed {
+            let a = self.state.apply_event(event);
+            changed = self.push(now_ms, "webhook", Some(event.id.as_str().to_owned()), a);
+        }
         if let Some(s) = observed {
             changed |= self.apply_observed(s, now_ms, "observed");
         }
@@ -258,7 +269,21 @@ mod tests {
         assert_eq!(r.session.order_id, fin.order_id);
         // Replays and late events change nothing.
         assert!(r.seen_webhook("w2", 4));
-        assert!(!r.apply_webhook("w4", &ev(4, EventType::SessionCancelled), Some(&session(SessionStatus::Cancelled)), 4));
+        assert!(!r.apply_webhook(
+            "w4",
+            &ev(4, EventType::SessionCancelled),
+            Some(&session(SessionStatus::Cancelled)),
+            4
+        ));
+        // A signed hint that Kustom does not confirm changes nothing.
+        let mut open = SessionRecord::new(session(SessionStatus::Created), None, 0);
+        assert!(!open.apply_webhook(
+            "w5",
+            &ev(5, EventType::SessionCancelled),
+            Some(&session(SessionStatus::Created)),
+            5
+        ));
+        assert_eq!(open.state.status, SessionStatus::Created);
         assert!(!r.apply_observed(&session(SessionStatus::Active), 5, "observed"));
         assert_eq!(r.transitions(), 1); // CREATED → ACTIVE came with the payment failure
         assert_eq!(next_reconcile_ms(&r, 10, 30), None);

@@ -83,7 +83,8 @@ impl RetryPolicy {
         let exp = self.base_ms.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(self.max_delay_ms);
         let jitter = (f64::from(exp) * random.clamp(0.0, 1.0)) as u32;
         let delay = retry_after_ms.map_or(jitter, |ra| ra.max(jitter));
-        if delay > self.max_delay_ms.max(retry_after_ms.unwrap_or(0)) || waited_ms.saturating_add(delay) > self.max_total_ms
+        if delay > self.max_delay_ms.max(retry_after_ms.unwrap_or(0))
+            || waited_ms.saturating_add(delay) > self.max_total_ms
         {
             return Decision::GiveUp;
         }

@@ -77,7 +77,10 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         match dispatch(&mut req, &env, &cfg, &path, &mut ctx).await {
             Ok(r) => r,
             Err(e) => {
-                worker::console_error!("{}", crate::log::event("internal_error", &[("request_id", &ctx.rid), ("error", &short(&e))]));
+                worker::console_error!(
+                    "{}",
+                    crate::log::event("internal_error", &[("request_id", &ctx.rid), ("error", &short(&e))])
+                );
                 problem(Problem::new(500, "internal", "Internal Server Error", "the worker failed"), &ctx.rid)
             }
         }
@@ -201,7 +204,8 @@ async fn revoked_set(env: &Env, cfg: &Config) -> Result<HashSet<String>> {
     if let Some(set) = REVOKED.with(|r| r.borrow().as_ref().filter(|(at, _)| now - at < ttl).map(|(_, s)| s.clone())) {
         return Ok(set);
     }
-    let mut resp = stub(env, REGISTRY, REGISTRY_NAME)?.fetch_with_request(internal(Method::Get, "/revoked", None, &[])?).await?;
+    let mut resp =
+        stub(env, REGISTRY, REGISTRY_NAME)?.fetch_with_request(internal(Method::Get, "/revoked", None, &[])?).await?;
     let list: Vec<String> = resp.json().await?;
     let set: HashSet<String> = list.into_iter().collect();
     REVOKED.with(|r| *r.borrow_mut() = Some((now, set.clone())));
@@ -238,7 +242,9 @@ async fn device_location(
     id: &DeviceId,
 ) -> core::result::Result<Option<LocationId>, Problem> {
     let now = now_ms();
-    if let Some(loc) = DEVICE_LOC.with(|m| m.borrow().get(id.as_str()).filter(|(at, _)| now - at < DEVICE_CACHE_MS).map(|(_, l)| l.clone())) {
+    if let Some(loc) = DEVICE_LOC
+        .with(|m| m.borrow().get(id.as_str()).filter(|(at, _)| now - at < DEVICE_CACHE_MS).map(|(_, l)| l.clone()))
+    {
         return Ok(loc);
     }
     let op = GetDevice(id.clone());
@@ -263,7 +269,12 @@ fn forget_device(id: &DeviceId) {
     DEVICE_LOC.with(|m| m.borrow_mut().remove(id.as_str()));
 }
 
-async fn check_device(cfg: &Config, ctx: &mut Ctx, claims: &Claims, id: &DeviceId) -> core::result::Result<(), Problem> {
+async fn check_device(
+    cfg: &Config,
+    ctx: &mut Ctx,
+    claims: &Claims,
+    id: &DeviceId,
+) -> core::result::Result<(), Problem> {
     let Some(scope) = &claims.loc else { return Ok(()) };
     match device_location(cfg, ctx, id).await? {
         Some(l) if &l == scope => Ok(()),
@@ -468,7 +479,10 @@ async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, i
         .fetch_with_request(internal(Method::Get, &format!("/events{q}"), None, &extra)?)
         .await?;
     if resp.status_code() == 429 {
-        return Ok(fail(ctx, Problem::new(429, "too_many_subscribers", "Too Many Requests", "subscriber limit reached")));
+        return Ok(fail(
+            ctx,
+            Problem::new(429, "too_many_subscribers", "Too Many Requests", "subscriber limit reached"),
+        ));
     }
     if resp.status_code() == 101 {
         return Ok(resp);
@@ -495,7 +509,12 @@ struct Minted {
     expires_at: i64,
 }
 
-async fn admin(req: &Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<core::result::Result<Claims, Response>> {
+async fn admin(
+    req: &Request,
+    env: &Env,
+    cfg: &Config,
+    ctx: &mut Ctx,
+) -> Result<core::result::Result<Claims, Response>> {
     match authenticate(req, env, cfg, ctx, false).await? {
         Ok(c) if c.role == Role::Admin => Ok(Ok(c)),
         Ok(_) => Ok(Err(fail(ctx, auth::forbidden("this route needs an admin token")))),
@@ -517,7 +536,9 @@ async fn mint(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Resu
         Ok(b) => b,
         Err(e) => return Ok(fail(ctx, Problem::validation(vec![e]))),
     };
-    let Some(role) = Role::parse(&b.role) else { return Ok(fail(ctx, field("role", "unsupported", "must be clerk or admin"))) };
+    let Some(role) = Role::parse(&b.role) else {
+        return Ok(fail(ctx, field("role", "unsupported", "must be clerk or admin")));
+    };
     let loc = match b.location_id.as_deref().map(LocationId::parse) {
         None => None,
         Some(Ok(l)) => Some(l),
@@ -560,7 +581,10 @@ async fn revoke(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Re
         .fetch_with_request(internal(Method::Post, "/revoke", Some(serde_json::to_string(&call)?), &[])?)
         .await?;
     if r.status_code() != 200 {
-        return Ok(fail(ctx, Problem::new(507, "revocation_list_full", "Insufficient Storage", "too many revoked tokens")));
+        return Ok(fail(
+            ctx,
+            Problem::new(507, "revocation_list_full", "Insufficient Storage", "too many revoked tokens"),
+        ));
     }
     REVOKED.with(|s| {
         if let Some((_, set)) = s.borrow_mut().as_mut() {
@@ -581,8 +605,12 @@ async fn current_session(req: &Request, env: &Env, cfg: &Config, ctx: &mut Ctx, 
     if let Err(p) = check_device(cfg, ctx, &claims, &device_id).await {
         return Ok(fail(ctx, p));
     }
-    let mut r = stub(env, DEVICES, device_id.as_str())?.fetch_with_request(internal(Method::Get, "/current", None, &[])?).await?;
-    let none = || Problem::new(404, "no_open_session", "Not Found", "the device has no open session created through this worker");
+    let mut r = stub(env, DEVICES, device_id.as_str())?
+        .fetch_with_request(internal(Method::Get, "/current", None, &[])?)
+        .await?;
+    let none = || {
+        Problem::new(404, "no_open_session", "Not Found", "the device has no open session created through this worker")
+    };
     if r.status_code() != 200 {
         return Ok(fail(ctx, none()));
     }

@@ -158,7 +158,12 @@ impl DeviceObject {
             match self.attempt(c, stats).await {
                 Attempt::Created(s) => {
                     self.finish(c, &s, true).await?;
-                    return Ok(Outcome { session: Some(s), attempts: stats.attempts, upstream_ms: stats.ms, ..Outcome::default() });
+                    return Ok(Outcome {
+                        session: Some(s),
+                        attempts: stats.attempts,
+                        upstream_ms: stats.ms,
+                        ..Outcome::default()
+                    });
                 }
                 Attempt::Definite(p) => {
                     self.state.storage().delete(&c.key).await?;
@@ -170,7 +175,13 @@ impl DeviceObject {
                     for _ in 0..15 {
                         Delay::from(Duration::from_millis(200)).await;
                         if let Some(s) = self.done_for(&c.key).await? {
-                            return Ok(Outcome { session: Some(s), replayed: true, attempts: stats.attempts, upstream_ms: stats.ms, ..Outcome::default() });
+                            return Ok(Outcome {
+                                session: Some(s),
+                                replayed: true,
+                                attempts: stats.attempts,
+                                upstream_ms: stats.ms,
+                                ..Outcome::default()
+                            });
                         }
                     }
                     return Ok(fail(p, Some(2), *stats));
@@ -193,7 +204,12 @@ impl DeviceObject {
             Some(CreateRecord::Done { body_hash, session }) => {
                 if body_hash != c.body_hash {
                     return Ok(fail(
-                        Problem::new(422, "idempotency_key_reused", "Unprocessable Entity", "this Idempotency-Key was used with another body"),
+                        Problem::new(
+                            422,
+                            "idempotency_key_reused",
+                            "Unprocessable Entity",
+                            "this Idempotency-Key was used with another body",
+                        ),
                         None,
                         stats,
                     ));
@@ -203,14 +219,24 @@ impl DeviceObject {
             Some(CreateRecord::Pending { body_hash, started_ms, .. }) => {
                 if body_hash != c.body_hash {
                     return Ok(fail(
-                        Problem::new(422, "idempotency_key_reused", "Unprocessable Entity", "this Idempotency-Key was used with another body"),
+                        Problem::new(
+                            422,
+                            "idempotency_key_reused",
+                            "Unprocessable Entity",
+                            "this Idempotency-Key was used with another body",
+                        ),
                         None,
                         stats,
                     ));
                 }
                 if self.inflight.borrow().contains(&c.key) {
                     return Ok(fail(
-                        Problem::new(409, "idempotency_in_progress", "Conflict", "a create with this key is in progress"),
+                        Problem::new(
+                            409,
+                            "idempotency_in_progress",
+                            "Conflict",
+                            "a create with this key is in progress",
+                        ),
                         Some(1),
                         stats,
                     ));
@@ -238,7 +264,12 @@ impl DeviceObject {
             match self.attempt(&c, &mut stats).await {
                 Attempt::Created(s) => {
                     self.finish(&c, &s, false).await?;
-                    Ok(Outcome { session: Some(s), attempts: stats.attempts, upstream_ms: stats.ms, ..Outcome::default() })
+                    Ok(Outcome {
+                        session: Some(s),
+                        attempts: stats.attempts,
+                        upstream_ms: stats.ms,
+                        ..Outcome::default()
+                    })
                 }
                 Attempt::Definite(p) | Attempt::Busy(p) => {
                     storage.delete(&c.key).await?;

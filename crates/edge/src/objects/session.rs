@@ -104,7 +104,7 @@ impl SessionObject {
     async fn schedule(&self, r: &SessionRecord) -> Result<()> {
         let cfg = crate::env::config(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
         match next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs) {
-            Some(at) => self.state.storage().set_alarm(at).await,
+            Some(at) => self.state.storage().set_alarm((at - now_ms()).max(0)).await, // i64 = offset in ms
             None => self.state.storage().delete_alarm().await,
         }
     }

@@ -1,0 +1,226 @@
+// End-to-end tests of the edge worker: real worker in `wrangler dev --local`, real emulator.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { startStack, cart, device, eventually, subscribe, signWebhook, mintToken, sleep, ROOT } from './harness.mjs';
+
+let st;
+before(async () => { st = await startStack(); }, { timeout: 120000 });
+after(async () => { if (st) await st.stop(); });
+
+const OTHER_LOC = '00000000-0000-4000-8000-00000000beef';
+
+async function createSession(dev, amount = 1000, opts = {}) {
+  const r = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id, amount, opts.ref), token: opts.token, headers: opts.headers });
+  assert.equal(r.status, 200, r.text);
+  return r.body;
+}
+
+async function stateOf(id) {
+  const r = await st.call('GET', `/ipp/v1/sessions/${id}/events?wait=0`);
+  assert.equal(r.status, 200, r.text);
+  return r.body;
+}
+
+test('auth matrix: no token, tampered, expired, revoked, wrong role, wrong location', async () => {
+  const locs = await st.call('GET', '/ipp/v1/locations');
+  assert.equal(locs.status, 200, locs.text);
+  const loc = locs.body.content[0].id;
+  const dev = await device(st, 'Auth till', loc);
+
+  assert.equal((await st.call('GET', '/ipp/v1/devices', { token: null })).status, 401);
+  const t = st.clerk;
+  const tampered = t.slice(0, -2) + (t.endsWith('AA') ? 'BB' : 'AA');
+  assert.equal((await st.call('GET', '/ipp/v1/devices', { token: tampered })).status, 401);
+  const expired = mintToken(st.s.tokenKey, { iat: Math.floor(Date.now() / 1000) - 7200, ttl: 3600 }).token;
+  const e = await st.call('GET', '/ipp/v1/devices', { token: expired });
+  assert.equal(e.status, 401);
+  assert.equal(e.body.code, 'token_expired');
+  assert.equal(e.headers.get('content-type'), 'application/problem+json');
+  assert.ok(e.body.request_id && e.headers.get('x-request-id') === e.body.request_id);
+
+  // Revocation through the admin route.
+  const minted = await st.call('POST', '/kipp/v1/tokens', { token: st.admin, body: { role: 'clerk', ttl_seconds: 600 } });
+  assert.equal(minted.status, 200, minted.text);
+  assert.equal((await st.call('GET', '/kipp/v1/me', { token: minted.body.token })).status, 200);
+  assert.equal((await st.call('POST', '/kipp/v1/tokens/revoke', { token: st.admin, body: { jti: minted.body.jti } })).status, 204);
+  const rv = await st.call('GET', '/ipp/v1/devices', { token: minted.body.token });
+  assert.equal(rv.status, 401);
+  assert.equal(rv.body.code, 'token_revoked');
+
+  // Wrong role.
+  assert.equal((await st.call('GET', '/ipp/v1/enrollments', { token: st.clerk })).status, 403);
+  assert.equal((await st.call('POST', '/kipp/v1/tokens', { token: st.clerk, body: { role: 'admin' } })).status, 403);
+  assert.equal((await st.call('DELETE', `/ipp/v1/devices/${dev.id}`, { token: st.clerk })).status, 403);
+  assert.equal((await st.call('GET', '/ipp/v1/enrollments', { token: st.admin })).status, 200);
+
+  // Wrong location.
+  const scoped = st.token({ role: 'clerk', loc: OTHER_LOC });
+  assert.equal((await st.call('GET', `/ipp/v1/devices/${dev.id}`, { token: scoped })).status, 403);
+  assert.equal((await st.call('GET', `/ipp/v1/locations/${loc}`, { token: scoped })).status, 403);
+  assert.equal((await st.call('POST', '/ipp/v1/sessions', { token: scoped, body: cart(dev.id) })).status, 403);
+  const mine = st.token({ role: 'clerk', loc });
+  assert.equal((await st.call('GET', `/ipp/v1/devices/${dev.id}`, { token: mine })).status, 200);
+  const list = await st.call('GET', '/ipp/v1/devices', { token: mine });
+  assert.ok(list.body.content.every((d) => d.location_id === loc));
+  const s = await createSession(dev, 1000, { token: mine });
+  assert.equal((await st.call('GET', `/ipp/v1/sessions/${s.session_id}`, { token: scoped })).status, 403);
+  assert.equal((await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`, { token: mine })).status, 200);
+
+  // Not an open proxy.
+  assert.equal((await st.call('GET', '/ipp/v1/nothing')).status, 404);
+  assert.equal((await st.call('PATCH', '/ipp/v1/sessions')).status, 405);
+  assert.equal((await st.call('GET', '/_emulator/health')).status, 404);
+  const me = await st.call('GET', '/kipp/v1/me', { token: mine });
+  assert.deepEqual({ role: me.body.role, location_id: me.body.location_id, playground: me.body.playground }, { role: 'clerk', location_id: loc, playground: true });
+});
+
+test('validation errors match kipp-core before anything is forwarded', async () => {
+  const dev = await device(st, 'Val till');
+  const bad = cart(dev.id, 1000);
+  bad.order_amount = 999;
+  const r = await st.call('POST', '/ipp/v1/sessions', { body: bad });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.code, 'validation_failed');
+  assert.deepEqual(r.body.field_errors.map((f) => f.path), ['order_amount']);
+});
+
+test('lifecycle: create → created webhook → tap SUCCESS → FINALIZED via GET and WebSocket', async () => {
+  const dev = await device(st, 'Life till');
+  const s = await createSession(dev);
+  assert.equal(s.status, 'CREATED');
+  const cur = await st.call('GET', `/kipp/v1/devices/${dev.id}/current-session`);
+  assert.equal(cur.status, 200);
+  assert.equal(cur.body.session_id, s.session_id);
+  const sub = subscribe(st, s.session_id);
+  await sub.opened;
+  await eventually(() => sub.messages.length >= 1, 5000, 'first message');
+  assert.equal(sub.messages[0].type, 'session');
+  assert.equal(sub.messages[0].state.status, 'CREATED');
+  const tap = await st.call('POST', `/ipp/v1/dev/sessions/${s.session_id}/simulate-tap?outcome=SUCCESS`);
+  assert.equal(tap.status, 200, tap.text);
+  const close = await sub.closed;
+  assert.equal(close.code, 1000);
+  const last = sub.messages.at(-1);
+  assert.equal(last.state.status, 'FINALIZED');
+  assert.ok(last.state.order_id);
+  const g = await st.call('GET', `/ipp/v1/sessions/${s.session_id}`);
+  assert.equal(g.body.status, 'FINALIZED');
+  assert.equal(g.body.order_id, last.state.order_id);
+  // Webhooks were delivered and acknowledged.
+  await eventually(async () => {
+    const d = await st.control('GET', '/_emulator/deliveries');
+    const mine = (Array.isArray(d) ? d : d.deliveries ?? []).filter((x) => x.session_id === s.session_id);
+    return mine.length >= 3 && mine.every((x) => x.delivered);
+  }, 10000, 'deliveries acknowledged');
+  assert.equal((await st.call('GET', `/kipp/v1/devices/${dev.id}/current-session`)).status, 404);
+});
+
+test('decline then success', async () => {
+  const dev = await device(st, 'Decline till');
+  const s = await createSession(dev);
+  const t1 = await st.call('POST', `/ipp/v1/dev/sessions/${s.session_id}/simulate-tap?outcome=INSUFFICIENT_FUNDS`);
+  assert.equal(t1.status, 200, t1.text);
+  const m = await eventually(async () => { const x = await stateOf(s.session_id); return x.state.failed_attempts >= 1 && x; }, 10000, 'failure applied');
+  assert.equal(m.state.status, 'ACTIVE');
+  assert.equal(m.state.failure_reason, 'insufficient_funds');
+  await st.call('POST', `/ipp/v1/dev/sessions/${s.session_id}/simulate-tap?outcome=SUCCESS`);
+  const f = await eventually(async () => { const x = await stateOf(s.session_id); return x.state.status === 'FINALIZED' && x; }, 10000, 'finalized');
+  assert.ok(f.state.order_id);
+});
+
+test('cancel', async () => {
+  const dev = await device(st, 'Cancel till');
+  const s = await createSession(dev);
+  const c = await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`);
+  assert.equal(c.status, 200, c.text);
+  assert.equal(c.body.status, 'CANCELLED');
+  assert.equal((await stateOf(s.session_id)).state.status, 'CANCELLED');
+  // Terminal absorbs: a late tap is refused upstream and the state stays.
+  await st.call('POST', `/ipp/v1/dev/sessions/${s.session_id}/simulate-tap`);
+  assert.equal((await st.call('GET', `/ipp/v1/sessions/${s.session_id}`)).body.status, 'CANCELLED');
+});
+
+test('idempotent create: same key returns the first session, never a second', async () => {
+  const dev = await device(st, 'Idem till');
+  const key = 'order-' + Math.random();
+  const a = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id), headers: { 'idempotency-key': key } });
+  const b = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id), headers: { 'idempotency-key': key } });
+  assert.equal(a.status, 200, a.text);
+  assert.equal(b.status, 200, b.text);
+  assert.equal(a.body.session_id, b.body.session_id);
+  assert.equal(b.headers.get('idempotent-replayed'), 'true');
+  const other = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id, 2000), headers: { 'idempotency-key': key } });
+  assert.equal(other.status, 422);
+  await st.call('PUT', `/ipp/v1/sessions/${a.body.session_id}/cancel`);
+});
+
+test('forged, stale and replayed webhooks are rejected and change nothing', async () => {
+  const dev = await device(st, 'Hook till');
+  const s = await createSession(dev);
+  await eventually(async () => (await stateOf(s.session_id)).state.status === 'CREATED', 5000);
+  const ev = (id, type) => JSON.stringify({ id, merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type, data: { session_id: s.session_id, order_id: null, failure_reason: null } });
+  const post = (headers, body) => fetch(`${st.worker}/webhooks/kustom`, { method: 'POST', headers, body });
+  const now = Math.floor(Date.now() / 1000);
+  const body = ev('kevt_forged0000000000000001', 'ipp.session.cancelled');
+  // Forged: signed with another secret.
+  const forged = await post(signWebhook('whsec_' + Buffer.alloc(32, 7).toString('base64'), 'kevt_forged0000000000000001', now, body), body);
+  assert.equal(forged.status, 401);
+  // Tampered body with a valid signature of another body.
+  const sig = signWebhook(st.s.webhookSecret, 'kevt_forged0000000000000001', now, body);
+  assert.equal((await post(sig, body.replace('cancelled', 'finalized'))).status, 401);
+  // Stale: outside the tolerance window.
+  const stale = await post(signWebhook(st.s.webhookSecret, 'kevt_stale00000000000000001', now - 3600, body), body);
+  assert.equal(stale.status, 400);
+  assert.equal((await stale.json()).code, 'webhook_timestamp_too_old');
+  // Missing headers.
+  assert.equal((await post({ 'content-type': 'application/json' }, body)).status, 400);
+  assert.equal((await stateOf(s.session_id)).state.status, 'CREATED');
+  // A genuine hint is re-checked against Kustom: the session is still CREATED there, so a
+  // (validly signed) "cancelled" hint changes nothing.
+  const genuine = await post(signWebhook(st.s.webhookSecret, 'kevt_hint000000000000000001', now, body), body);
+  assert.equal(genuine.status, 200);
+  assert.equal((await stateOf(s.session_id)).state.status, 'CREATED');
+  // Replay of a processed id: acknowledged as duplicate, nothing changes.
+  const replay = await post(signWebhook(st.s.webhookSecret, 'kevt_hint000000000000000001', now, body), body);
+  assert.equal(replay.status, 200);
+  assert.equal((await replay.json()).result, 'duplicate');
+  // Unknown session: acknowledged, no upstream call storm.
+  const unknown = JSON.stringify({ id: 'kevt_unknown0000000000000001', merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: '11111111-2222-4333-8444-555555555555', order_id: null, failure_reason: null } });
+  const u = await post(signWebhook(st.s.webhookSecret, 'kevt_unknown0000000000000001', now, unknown), unknown);
+  assert.equal(u.status, 200);
+  assert.equal((await u.json()).result, 'unknown_session');
+  // Non-IPP events are acknowledged and ignored.
+  const other = JSON.stringify({ id: 'kevt_order00000000000000001', merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'order.created', data: { order_id: 'x' } });
+  const o = await post(signWebhook(st.s.webhookSecret, 'kevt_order00000000000000001', now, other), other);
+  assert.equal(o.status, 200);
+  await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`);
+});
+
+test('expiry: a session past its lifetime ends EXPIRED on the screen (reconciliation alarm)', async () => {
+  const dev = await device(st, 'Expiry till');
+  const s = await createSession(dev);
+  const sub = subscribe(st, s.session_id);
+  await sub.opened;
+  await st.control('POST', '/_emulator/clock/advance', { seconds: 16 * 60 });
+  const close = await sub.closed;
+  assert.equal(close.code, 1000);
+  assert.equal(sub.messages.at(-1).state.status, 'EXPIRED');
+});
+
+test('secrets appear in no response, header, log line or file under www/ and pkg/', async () => {
+  const needles = [st.s.apiKey, st.s.webhookSecret, st.s.webhookSecret.slice(6), st.s.tokenKey];
+  const responses = [];
+  for (const [m, p, token] of [['GET', '/kipp/v1/me'], ['GET', '/ipp/v1/devices'], ['GET', '/ipp/v1/nothing'], ['GET', '/ipp/v1/devices', null], ['POST', '/ipp/v1/sessions']]) {
+    const r = await st.call(m, p, { token: token === null ? null : st.clerk, body: m === 'POST' ? '{}' : undefined });
+    responses.push(r.text, JSON.stringify([...r.headers]));
+  }
+  const hay = responses.join('\n') + st.readLogs();
+  for (const n of needles) assert.ok(!hay.includes(n), 'a secret leaked into a response or log');
+  const walk = (d) => (existsSync(d) ? readdirSync(d).flatMap((f) => { const p = path.join(d, f); return statSync(p).isDirectory() ? walk(p) : [p]; }) : []);
+  for (const f of [...walk(path.join(ROOT, 'www')), ...walk(path.join(ROOT, 'pkg')), ...walk(path.join(ROOT, 'target/site'))]) {
+    const text = readFileSync(f, 'latin1');
+    for (const n of needles) assert.ok(!text.includes(n), `a secret is in ${f}`);
+  }
+});
