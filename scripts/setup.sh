@@ -73,8 +73,9 @@ step_rust() {
   fi
 }
 
-# ---- 2. Debian packages: chromium + chromedriver (browser tests), wrk (load benchmarks) -----
-APT_PACKAGES=(chromium chromium-driver wrk)
+# ---- 2. Debian packages: chromium + chromedriver, firefox-esr (browser tests), wrk (benchmarks)
+# firefox-esr is driven by geckodriver, which comes from crates.io (step 5), not from npm.
+APT_PACKAGES=(chromium chromium-driver firefox-esr wrk)
 step_apt() {
   skipped apt && return 0
   local missing=()
@@ -151,8 +152,9 @@ step_npm() {
   touch "$STAMP"
 }
 
-# ---- 5. cargo-installed tools: wasm-bindgen-cli (release) and worker-build (debug) -----------
-# `wasm-bindgen --version` prints "wasm-bindgen 0.2.130", `worker-build --version` just "0.8.7".
+# ---- 5. cargo-installed tools: wasm-bindgen-cli (release), worker-build (debug), geckodriver --
+# `wasm-bindgen --version` prints "wasm-bindgen 0.2.130", `worker-build --version` just "0.8.7",
+# `geckodriver --version` "geckodriver 0.37.1 (...)" plus a licence blurb.
 cargo_tool_version() {
   [ -x "$KIPP_CARGO_BIN/$1" ] || return 0
   "$KIPP_CARGO_BIN/$1" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+[^ ]*' | head -n1 || true
@@ -176,6 +178,16 @@ step_cargo() {
   else
     say "[cargo] worker-build: have '${have:-none}', want $want; debug build, ~2 min"
     timed "worker-build $want" cargo install --quiet --force --debug --locked worker-build --version "$want"
+  fi
+  # geckodriver drives firefox-esr for the wasm-bindgen-test browser suite (the npm package of
+  # that name downloads from GitHub, which does not work here). --locked resolves from crates.io.
+  want="$KIPP_GECKODRIVER_VERSION"
+  have="$(cargo_tool_version geckodriver)"
+  if [ "$have" = "$want" ]; then
+    say "[cargo] geckodriver $want present"
+  else
+    say "[cargo] geckodriver: have '${have:-none}', want $want; release build, ~3 min on 2 cores"
+    timed "geckodriver $want" cargo install --quiet --force --locked geckodriver --version "$want"
   fi
 }
 

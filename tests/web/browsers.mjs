@@ -1,5 +1,8 @@
-// The one place that says which browser the Playwright tests drive and with which flags
-// (issue #7 adds Firefox here). wasm-bindgen-test's equivalent is crates/web/webdriver.json.
+// The one place that says which browser the Playwright tests drive and with which flags.
+// Playwright (e2e-web) stays on Chromium: its own Firefox build cannot be installed here.
+// The wasm-bindgen-test suite (wasm-web) runs in Chromium *and* Firefox ESR: the engines are
+// listed in tests/web/stages.sh (WASM_WEB_ENGINES), their capabilities (Chromium flags, Firefox
+// prefs that keep it on loopback) in crates/web/webdriver.json.
 import { chromium } from 'playwright-core';
 
 // Keep Chromium on loopback: no background traffic, no DNS look-ups (see /work/shared/toolchain.md).

@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 # tests/web/stages.sh — the browser package's stages for scripts/test.sh (sourced there).
 #   web-build   scripts/build-web.sh (pkg/), then the size report
-#   wasm-web    wasm-bindgen-test in headless Chromium against tests/web/test-server.mjs
+#   wasm-web    wasm-bindgen-test against tests/web/test-server.mjs, once per engine: headless
+#               Chromium (chromedriver) and headless Firefox ESR (geckodriver)
 #   tsc-web     strict `tsc --noEmit` of www/consumer.ts against pkg/kipp_web.d.ts
 #   pack-web    `npm pack` of pkg/ installed into a scratch ESM app under target/ (Node)
-#   e2e-web     Playwright (playwright-core + /usr/bin/chromium) against the real stack
-# Browser choice lives in one place: tests/web/browsers.mjs (Playwright) and
-# crates/web/webdriver.json (wasm-bindgen-test).
+#   e2e-web     Playwright (playwright-core + /usr/bin/chromium) against the real stack; Chromium
+#               only (Playwright's own Firefox build cannot be installed here)
+# Browser choice lives in one place: tests/web/browsers.mjs (Playwright, and WASM_WEB_ENGINES
+# below for wasm-bindgen-test) and crates/web/webdriver.json (both engines' capabilities).
 
 stage_web_build() {
   scripts/build-web.sh
@@ -27,10 +29,45 @@ _web_with_test_server() {
   return "$rc"
 }
 
+# The engines wasm-web runs the same suite in (KIPP_WASM_WEB_ENGINES="chromium" narrows it).
+read -r -a WASM_WEB_ENGINES <<<"${KIPP_WASM_WEB_ENGINES:-chromium firefox}"
+
+# _web_wasm_engine ENGINE — the browser suite in one engine. wasm-bindgen-test-runner picks
+# GECKODRIVER whenever it is set, else CHROMEDRIVER, so each run sets exactly one of them.
+# No `cargo -q`: it would pass --quiet on to the runner, which rejects it.
+_web_wasm_engine() {
+  local driver
+  case "$1" in
+    chromium) driver="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+      [ -x "$driver" ] || { echo "chromedriver missing at $driver (make setup installs chromium-driver)"; return 1; }
+      [ -x /usr/bin/chromium ] || { echo "chromium missing (make setup installs it)"; return 1; }
+      set -- env -u GECKODRIVER CHROMEDRIVER="$driver" ;;
+    firefox) driver="${KIPP_GECKODRIVER_BIN:-$KIPP_CARGO_BIN/geckodriver}"
+      [ -x "$driver" ] || { echo "geckodriver missing at $driver (make setup installs it from crates.io)"; return 1; }
+      [ -x /usr/bin/firefox-esr ] || { echo "firefox-esr missing (make setup installs it)"; return 1; }
+      set -- env -u CHROMEDRIVER GECKODRIVER="$driver" ;;
+    *) echo "unknown engine $1 (known: chromium firefox)"; return 1 ;;
+  esac
+  # From the crate dir so wasm-bindgen-test-runner finds crates/web/webdriver.json.
+  ( cd "$KIPP_ROOT/crates/web" && _web_with_test_server "$@" \
+      cargo test --target wasm32-unknown-unknown -p kipp-web --test browser )
+}
+
+# Every engine runs even when an earlier one failed; the stage fails if any did and says which.
 stage_wasm_web() {
-  [ -x /usr/bin/chromedriver ] || { skip "chromedriver missing (make setup installs chromium-driver)"; return; }
-  # Tests run from the crate dir so wasm-bindgen-test-runner finds crates/web/webdriver.json.
-  ( cd crates/web && _web_with_test_server cargo test --target wasm32-unknown-unknown -p kipp-web --test browser )
+  local engine rc out p failed=() summary=()
+  for engine in "${WASM_WEB_ENGINES[@]}"; do
+    echo "--- wasm-web in $engine"
+    out="$(mktemp)"; rc=0
+    _web_wasm_engine "$engine" 2>&1 | tee "$out" || rc=$?
+    p="$(sed -nE 's/.*test result: [A-Za-z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 passed, \2 failed/p' "$out" | tail -n1)"
+    rm -f "$out"
+    if [ "$rc" -eq 0 ]; then summary+=("$engine ok (${p:-no tests})")
+    else summary+=("$engine FAILED (${p:-no test result}, exit $rc)"); failed+=("$engine"); fi
+    echo "--- wasm-web in $engine: ${summary[-1]#"$engine "}"
+  done
+  echo "wasm-web engines: $(IFS=';'; echo "${summary[*]}" | sed 's/;/; /g')"
+  if [ ${#failed[@]} -gt 0 ]; then echo "wasm-web FAILED in: ${failed[*]}"; return 1; fi
 }
 
 stage_tsc_web() {
