@@ -89,6 +89,21 @@ impl TaxRate {
         (i64::try_from(floor).unwrap_or(i64::MAX), i64::try_from(ceil).unwrap_or(i64::MAX))
     }
 
+    /// True when `tax` is a valid included tax of `total`: either bound of
+    /// [`TaxRate::included_tax_bounds`], checked without dividing
+    /// (`|tax × (10000 + rate) − total × rate| < 10000 + rate`).
+    #[must_use]
+    pub fn is_included_tax(self, total: Amount, tax: i64) -> bool {
+        let den = 10_000 + i64::from(self.0);
+        if total.0 < 1 << 48 && (0..=total.0).contains(&tax) {
+            // Both products stay below 2^48 × 20000 < 2^63.
+            return (tax * den - total.0 * i64::from(self.0)).abs() < den;
+        }
+        let num = i128::from(total.0) * i128::from(self.0);
+        let den = 10_000 + i128::from(self.0);
+        (i128::from(tax) * den - num).abs() < den
+    }
+
     /// The canonical included tax, rounded half up (what kipp computes for carts).
     #[must_use]
     pub fn included_tax(self, total: Amount) -> Amount {
@@ -288,6 +303,15 @@ mod tests {
         // 999 × 2500 / 12500 = 199.8 → floor 199, ceil 200, half-up 200.
         assert_eq!(r.included_tax_bounds(Amount::new(999).unwrap()), (199, 200));
         assert_eq!(r.included_tax(Amount::new(999).unwrap()).minor(), 200);
+        for total in [0, 1, 999, 200_000, 12_345_678, MAX_AMOUNT] {
+            for bp in [0, 1, 600, 1200, 2500, 9999, 10_000] {
+                let (r, t) = (TaxRate::new(bp).unwrap(), Amount::new(total).unwrap());
+                let (lo, hi) = r.included_tax_bounds(t);
+                for tax in [lo - 1, lo, hi, hi + 1] {
+                    assert_eq!(r.is_included_tax(t, tax), tax == lo || tax == hi, "{total} {bp} {tax}");
+                }
+            }
+        }
         assert!(TaxRate::new(10_001).is_err());
         assert!(TaxRate::new(-1).is_err());
     }

@@ -51,15 +51,26 @@ impl Validator {
 
     /// Checks a string's length in characters.
     pub fn text(&mut self, path: &str, value: &str, min: usize, max: usize) {
+        self.text_at(|| path.to_owned(), value, min, max);
+    }
+
+    /// Like [`Validator::text`], but the path is only built when the check fails
+    /// (validation of a valid request then allocates no path at all).
+    pub fn text_at(&mut self, path: impl FnOnce() -> String, value: &str, min: usize, max: usize) {
+        // A string has at most as many characters as bytes, and at least a quarter.
+        let len = value.len();
+        if len >= min.saturating_mul(4) && len <= max {
+            return;
+        }
         let n = value.chars().count();
         if n < min {
             if min == 1 {
-                self.push(path, "required", "must not be empty");
+                self.push(path(), "required", "must not be empty");
             } else {
-                self.push(path, "too_short", format!("must be at least {min} characters"));
+                self.push(path(), "too_short", format!("must be at least {min} characters"));
             }
         } else if n > max {
-            self.push(path, "too_long", format!("must be at most {max} characters"));
+            self.push(path(), "too_long", format!("must be at most {max} characters"));
         }
     }
 
@@ -85,6 +96,23 @@ impl Validator {
     }
 }
 
+/// Appends `n` in decimal to `out` (paths like `items[12]` without `format!`).
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
 /// Joins a parent path and a child path (`a` + `b` → `a.b`, `a` + `[1]` → `a[1]`).
 #[must_use]
 pub fn join(prefix: &str, child: &str) -> String {
@@ -93,8 +121,8 @@ pub fn join(prefix: &str, child: &str) -> String {
     } else if child.is_empty() {
         prefix.to_owned()
     } else if child.starts_with('[') {
-        format!("{prefix}{child}")
+        [prefix, child].concat()
     } else {
-        format!("{prefix}.{child}")
+        [prefix, ".", child].concat()
     }
 }

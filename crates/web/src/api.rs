@@ -33,13 +33,13 @@ fn decode_with<T: Validate>(
     value: &JsValue,
     decode: fn(&crate::json::Json) -> Result<T, Vec<FieldError>>,
 ) -> Result<T, Failure> {
-    decode::valid(decode::read(value).and_then(|j| decode(&j))).map_err(Failure::validation)
+    decode::valid(decode::read_with(value, decode)).map_err(Failure::validation)
 }
 
 /// `validateSession`: every broken rule of a create-session body, offline.
 #[must_use]
 pub fn validate_session(request: &JsValue) -> Vec<FieldError> {
-    match decode::valid(decode::read(request).and_then(|j| decode::create_session(&j))) {
+    match decode::valid(decode::read_with(request, decode::create_session)) {
         Ok(_) => Vec::new(),
         Err(e) => e,
     }
@@ -84,7 +84,7 @@ fn read_filter(v: &JsValue) -> Result<decode::Filter, Failure> {
     if v.is_undefined() || v.is_null() {
         return Ok(decode::Filter::default());
     }
-    decode::read(v).and_then(|j| decode::filter(&j)).map_err(Failure::validation)
+    decode::read_with(v, decode::filter).map_err(Failure::validation)
 }
 
 fn page_of(f: &decode::Filter) -> PageRequest {
@@ -169,7 +169,7 @@ pub fn create_simulated_device(name: String, options: JsValue) -> Result<Call, F
     let (location_id, metadata) = if options.is_undefined() || options.is_null() {
         (None, None)
     } else {
-        decode::read(&options).and_then(|j| decode::simulated_device_options(&j)).map_err(Failure::validation)?
+        decode::read_with(&options, decode::simulated_device_options).map_err(Failure::validation)?
     };
     let body = checked(CreateSimulatedDeviceRequest { name, location_id, metadata })?;
     Call::op(&CreateSimulatedDevice(body), None)
@@ -211,7 +211,7 @@ pub fn issue_token(request: JsValue) -> Result<Call, Failure> {
         ttl_seconds: Option<u32>,
     }
     let (role, location_id, ttl_seconds) =
-        decode::read(&request).and_then(|j| decode::issue_token(&j)).map_err(Failure::validation)?;
+        decode::read_with(&request, decode::issue_token).map_err(Failure::validation)?;
     let req = IssueToken { role, location_id, ttl_seconds };
     Ok(Call {
         method: "POST",

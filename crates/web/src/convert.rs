@@ -1,26 +1,24 @@
-//! kipp-core values → JS through serde-wasm-bindgen's serializer: maps become
-//! plain objects, 64-bit integers become plain numbers (kipp-core keeps every
-//! amount ≤ 2^53 − 1, so no BigInt ever appears). The other direction is
-//! [`crate::decode`].
+//! kipp-core values → JS. Request bodies are serialized to JSON text with
+//! serde_json (kipp-core's own JSON dependency, serializer half only: no float
+//! formatting is reached, since no kipp-core type has a float); values handed
+//! to JavaScript (`FieldError[]`) go through that text and one `JSON.parse`.
+//! Integers stay plain numbers (kipp-core keeps every amount ≤ 2^53 − 1). The
+//! other direction is [`crate::decode`].
 
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::error::Failure;
 
-/// Serializes to a plain JS value (objects, not `Map`s; numbers, not BigInts).
+/// Serializes to a plain JS value (objects, arrays, numbers; never a `Map` or `BigInt`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Failure> {
-    let ser = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
-    value.serialize(&ser).map_err(|e| Failure::new("invalid_response", e.to_string()))
+    let text = to_json(value)?;
+    js_sys::JSON::parse(&text).map_err(|_| Failure::new("invalid_response", "could not serialize the value"))
 }
 
-/// Serializes a request body to JSON text with the JS engine's `JSON.stringify`.
+/// Serializes a request body to JSON text.
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, Failure> {
-    let js = to_js(value)?;
-    js_sys::JSON::stringify(&js)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| Failure::new("invalid_response", "could not serialize the request"))
+    serde_json::to_string(value).map_err(|_| Failure::new("invalid_response", "could not serialize the request"))
 }
 
 /// Reads an optional string property (`undefined`/`null` → `None`).

@@ -14,9 +14,9 @@ use kipp_core::money::{Amount, Currency, TaxRate};
 use kipp_core::problem::Problem;
 use kipp_core::time::Timestamp;
 use kipp_core::validate::{join, FieldError};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
-use crate::json::{self, Json, Reader};
+use crate::json::{self, Json, Parent, Reader, ROOT};
 
 const AMOUNT_RANGE: &str = "must be an integer from 0 to 9007199254740991 minor units";
 
@@ -26,13 +26,25 @@ fn id_reason(e: InvalidId) -> String {
 
 /// Reads a JS value as JSON (through `JSON.stringify`, so `undefined`
 /// properties are simply absent).
-pub fn read(value: &JsValue) -> Result<Json, Vec<FieldError>> {
+pub fn read(value: &JsValue) -> Result<String, Vec<FieldError>> {
     let bad = || vec![FieldError::new("", "invalid", "must be a plain JSON-compatible object")];
     if value.is_undefined() || value.is_null() {
         return Err(vec![FieldError::new("", "required", "a request object is required")]);
     }
-    let text = js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()).ok_or_else(bad)?;
-    json::parse(&text).map_err(|_| bad())
+    let text = crate::js::json_text(value);
+    let text = text.dyn_ref::<js_sys::JsString>().ok_or_else(bad)?;
+    let mut buf = vec![0u8; text.length() as usize * 3];
+    let n = crate::js::utf8_into(text, &mut buf) as usize;
+    buf.truncate(n);
+    String::from_utf8(buf).map_err(|_| bad())
+}
+
+/// Reads a JS value with [`read`] and hands the parsed JSON to `decode`.
+pub fn read_with<T>(value: &JsValue, decode: fn(&Json) -> Result<T, Vec<FieldError>>) -> Result<T, Vec<FieldError>> {
+    let text = read(value)?;
+    let json = json::parse(&text)
+        .map_err(|_| vec![FieldError::new("", "invalid", "must be a plain JSON-compatible object")])?;
+    decode(&json)
 }
 
 fn finish<T>(r: Reader, v: Option<T>) -> Result<T, Vec<FieldError>> {
@@ -53,11 +65,11 @@ pub fn valid<T: Validate>(v: Result<T, Vec<FieldError>>) -> Result<T, Vec<FieldE
     }
 }
 
-fn amount(r: &mut Reader, o: &Json, p: &str, key: &str, required: bool) -> Option<Amount> {
+fn amount(r: &mut Reader, o: &Json, p: Parent<'_>, key: &str, required: bool) -> Option<Amount> {
     r.int_as(o, p, key, required, Amount::new, AMOUNT_RANGE)
 }
 
-fn order_item(r: &mut Reader, o: &Json, p: &str) -> Option<OrderItem> {
+fn order_item(r: &mut Reader, o: &Json, p: Parent<'_>) -> Option<OrderItem> {
     r.object(o, p)?;
     let item_type = r.str(o, p, "type", false).map(|t| OrderItemType::from_wire(&t));
     let reference = r.str(o, p, "reference", false);
@@ -85,28 +97,24 @@ fn order_item(r: &mut Reader, o: &Json, p: &str) -> Option<OrderItem> {
 pub fn create_session(v: &Json) -> Result<CreateSessionRequest, Vec<FieldError>> {
     let mut r = Reader::default();
     let out = (|| {
-        r.object(v, "")?;
-        let device_id = r.parsed(v, "", "device_id", true, DeviceId::parse, id_reason);
-        let order_amount = amount(&mut r, v, "", "order_amount", true);
-        let purchase_currency = r.parsed(v, "", "purchase_currency", true, Currency::parse, |_| {
+        r.object(v, ROOT)?;
+        let device_id = r.parsed(v, ROOT, "device_id", true, DeviceId::parse, id_reason);
+        let order_amount = amount(&mut r, v, ROOT, "order_amount", true);
+        let purchase_currency = r.parsed(v, ROOT, "purchase_currency", true, Currency::parse, |_| {
             "must be an ISO 4217 currency code such as SEK".to_owned()
         });
-        let purchase_started_at = r.parsed(v, "", "purchase_started_at", false, Timestamp::parse, |e| e.0.to_owned());
-        let order_tax_amount = amount(&mut r, v, "", "order_tax_amount", true);
-        let merchant_reference1 = r.str(v, "", "merchant_reference1", false);
-        let merchant_reference2 = r.str(v, "", "merchant_reference2", false);
-        let merchant_data = r.str(v, "", "merchant_data", false);
-        let items = r.arr(v, "", "order_items", true);
+        let purchase_started_at = r.parsed(v, ROOT, "purchase_started_at", false, Timestamp::parse, |e| e.0.to_owned());
+        let order_tax_amount = amount(&mut r, v, ROOT, "order_tax_amount", true);
+        let merchant_reference1 = r.str(v, ROOT, "merchant_reference1", false);
+        let merchant_reference2 = r.str(v, ROOT, "merchant_reference2", false);
+        let merchant_data = r.str(v, ROOT, "merchant_data", false);
+        let items = r.arr(v, ROOT, "order_items", true);
         let mut order_items = Vec::new();
         let mut items_ok = items.is_some();
-        if let Some((items, path)) = items {
+        if let Some(items) = items {
             order_items.reserve(items.len());
             for (i, it) in items.iter().enumerate() {
-                let mut p = path.clone();
-                p.push('[');
-                p.push_str(&i.to_string());
-                p.push(']');
-                match order_item(&mut r, it, &p) {
+                match order_item(&mut r, it, Parent::item("order_items", i)) {
                     Some(item) => order_items.push(item),
                     None => items_ok = false,
                 }
@@ -130,8 +138,8 @@ pub fn create_session(v: &Json) -> Result<CreateSessionRequest, Vec<FieldError>>
     finish(r, out)
 }
 
-fn metadata(r: &mut Reader, o: &Json, p: &str) -> Option<Metadata> {
-    let path = join(p, "metadata");
+fn metadata(r: &mut Reader, o: &Json, p: Parent<'_>) -> Option<Metadata> {
+    let path = p.join("metadata");
     let m = o.get("metadata")?;
     let Json::Obj(entries) = m else {
         r.err(path, "invalid", "must be an object of string values");
@@ -141,7 +149,7 @@ fn metadata(r: &mut Reader, o: &Json, p: &str) -> Option<Metadata> {
     for (k, v) in entries {
         match v {
             Json::Str(s) => {
-                map.insert(k.clone(), s.clone());
+                map.insert(k.to_string(), s.to_string());
             }
             _ => r.err(join(&path, k), "invalid", "must be a string"),
         }
@@ -156,15 +164,15 @@ fn metadata(r: &mut Reader, o: &Json, p: &str) -> Option<Metadata> {
 }
 
 fn location_id(r: &mut Reader, o: &Json) -> Option<LocationId> {
-    r.parsed(o, "", "location_id", false, LocationId::parse, id_reason)
+    r.parsed(o, ROOT, "location_id", false, LocationId::parse, id_reason)
 }
 
 /// An `UpdateDeviceRequest`.
 pub fn update_device(v: &Json) -> Result<UpdateDeviceRequest, Vec<FieldError>> {
     let mut r = Reader::default();
-    let out = r.object(v, "").map(|v| UpdateDeviceRequest {
-        name: r.str(v, "", "name", false),
-        metadata: metadata(&mut r, v, ""),
+    let out = r.object(v, ROOT).map(|v| UpdateDeviceRequest {
+        name: r.str(v, ROOT, "name", false),
+        metadata: metadata(&mut r, v, ROOT),
         location_id: location_id(&mut r, v),
     });
     finish(r, out)
@@ -173,10 +181,17 @@ pub fn update_device(v: &Json) -> Result<UpdateDeviceRequest, Vec<FieldError>> {
 /// A `CreateEnrollmentRequest`.
 pub fn create_enrollment(v: &Json) -> Result<CreateEnrollmentRequest, Vec<FieldError>> {
     let mut r = Reader::default();
-    let out = r.object(v, "").map(|v| CreateEnrollmentRequest {
-        metadata: metadata(&mut r, v, ""),
-        expires_in: r.int_as(v, "", "expires_in", false, u64::try_from, "must be from 10000 to 259200000 milliseconds"),
-        ttl: r.str(v, "", "ttl", false).map(|t| EnrollmentTtl::from_wire(&t)),
+    let out = r.object(v, ROOT).map(|v| CreateEnrollmentRequest {
+        metadata: metadata(&mut r, v, ROOT),
+        expires_in: r.int_as(
+            v,
+            ROOT,
+            "expires_in",
+            false,
+            u64::try_from,
+            "must be from 10000 to 259200000 milliseconds",
+        ),
+        ttl: r.str(v, ROOT, "ttl", false).map(|t| EnrollmentTtl::from_wire(&t)),
         location_id: location_id(&mut r, v),
     });
     finish(r, out)
@@ -186,14 +201,14 @@ pub fn create_enrollment(v: &Json) -> Result<CreateEnrollmentRequest, Vec<FieldE
 pub fn location(v: &Json) -> Result<LocationRequest, Vec<FieldError>> {
     let mut r = Reader::default();
     let out = (|| {
-        r.object(v, "")?;
-        let name = r.str(v, "", "name", true);
+        r.object(v, ROOT)?;
+        let name = r.str(v, ROOT, "name", true);
         Some(LocationRequest {
-            street_address: r.str(v, "", "street_address", false),
-            street_address2: r.str(v, "", "street_address2", false),
-            postal_code: r.str(v, "", "postal_code", false),
-            city: r.str(v, "", "city", false),
-            country: r.str(v, "", "country", false),
+            street_address: r.str(v, ROOT, "street_address", false),
+            street_address2: r.str(v, ROOT, "street_address2", false),
+            postal_code: r.str(v, ROOT, "postal_code", false),
+            city: r.str(v, ROOT, "city", false),
+            country: r.str(v, ROOT, "country", false),
             name: name?,
         })
     })();
@@ -203,7 +218,7 @@ pub fn location(v: &Json) -> Result<LocationRequest, Vec<FieldError>> {
 /// The options of `createSimulatedDevice`.
 pub fn simulated_device_options(v: &Json) -> Result<(Option<LocationId>, Option<Metadata>), Vec<FieldError>> {
     let mut r = Reader::default();
-    let out = r.object(v, "").map(|v| (location_id(&mut r, v), metadata(&mut r, v, "")));
+    let out = r.object(v, ROOT).map(|v| (location_id(&mut r, v), metadata(&mut r, v, ROOT)));
     finish(r, out)
 }
 
@@ -225,29 +240,26 @@ pub struct Filter {
 /// Reads a [`Filter`].
 pub fn filter(v: &Json) -> Result<Filter, Vec<FieldError>> {
     let mut r = Reader::default();
-    let out = r.object(v, "").map(|v| {
+    let out = r.object(v, ROOT).map(|v| {
         let mut metadata = Vec::new();
-        if let Some((items, path)) = r.arr(v, "", "metadata", false) {
+        if let Some(items) = r.arr(v, ROOT, "metadata", false) {
             for (i, it) in items.iter().enumerate() {
-                let mut p = path.clone();
-                p.push('[');
-                p.push_str(&i.to_string());
-                p.push(']');
+                let p = || Parent::item("metadata", i).path();
                 match it {
                     Json::Str(s) => match MetadataFilter::parse(s) {
                         Ok(f) => metadata.push(f),
-                        Err(e) => r.err(p, "invalid", &e.0),
+                        Err(e) => r.err(p(), "invalid", &e.0),
                     },
-                    _ => r.err(p, "invalid", "must be a key:value string"),
+                    _ => r.err(p(), "invalid", "must be a key:value string"),
                 }
             }
         }
         Filter {
             location_id: location_id(&mut r, v),
             metadata,
-            page_number: r.int_as(v, "", "page_number", false, u32::try_from, "must be an integer ≥ 0"),
-            page_size: r.int_as(v, "", "page_size", false, u32::try_from, "must be an integer from 1 to 100"),
-            include_consumed: r.bool(v, "", "include_consumed"),
+            page_number: r.int_as(v, ROOT, "page_number", false, u32::try_from, "must be an integer ≥ 0"),
+            page_size: r.int_as(v, ROOT, "page_size", false, u32::try_from, "must be an integer from 1 to 100"),
+            include_consumed: r.bool(v, ROOT, "include_consumed"),
         }
     });
     finish(r, out)
@@ -257,13 +269,13 @@ pub fn filter(v: &Json) -> Result<Filter, Vec<FieldError>> {
 pub fn issue_token(v: &Json) -> Result<(String, Option<LocationId>, Option<u32>), Vec<FieldError>> {
     let mut r = Reader::default();
     let out = (|| {
-        r.object(v, "")?;
-        let role = r.str(v, "", "role", true);
+        r.object(v, ROOT)?;
+        let role = r.str(v, ROOT, "role", true);
         if role.as_deref().is_some_and(|s| s != "clerk" && s != "admin") {
             r.err("role".to_owned(), "unsupported", "must be clerk or admin");
         }
         let loc = location_id(&mut r, v);
-        let ttl = r.int_as(v, "", "ttl_seconds", false, u32::try_from, "must be a positive number of seconds");
+        let ttl = r.int_as(v, ROOT, "ttl_seconds", false, u32::try_from, "must be a positive number of seconds");
         Some((role?, loc, ttl))
     })();
     finish(r, out)
@@ -273,7 +285,7 @@ pub fn issue_token(v: &Json) -> Result<(String, Option<LocationId>, Option<u32>)
 #[must_use]
 pub fn problem(v: &Json) -> Problem {
     let s = |k: &str| match v.get(k) {
-        Some(Json::Str(s)) => Some(s.clone()),
+        Some(Json::Str(s)) => Some(s.to_string()),
         _ => None,
     };
     let field_errors = match v.get("field_errors") {
@@ -281,7 +293,7 @@ pub fn problem(v: &Json) -> Problem {
             a.iter()
                 .filter_map(|e| match (e.get("path"), e.get("code"), e.get("message")) {
                     (Some(Json::Str(p)), Some(Json::Str(c)), Some(Json::Str(m))) => {
-                        Some(FieldError::new(p.clone(), c, m.clone()))
+                        Some(FieldError::new(p.to_string(), c, m.to_string()))
                     }
                     _ => None,
                 })
@@ -294,7 +306,7 @@ pub fn problem(v: &Json) -> Problem {
             let mut map = BTreeMap::new();
             for (k, v) in m {
                 if let Json::Str(s) = v {
-                    map.insert(k.clone(), s.clone());
+                    map.insert(k.to_string(), s.to_string());
                 }
             }
             Some(map)

@@ -15,6 +15,15 @@ extern "C" {
         request_id: Option<&str>,
     ) -> JsValue;
 
+    /// `JSON.stringify(value)` when it gives a string, else `undefined`.
+    #[wasm_bindgen(js_name = jsonText)]
+    pub fn json_text(value: &JsValue) -> JsValue;
+
+    /// UTF-8 of `text` written straight into `buf` (one native `encodeInto`,
+    /// not wasm-bindgen's per-character copy); returns the bytes written.
+    #[wasm_bindgen(js_name = utf8Into)]
+    pub fn utf8_into(text: &js_sys::JsString, buf: &mut [u8]) -> u32;
+
     /// Resolves after `ms`; rejects with the signal's reason when it aborts.
     pub fn sleep(ms: f64, signal: &web_sys::AbortSignal) -> js_sys::Promise;
 

@@ -5,14 +5,17 @@
 //! first. Numbers are kept only when they are integers that fit in `i64`;
 //! money is never fractional.
 
-use kipp_core::validate::{join, FieldError};
+use std::borrow::Cow;
+
+use kipp_core::validate::{join, push_decimal, FieldError};
 
 /// Deepest nesting accepted.
 const MAX_DEPTH: u32 = 64;
 
-/// A parsed JSON value.
+/// A parsed JSON value. Strings borrow from the JSON text unless they hold
+/// escapes, so reading a request allocates little more than its containers.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     /// `null`
     Null,
     /// `true` / `false`
@@ -22,19 +25,19 @@ pub enum Json {
     /// Any other number (fraction, exponent, out of range).
     Num,
     /// A string.
-    Str(String),
+    Str(Cow<'a, str>),
     /// An array.
-    Arr(Vec<Json>),
+    Arr(Vec<Json<'a>>),
     /// An object, keys in document order.
-    Obj(Vec<(String, Json)>),
+    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
-impl Json {
+impl<'a> Json<'a> {
     /// The value of `key` (the last one when repeated); `null` counts as absent.
     #[must_use]
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
-            Json::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| **v != Json::Null),
+            Json::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| !matches!(v, Json::Null)),
             _ => None,
         }
     }
@@ -53,8 +56,8 @@ impl Json {
 }
 
 /// Parses JSON text.
-pub fn parse(text: &str) -> Result<Json, &'static str> {
-    let mut p = Parser { b: text.as_bytes(), i: 0 };
+pub fn parse(text: &str) -> Result<Json<'_>, &'static str> {
+    let mut p = Parser { s: text, b: text.as_bytes(), i: 0 };
     let v = p.value(0)?;
     p.ws();
     if p.i == p.b.len() {
@@ -65,14 +68,34 @@ pub fn parse(text: &str) -> Result<Json, &'static str> {
 }
 
 struct Parser<'a> {
+    s: &'a str,
     b: &'a [u8],
     i: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// The next byte, 0 at the end (a 0 byte is never valid JSON outside strings).
+    #[inline(always)]
+    fn peek(&self) -> u8 {
+        self.b.get(self.i).copied().unwrap_or(0)
+    }
+
+    #[inline(always)]
     fn ws(&mut self) {
-        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        while matches!(self.peek(), b' ' | b'\t' | b'\n' | b'\r') {
             self.i += 1;
+        }
+    }
+
+    /// Skips whitespace, then eats `c` if it is next.
+    #[inline(always)]
+    fn eat_byte(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.peek() == c {
+            self.i += 1;
+            true
+        } else {
+            false
         }
     }
 
@@ -85,77 +108,83 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: u32) -> Result<Json, &'static str> {
+    fn value(&mut self, depth: u32) -> Result<Json<'a>, &'static str> {
         if depth > MAX_DEPTH {
             return Err("nested too deeply");
         }
         self.ws();
-        match self.b.get(self.i) {
-            Some(b'{') => {
+        match self.peek() {
+            b'{' => {
                 self.i += 1;
-                let mut m = Vec::new();
-                self.ws();
-                if self.eat(b"}") {
+                // Room for a whole order line without growing.
+                let mut m = Vec::with_capacity(12);
+                if self.eat_byte(b'}') {
                     return Ok(Json::Obj(m));
                 }
                 loop {
                     self.ws();
                     let k = self.string()?;
-                    self.ws();
-                    if !self.eat(b":") {
+                    if !self.eat_byte(b':') {
                         return Err("expected ':'");
                     }
                     m.push((k, self.value(depth + 1)?));
-                    self.ws();
-                    if self.eat(b"}") {
+                    if self.eat_byte(b',') {
+                        continue;
+                    }
+                    if self.eat_byte(b'}') {
                         return Ok(Json::Obj(m));
                     }
-                    if !self.eat(b",") {
-                        return Err("expected ',' or '}'");
-                    }
+                    return Err("expected ',' or '}'");
                 }
             }
-            Some(b'[') => {
+            b'[' => {
                 self.i += 1;
                 let mut a = Vec::new();
-                self.ws();
-                if self.eat(b"]") {
+                if self.eat_byte(b']') {
                     return Ok(Json::Arr(a));
                 }
                 loop {
                     a.push(self.value(depth + 1)?);
-                    self.ws();
-                    if self.eat(b"]") {
+                    if self.eat_byte(b',') {
+                        continue;
+                    }
+                    if self.eat_byte(b']') {
                         return Ok(Json::Arr(a));
                     }
-                    if !self.eat(b",") {
-                        return Err("expected ',' or ']'");
-                    }
+                    return Err("expected ',' or ']'");
                 }
             }
-            Some(b'"') => self.string().map(Json::Str),
-            Some(b't') if self.eat(b"true") => Ok(Json::Bool(true)),
-            Some(b'f') if self.eat(b"false") => Ok(Json::Bool(false)),
-            Some(b'n') if self.eat(b"null") => Ok(Json::Null),
-            Some(b'-' | b'0'..=b'9') => Ok(self.number()),
+            b'"' => self.string().map(Json::Str),
+            b't' if self.eat(b"true") => Ok(Json::Bool(true)),
+            b'f' if self.eat(b"false") => Ok(Json::Bool(false)),
+            b'n' if self.eat(b"null") => Ok(Json::Null),
+            b'-' | b'0'..=b'9' => Ok(self.number()),
             _ => Err("expected a JSON value"),
         }
     }
 
-    fn number(&mut self) -> Json {
-        let neg = self.eat(b"-");
-        let mut v: Option<i64> = Some(0);
-        let mut digits = 0;
-        while let Some(d @ b'0'..=b'9') = self.b.get(self.i).copied() {
-            v = v.and_then(|v| v.checked_mul(10)).and_then(|v| v.checked_add(i64::from(d - b'0')));
+    fn number(&mut self) -> Json<'a> {
+        let neg = self.peek() == b'-';
+        if neg {
             self.i += 1;
-            digits += 1;
         }
-        let mut integral = digits > 0;
-        while let Some(b'.' | b'e' | b'E' | b'+' | b'-' | b'0'..=b'9') = self.b.get(self.i) {
+        let start = self.i;
+        while self.peek().is_ascii_digit() {
+            self.i += 1;
+        }
+        let digits = &self.b[start..self.i];
+        let mut integral = !digits.is_empty();
+        while let b'.' | b'e' | b'E' | b'+' | b'-' | b'0'..=b'9' = self.peek() {
             self.i += 1;
             integral = false;
         }
+        let digit = |d: &u8| i64::from(d - b'0');
+        // Up to 18 digits cannot overflow i64 (and need no overflow checks).
+        let v = if digits.len() <= 18 {
+            Some(digits.iter().fold(0i64, |v, d| v * 10 + digit(d)))
+        } else {
+            digits.iter().try_fold(0i64, |v, d| v.checked_mul(10)?.checked_add(digit(d)))
+        };
         match v {
             Some(v) if integral => Json::Int(if neg { -v } else { v }),
             _ => Json::Num,
@@ -169,11 +198,22 @@ impl Parser<'_> {
         u32::from_str_radix(s, 16).map_err(|_| "bad \\u escape")
     }
 
-    fn string(&mut self) -> Result<String, &'static str> {
-        if !self.eat(b"\"") {
+    fn string(&mut self) -> Result<Cow<'a, str>, &'static str> {
+        if self.peek() != b'"' {
             return Err("expected a string");
         }
-        let mut out = Vec::new();
+        self.i += 1;
+        let (s, b): (&'a str, &'a [u8]) = (self.s, self.b);
+        let start = self.i;
+        // Fast path: no escapes, borrowed. The text is a &str and the slice
+        // ends at ASCII quotes, so it is on character boundaries.
+        let end = b[start..].iter().position(|&c| c == b'"' || c == b'\\').map_or(b.len(), |n| start + n);
+        self.i = end;
+        if self.peek() == b'"' {
+            self.i += 1;
+            return s.get(start..end).map(Cow::Borrowed).ok_or("invalid UTF-8");
+        }
+        let mut out = b[start..end].to_vec();
         loop {
             let c = *self.b.get(self.i).ok_or("unterminated string")?;
             self.i += 1;
@@ -207,7 +247,54 @@ impl Parser<'_> {
                 _ => out.push(c),
             }
         }
-        String::from_utf8(out).map_err(|_| "invalid UTF-8")
+        String::from_utf8(out).map(Cow::Owned).map_err(|_| "invalid UTF-8")
+    }
+}
+
+/// Where a field's parent sits: the request itself (`""`), a named path, or
+/// element `index` of the array at `base` (`order_items[3]`). The path text
+/// is only built when an error is recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Parent<'p> {
+    base: &'p str,
+    index: Option<usize>,
+}
+
+/// The request itself.
+pub const ROOT: Parent<'static> = Parent { base: "", index: None };
+
+impl<'p> Parent<'p> {
+    /// A named path.
+    #[must_use]
+    pub fn at(base: &'p str) -> Self {
+        Self { base, index: None }
+    }
+
+    /// Element `index` of the array at `base`.
+    #[must_use]
+    pub fn item(base: &'p str, index: usize) -> Self {
+        Self { base, index: Some(index) }
+    }
+
+    /// The path itself.
+    #[must_use]
+    pub fn path(&self) -> String {
+        let mut p = self.base.to_owned();
+        if let Some(i) = self.index {
+            p.push('[');
+            push_decimal(&mut p, i as u64);
+            p.push(']');
+        }
+        p
+    }
+
+    /// The path of `key` inside it.
+    #[must_use]
+    pub fn join(&self, key: &str) -> String {
+        match self.index {
+            None => join(self.base, key),
+            Some(_) => join(&self.path(), key),
+        }
     }
 }
 
@@ -234,65 +321,81 @@ impl Reader {
     }
 
     /// The object at `path`, or an error.
-    pub fn object<'a>(&mut self, v: &'a Json, path: &str) -> Option<&'a Json> {
+    pub fn object<'a, 'j>(&mut self, v: &'a Json<'j>, path: Parent<'_>) -> Option<&'a Json<'j>> {
         match v {
             Json::Obj(_) => Some(v),
             other => {
-                self.wrong(path.to_owned(), "an object", other);
+                self.wrong(path.path(), "an object", other);
                 None
             }
         }
     }
 
     /// The value of `key`; a missing required field is an error. Paths are only built for errors.
-    fn field<'a>(&mut self, o: &'a Json, parent: &str, key: &str, required: bool) -> Option<&'a Json> {
+    fn field<'a, 'j>(
+        &mut self,
+        o: &'a Json<'j>,
+        parent: Parent<'_>,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a Json<'j>> {
         let v = o.get(key);
         if v.is_none() && required {
-            self.err(join(parent, key), "required", "is required");
+            self.err(parent.join(key), "required", "is required");
         }
         v
     }
 
     /// A string field.
-    pub fn str(&mut self, o: &Json, parent: &str, key: &str, required: bool) -> Option<String> {
+    pub fn str(&mut self, o: &Json, parent: Parent<'_>, key: &str, required: bool) -> Option<String> {
+        self.str_ref(o, parent, key, required).map(str::to_owned)
+    }
+
+    /// A string field, borrowed.
+    pub fn str_ref<'a>(&mut self, o: &'a Json, parent: Parent<'_>, key: &str, required: bool) -> Option<&'a str> {
         match self.field(o, parent, key, required)? {
-            Json::Str(s) => Some(s.clone()),
+            Json::Str(s) => Some(s),
             other => {
-                self.wrong(join(parent, key), "a string", other);
+                self.wrong(parent.join(key), "a string", other);
                 None
             }
         }
     }
 
     /// An integer field.
-    pub fn int(&mut self, o: &Json, parent: &str, key: &str, required: bool) -> Option<i64> {
+    pub fn int(&mut self, o: &Json, parent: Parent<'_>, key: &str, required: bool) -> Option<i64> {
         match self.field(o, parent, key, required)? {
             Json::Int(n) => Some(*n),
             other => {
-                self.wrong(join(parent, key), "an integer", other);
+                self.wrong(parent.join(key), "an integer", other);
                 None
             }
         }
     }
 
     /// A boolean field.
-    pub fn bool(&mut self, o: &Json, parent: &str, key: &str) -> Option<bool> {
+    pub fn bool(&mut self, o: &Json, parent: Parent<'_>, key: &str) -> Option<bool> {
         match self.field(o, parent, key, false)? {
             Json::Bool(b) => Some(*b),
             other => {
-                self.wrong(join(parent, key), "true or false", other);
+                self.wrong(parent.join(key), "true or false", other);
                 None
             }
         }
     }
 
     /// An array field.
-    pub fn arr<'a>(&mut self, o: &'a Json, parent: &str, key: &str, required: bool) -> Option<(&'a [Json], String)> {
-        let path = join(parent, key);
+    pub fn arr<'a, 'j>(
+        &mut self,
+        o: &'a Json<'j>,
+        parent: Parent<'_>,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a [Json<'j>]> {
         match self.field(o, parent, key, required)? {
-            Json::Arr(a) => Some((a, path)),
+            Json::Arr(a) => Some(a),
             other => {
-                self.wrong(path, "an array", other);
+                self.wrong(parent.join(key), "an array", other);
                 None
             }
         }
@@ -302,17 +405,17 @@ impl Reader {
     pub fn parsed<T, E>(
         &mut self,
         o: &Json,
-        parent: &str,
+        parent: Parent<'_>,
         key: &str,
         required: bool,
         parse: impl Fn(&str) -> Result<T, E>,
         reason: impl Fn(E) -> String,
     ) -> Option<T> {
-        let s = self.str(o, parent, key, required)?;
-        match parse(&s) {
+        let s = self.str_ref(o, parent, key, required)?;
+        match parse(s) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.err(join(parent, key), "invalid", &reason(e));
+                self.err(parent.join(key), "invalid", &reason(e));
                 None
             }
         }
@@ -322,7 +425,7 @@ impl Reader {
     pub fn int_as<T, E>(
         &mut self,
         o: &Json,
-        parent: &str,
+        parent: Parent<'_>,
         key: &str,
         required: bool,
         make: impl Fn(i64) -> Result<T, E>,
@@ -332,7 +435,7 @@ impl Reader {
         match make(n) {
             Ok(v) => Some(v),
             Err(_) => {
-                self.err(join(parent, key), "out_of_range", message);
+                self.err(parent.join(key), "out_of_range", message);
                 None
             }
         }

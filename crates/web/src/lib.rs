@@ -11,7 +11,7 @@
 //! | [`client`] | HTTP over the global `fetch`: token, retries, problem details → [`error::Failure`] |
 //! | [`live`] | following a session: WebSocket first, polling with jittered backoff else |
 //! | [`decode`], [`json`] | JS request objects → kipp-core types, every field error with its path |
-//! | [`convert`] | kipp-core values → JS through serde-wasm-bindgen |
+//! | [`convert`] | kipp-core values → JSON text (serde_json) → JS |
 //! | [`error`] | the failure type and its stable codes (`KippError` in JS) |
 //!
 //! No cargo features: kipp-core is used without `webhook`, so no HMAC code

@@ -100,48 +100,63 @@ impl OrderItem {
         self.item_type == Some(OrderItemType::Discount)
     }
 
-    fn validate_into(&self, v: &mut Validator, p: &str) {
-        v.text(&format!("{p}.name"), &self.name, 1, MAX_NAME_LEN);
+    /// Checks one line; `index` is its position in `order_items`. Paths
+    /// (`order_items[3].name`) are only built for the errors found.
+    fn validate_into(&self, v: &mut Validator, index: usize) {
+        let at = |field: &str| item_path(index, field);
+        v.text_at(|| at("name"), &self.name, 1, MAX_NAME_LEN);
         if let Some(r) = &self.reference {
-            v.text(&format!("{p}.reference"), r, 0, MAX_REFERENCE_LEN);
+            v.text_at(|| at("reference"), r, 0, MAX_REFERENCE_LEN);
         }
         if let Some(t @ OrderItemType::Unknown(_)) = &self.item_type {
-            v.push(format!("{p}.type"), "unsupported", format!("{t:?} is not one of physical, discount"));
+            v.push(at("type"), "unsupported", format!("{t:?} is not one of physical, discount"));
         }
         let qty = self.quantity.unwrap_or(1);
         if qty == 0 || qty > MAX_QUANTITY {
-            v.push(format!("{p}.quantity"), "out_of_range", format!("must be from 1 to {MAX_QUANTITY}"));
+            v.push(at("quantity"), "out_of_range", format!("must be from 1 to {MAX_QUANTITY}"));
             return;
         }
         let discount = self.total_discount_amount.unwrap_or(Amount::ZERO).minor();
-        let Some(gross) = i64::from(qty).checked_mul(self.unit_price.minor()).filter(|g| Amount::new(*g).is_ok())
-        else {
-            v.push(format!("{p}.total_amount"), "overflow", "quantity × unit_price is too large");
+        let price = self.unit_price.minor();
+        // qty ≤ 2^20, so below 2^43 the product cannot overflow (and needs no 128-bit check).
+        let gross = if price < 1 << 43 { Some(i64::from(qty) * price) } else { i64::from(qty).checked_mul(price) };
+        let Some(gross) = gross.filter(|g| Amount::new(*g).is_ok()) else {
+            v.push(at("total_amount"), "overflow", "quantity × unit_price is too large");
             return;
         };
         if discount > gross {
-            v.push(format!("{p}.total_discount_amount"), "out_of_range", "must not exceed quantity × unit_price");
+            v.push(at("total_discount_amount"), "out_of_range", "must not exceed quantity × unit_price");
             return;
         }
         let expected = gross - discount;
         if self.total_amount.minor() != expected {
             v.push(
-                format!("{p}.total_amount"),
+                at("total_amount"),
                 "mismatch",
                 format!("must equal quantity × unit_price − total_discount_amount = {expected}"),
             );
         }
-        let (lo, hi) = self.tax_rate.included_tax_bounds(self.total_amount);
         let tax = self.total_tax_amount.minor();
-        if tax != lo && tax != hi {
+        if !self.tax_rate.is_included_tax(self.total_amount, tax) {
+            let (lo, hi) = self.tax_rate.included_tax_bounds(self.total_amount);
             let want = if lo == hi { lo.to_string() } else { format!("{lo} or {hi}") };
             v.push(
-                format!("{p}.total_tax_amount"),
+                at("total_tax_amount"),
                 "mismatch",
                 format!("must equal total_amount × tax_rate / (10000 + tax_rate) = {want}"),
             );
         }
     }
+}
+
+/// `order_items[{index}].{field}`, built without the formatting machinery.
+fn item_path(index: usize, field: &str) -> String {
+    let mut p = String::with_capacity(16 + field.len());
+    p.push_str("order_items[");
+    crate::validate::push_decimal(&mut p, index as u64);
+    p.push_str("].");
+    p.push_str(field);
+    p
 }
 
 /// The body of `POST /ipp/v1/sessions`.
@@ -207,7 +222,7 @@ impl Validate for CreateSessionRequest {
             v.push("order_items", "too_many", format!("at most {MAX_ORDER_ITEMS} items"));
         }
         for (i, item) in self.order_items.iter().take(MAX_ORDER_ITEMS).enumerate() {
-            item.validate_into(&mut v, &format!("order_items[{i}]"));
+            item.validate_into(&mut v, i);
         }
         for (path, value, max) in [
             ("merchant_reference1", &self.merchant_reference1, MAX_MERCHANT_REFERENCE_LEN),

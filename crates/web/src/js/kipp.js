@@ -14,6 +14,23 @@ export class KippError extends Error {
   }
 }
 
+const utf8 = new TextEncoder();
+
+/** `JSON.stringify(value)` as a string, or undefined (no JSON form, or it threw). */
+export function jsonText(value) {
+  try {
+    const s = JSON.stringify(value);
+    return typeof s === 'string' ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes `text` as UTF-8 into `buf` (at least 3 bytes per UTF-16 unit); returns the bytes written. */
+export function utf8Into(text, buf) {
+  return utf8.encodeInto(text, buf).written;
+}
+
 export function makeKippError(code, message, status, fieldErrors, retryable, requestId) {
   return new KippError(code, message, status ?? null, fieldErrors ?? [], retryable, requestId ?? null);
 }
