@@ -57,7 +57,7 @@ export DO_NOT_TRACK=1
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 # Firefox runs of the same suite set GECKODRIVER to this and unset CHROMEDRIVER (the runner
 # prefers GECKODRIVER whenever it is set, so it is not exported here).
-export KIPP_GECKODRIVER_BIN="$KIPP_CARGO_BIN/geckodriver"
+export KIPP_GECKODRIVER_BIN="${KIPP_GECKODRIVER_BIN:-$KIPP_CARGO_BIN/geckodriver}"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 
 # npm: quiet, no audit/fund, lockfile without download addresses (also set in .npmrc).
