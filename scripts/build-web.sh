@@ -32,7 +32,8 @@ wasm-bindgen --target web --out-dir "$OUT" --out-name kipp_web "$WASM_IN"
 if [ -z "${KIPP_WEB_NO_OPT:-}" ]; then
   WASM_OPT="${WASM_OPT_BIN:-$KIPP_ROOT/node_modules/.bin/wasm-opt}"
   [ -x "$WASM_OPT" ] || { say "wasm-opt not found at $WASM_OPT (npm ci installs binaryen; never use Debian's)"; exit 1; }
-  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  # --converge repeats -Oz until nothing shrinks; no debug info or producers section ships.
+  "$WASM_OPT" -Oz --converge --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-reference-types --enable-multivalue --enable-mutable-globals \
     "$OUT/kipp_web_bg.wasm" -o "$OUT/kipp_web_bg.wasm.opt"
   mv "$OUT/kipp_web_bg.wasm.opt" "$OUT/kipp_web_bg.wasm"

@@ -237,36 +237,61 @@ fn symbol(currency: &Currency, locale: &str) -> &'static str {
 /// the English style; currencies without a local symbol show their code.
 #[must_use]
 pub fn format_amount(minor: i64, currency: &Currency, locale: &str) -> String {
+    // Built by hand rather than with `format!`, so the browser build carries no
+    // padding/width formatting for this.
     let style = style_for(locale);
     let digits = currency.minor_units();
     let negative = minor < 0;
     let abs = minor.unsigned_abs();
     let scale = 10u64.pow(digits);
     let (whole, frac) = (abs / scale, abs % scale);
-    let whole_text = whole.to_string();
-    let mut grouped = String::with_capacity(whole_text.len() + whole_text.len() / 3 * 2);
+    let mut whole_text = String::new();
+    crate::validate::push_decimal(&mut whole_text, whole);
+    let mut number = String::with_capacity(whole_text.len() + whole_text.len() / 3 * 2 + 4);
     for (i, ch) in whole_text.chars().enumerate() {
         if i > 0 && (whole_text.len() - i) % 3 == 0 {
-            grouped.push_str(style.group);
+            number.push_str(style.group);
         }
-        grouped.push(ch);
+        number.push(ch);
     }
-    let mut number = grouped;
     if digits > 0 {
         number.push(style.decimal);
-        number.push_str(&format!("{frac:0width$}", width = digits as usize));
+        let mut f = String::new();
+        crate::validate::push_decimal(&mut f, frac);
+        for _ in f.len()..digits as usize {
+            number.push('0');
+        }
+        number.push_str(&f);
     }
     let sym = symbol(currency, locale);
-    let sign = if negative { "-" } else { "" };
+    let mut out = String::with_capacity(number.len() + 8);
+    if negative {
+        out.push('-');
+    }
     match (sym.is_empty(), style.symbol_first) {
-        (true, true) => format!("{sign}{} {number}", currency.code()),
-        (true, false) => format!("{sign}{number}\u{a0}{}", currency.code()),
-        (false, true) => format!("{sign}{sym}{number}"),
+        (true, true) => {
+            out.push_str(currency.code());
+            out.push(' ');
+            out.push_str(&number);
+        }
+        (true, false) => {
+            out.push_str(&number);
+            out.push('\u{a0}');
+            out.push_str(currency.code());
+        }
+        (false, true) => {
+            out.push_str(sym);
+            out.push_str(&number);
+        }
         (false, false) => {
-            let gap = if style.space { "\u{a0}" } else { "" };
-            format!("{sign}{number}{gap}{sym}")
+            out.push_str(&number);
+            if style.space {
+                out.push('\u{a0}');
+            }
+            out.push_str(sym);
         }
     }
+    out
 }
 
 #[cfg(test)]

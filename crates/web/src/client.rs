@@ -10,7 +10,7 @@ use kipp_core::problem::Problem;
 use kipp_core::validate::FieldError;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Headers, Request, RequestInit, Response};
+use web_sys::{AbortController, AbortSignal};
 
 use crate::convert::{opt_f64, opt_string, prop, to_json};
 use crate::error::Failure;
@@ -210,31 +210,21 @@ impl Client {
     }
 
     async fn exchange(&self, call: &Call, token: Option<&str>, ctl: &AbortController) -> Result<JsValue, Exchange> {
-        let headers = Headers::new().map_err(|_| Exchange::Rejected)?;
-        let set = |k: &str, v: &str| headers.set(k, v).map_err(|_| Exchange::Rejected);
-        set("accept", "application/json")?;
-        if let Some(t) = token {
-            set("authorization", &["Bearer ", t].concat())?;
-        }
-        if let Some(k) = &call.idempotency_key {
-            set("idempotency-key", k)?;
-        }
-        let init = RequestInit::new();
-        init.set_method(call.method);
-        init.set_signal(Some(&ctl.signal()));
-        if let Some(b) = &call.body {
-            set("content-type", "application/json")?;
-            init.set_body(&JsValue::from_str(b));
-        }
-        init.set_headers(&headers);
+        let auth = token.map(|t| ["Bearer ", t].concat());
         let url = [self.base.as_str(), &call.path].concat();
-        let req = Request::new_with_str_and_init(&url, &init)
-            .map_err(|_| Exchange::Failed(field("baseUrl", "invalid", "is not a usable URL")))?;
-        let res: Response = JsFuture::from(js::fetch(&req)).await.map_err(|_| Exchange::Rejected)?.unchecked_into();
-        let text = JsFuture::from(res.text().map_err(|_| Exchange::Rejected)?).await.map_err(|_| Exchange::Rejected)?;
-        let text = text.as_string().unwrap_or_default();
-        let status = res.status();
-        let rid = res.headers().get("x-request-id").ok().flatten();
+        let sent = js::send(
+            &url,
+            call.method,
+            auth.as_deref(),
+            call.idempotency_key.as_deref(),
+            call.body.as_deref(),
+            &ctl.signal(),
+        )
+        .ok_or_else(|| Exchange::Failed(field("baseUrl", "invalid", "is not a usable URL")))?;
+        let res = JsFuture::from(sent).await.map_err(|_| Exchange::Rejected)?;
+        let text = opt_string(&res, "text").unwrap_or_default();
+        let status = opt_f64(&res, "status").map_or(0, |s| s as u16);
+        let rid = opt_string(&res, "requestId");
         if (200..300).contains(&status) {
             let parsed = if text.trim().is_empty() { None } else { js_sys::JSON::parse(&text).ok() };
             return match parsed {
@@ -253,11 +243,7 @@ impl Client {
             .filter(|p| !p.title.is_empty() || p.errors.is_some() || p.detail.is_some() || p.code.is_some())
             .unwrap_or_else(|| Problem::from_status(status));
         let mut f = Failure::from_problem(status, problem, rid);
-        f.retry_after_ms = res
-            .headers()
-            .get("retry-after")
-            .ok()
-            .flatten()
+        f.retry_after_ms = opt_string(&res, "retryAfter")
             .and_then(|s| s.trim().parse::<u32>().ok())
             .map(|s| s.saturating_mul(1000).min(60_000));
         Err(Exchange::Failed(f))

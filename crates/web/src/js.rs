@@ -24,6 +24,17 @@ extern "C" {
     #[wasm_bindgen(js_name = utf8Into)]
     pub fn utf8_into(text: &js_sys::JsString, buf: &mut [u8]) -> u32;
 
+    /// One `fetch` with kipp's headers: resolves `{ status, text, requestId, retryAfter }`,
+    /// rejects like `fetch` (network, abort); `None` when `url` cannot make a `Request`.
+    pub fn send(
+        url: &str,
+        method: &str,
+        auth: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Option<&str>,
+        signal: &web_sys::AbortSignal,
+    ) -> Option<js_sys::Promise>;
+
     /// Resolves after `ms`; rejects with the signal's reason when it aborts.
     pub fn sleep(ms: f64, signal: &web_sys::AbortSignal) -> js_sys::Promise;
 
@@ -38,10 +49,6 @@ extern "C" {
 
 #[wasm_bindgen]
 extern "C" {
-    /// The global `fetch` (window, worker or Node).
-    #[wasm_bindgen(js_name = fetch)]
-    pub fn fetch(request: &web_sys::Request) -> js_sys::Promise;
-
     /// `crypto.getRandomValues` (window, worker or Node ≥ 19).
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
     pub fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;

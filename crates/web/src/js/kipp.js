@@ -35,6 +35,30 @@ export function makeKippError(code, message, status, fieldErrors, retryable, req
   return new KippError(code, message, status ?? null, fieldErrors ?? [], retryable, requestId ?? null);
 }
 
+/**
+ * One request through the global `fetch` (window, worker or Node): resolves with
+ * `{ status, text, requestId, retryAfter }` once the body is read, rejects like `fetch`
+ * (network failure, abort); `undefined` when `url` cannot make a Request.
+ */
+export function send(url, method, auth, idempotencyKey, body, signal) {
+  const headers = new Headers({ accept: 'application/json' });
+  if (auth != null) headers.set('authorization', auth);
+  if (idempotencyKey != null) headers.set('idempotency-key', idempotencyKey);
+  if (body != null) headers.set('content-type', 'application/json');
+  let req;
+  try {
+    req = new Request(url, { method, headers, body: body ?? undefined, signal });
+  } catch {
+    return undefined;
+  }
+  return fetch(req).then(async (res) => ({
+    status: res.status,
+    text: await res.text(),
+    requestId: res.headers.get('x-request-id'),
+    retryAfter: res.headers.get('retry-after'),
+  }));
+}
+
 /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
 export function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
