@@ -43,8 +43,12 @@ pub fn raw_json(status: u16, body: Vec<u8>) -> Response {
     Response::from_bytes(body).map_or_else(|_| fallback(status), |r| r.with_status(status).with_headers(headers))
 }
 
-/// Reads a body up to `max` bytes (`None` when larger).
+/// Reads a body up to `max` bytes (`None` when larger). A request without a body (the usual
+/// GET) costs no read.
 pub async fn body(req: &mut Request, max: usize) -> Result<Option<Vec<u8>>> {
+    if req.inner().body().is_none() {
+        return Ok(Some(Vec::new()));
+    }
     if let Some(len) = req.headers().get("content-length")?.and_then(|l| l.parse::<usize>().ok()) {
         if len > max {
             return Ok(None);
@@ -86,5 +90,70 @@ pub fn random16() -> [u8; 16] {
 /// A fresh request id (32 hex characters).
 #[must_use]
 pub fn request_id() -> String {
-    random16().iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(32);
+    for b in random16() {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// The raw query string of a request (without `?`), read from the URL string the runtime
+/// already serialized: no URL parser in the bundle.
+#[must_use]
+pub fn query_string(req: &Request) -> String {
+    let url = req.inner().url();
+    let q = url.split_once('?').map_or("", |(_, q)| q);
+    q.split('#').next().unwrap_or_default().to_owned()
+}
+
+/// The decoded value of query parameter `name` (first occurrence; malformed encoding → `None`).
+#[must_use]
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    let pairs = kipp_core::api::parse_query(&query_string(req)).ok()?;
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// Decodes JSON bytes. Every decode in the worker goes through `serde_json::from_slice`, so
+/// each type has one deserializer instance (not one per input kind: `from_str` is a second copy).
+pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+/// A request's JSON body.
+pub async fn req_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T> {
+    from_json(&req.bytes().await?)
+}
+
+/// A response's JSON body.
+pub async fn resp_json<T: serde::de::DeserializeOwned>(resp: &mut Response) -> Result<T> {
+    from_json(&resp.bytes().await?)
+}
+
+/// Reads a stored value written by [`store_put`] (a JSON string). Values written by earlier
+/// versions as structured-clone objects are read through `JSON.stringify`.
+pub async fn store_get<T: serde::de::DeserializeOwned>(storage: &worker::Storage, key: &str) -> Result<Option<T>> {
+    let map = storage.get_multiple(vec![key]).await?;
+    let v = map.get(&wasm_bindgen::JsValue::from_str(key));
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let text = match v.as_string() {
+        Some(t) => t,
+        None => js_sys::JSON::stringify(&v)?.as_string().unwrap_or_default(),
+    };
+    from_json(text.as_bytes()).map(Some)
+}
+
+/// Stores a value as one JSON string (one FFI crossing instead of one per field).
+pub async fn store_put<T: Serialize>(storage: &worker::Storage, key: &str, value: &T) -> Result<()> {
+    let text = serde_json::to_string(value)?;
+    storage.put_raw(key, wasm_bindgen::JsValue::from_str(&text)).await
+}
+
+/// Reads a plain string value.
+pub async fn store_get_str(storage: &worker::Storage, key: &str) -> Result<Option<String>> {
+    let map = storage.get_multiple(vec![key]).await?;
+    Ok(map.get(&wasm_bindgen::JsValue::from_str(key)).as_string())
 }

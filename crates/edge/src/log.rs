@@ -43,12 +43,19 @@ impl RequestLog<'_> {
 /// A free-form event line with a fixed message and a few safe fields.
 #[must_use]
 pub fn event(msg: &str, fields: &[(&str, &str)]) -> String {
-    let mut m = serde_json::Map::new();
-    m.insert("msg".into(), msg.into());
+    // Strings only, so no `serde_json::Value` (and its code) is needed.
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = format!("{{\"msg\":{}", q(msg));
     for (k, v) in fields {
-        m.insert((*k).into(), (*v).into());
+        if *k != "msg" {
+            out.push(',');
+            out.push_str(&q(k));
+            out.push(':');
+            out.push_str(&q(v));
+        }
     }
-    serde_json::Value::Object(m).to_string()
+    out.push('}');
+    out
 }
 
 #[cfg(test)]

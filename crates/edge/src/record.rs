@@ -185,15 +185,25 @@ impl SessionRecord {
     /// The message subscribers receive.
     #[must_use]
     pub fn message(&self) -> Message {
-        Message {
-            kind: "session".into(),
-            session: self.session.clone(),
-            state: StateView {
-                status: self.state.status.clone(),
-                order_id: self.state.order_id.clone(),
-                failure_reason: self.state.failure_reason.clone(),
-                failed_attempts: self.state.failed_attempts,
-            },
+        Message { kind: "session".into(), session: self.session.clone(), state: self.state_view() }
+    }
+
+    /// The message as JSON, around the session JSON already encoded (`session_json` must be
+    /// `serde_json::to_string(&self.session)`): the same bytes as encoding [`Self::message`].
+    #[must_use]
+    pub fn message_json(&self, session_json: &str) -> String {
+        let state = serde_json::to_string(&self.state_view()).unwrap_or_default();
+        format!("{{\"type\":\"session\",\"session\":{session_json},\"state\":{state}}}")
+    }
+
+    /// The `state` part of the message.
+    #[must_use]
+    pub fn state_view(&self) -> StateView {
+        StateView {
+            status: self.state.status.clone(),
+            order_id: self.state.order_id.clone(),
+            failure_reason: self.state.failure_reason.clone(),
+            failed_attempts: self.state.failed_attempts,
         }
     }
 
@@ -262,6 +272,8 @@ mod tests {
         assert_eq!(m["state"]["failed_attempts"], 1);
         assert!(m["state"]["order_id"].is_null());
         assert_eq!(m["session"]["status"], "ACTIVE");
+        let sj = serde_json::to_string(&r.session).unwrap();
+        assert_eq!(r.message_json(&sj), serde_json::to_string(&r.message()).unwrap());
         let mut fin = session(SessionStatus::Finalized);
         fin.order_id = Some(OrderId::parse("880e8400-e29b-41d4-a716-446655440003").unwrap());
         assert!(r.apply_webhook("w3", &ev(3, EventType::SessionFinalized), Some(&fin), 3));

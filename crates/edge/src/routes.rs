@@ -8,10 +8,11 @@ use std::rc::Rc;
 use kipp_core::api::devices::{Device, GetDevice};
 use kipp_core::api::locations::{ListLocations, Location};
 use kipp_core::api::page::Page;
-use kipp_core::api::sessions::{GetSession, Session};
+use kipp_core::api::sessions::GetSession;
 use kipp_core::api::{build_request, decode_response, Operation, OperationId};
 use kipp_core::ids::{DeviceId, LocationId, SessionId};
 use kipp_core::problem::Problem;
+use kipp_core::session::SessionStatus;
 use kipp_core::token::{self, Claims, Role};
 use serde::{Deserialize, Serialize};
 use worker::{event, Context, Env, Method, Request, Response, Result, Stub};
@@ -198,18 +199,24 @@ fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub> {
     env.durable_object(binding)?.id_from_name(name)?.get_stub()
 }
 
-async fn revoked_set(env: &Env, cfg: &Config) -> Result<HashSet<String>> {
+/// Makes sure this isolate's copy of the revocation list is fresh (one registry read per
+/// `revocation_cache_secs`).
+async fn refresh_revoked(env: &Env, cfg: &Config) -> Result<()> {
     let now = now_ms();
     let ttl = i64::from(cfg.revocation_cache_secs) * 1000;
-    if let Some(set) = REVOKED.with(|r| r.borrow().as_ref().filter(|(at, _)| now - at < ttl).map(|(_, s)| s.clone())) {
-        return Ok(set);
+    if REVOKED.with(|r| r.borrow().as_ref().is_some_and(|(at, _)| now - at < ttl)) {
+        return Ok(());
     }
     let mut resp =
         stub(env, REGISTRY, REGISTRY_NAME)?.fetch_with_request(internal(Method::Get, "/revoked", None, &[])?).await?;
-    let list: Vec<String> = resp.json().await?;
+    let list: Vec<String> = crate::http::resp_json(&mut resp).await?;
     let set: HashSet<String> = list.into_iter().collect();
-    REVOKED.with(|r| *r.borrow_mut() = Some((now, set.clone())));
-    Ok(set)
+    REVOKED.with(|r| *r.borrow_mut() = Some((now, set)));
+    Ok(())
+}
+
+fn is_revoked(jti: &str) -> bool {
+    REVOKED.with(|r| r.borrow().as_ref().is_some_and(|(_, s)| s.contains(jti)))
 }
 
 /// Authenticates from `Authorization: Bearer` (or `?token=` when `allow_query`).
@@ -223,10 +230,12 @@ async fn authenticate(
     let header = req.headers().get("authorization")?;
     let mut token = auth::bearer(header.as_deref()).map(str::to_owned);
     if token.is_none() && allow_query {
-        token = req.url()?.query_pairs().find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
+        token = http::query_param(req, "token");
     }
-    let revoked = if token.is_some() { revoked_set(env, cfg).await? } else { HashSet::new() };
-    match auth::authenticate(&cfg.token_key, token.as_deref(), now_ms() / 1000, |j| revoked.contains(j)) {
+    if token.is_some() {
+        refresh_revoked(env, cfg).await?;
+    }
+    match auth::authenticate(&cfg.token_key, token.as_deref(), now_ms() / 1000, is_revoked) {
         Ok(c) => {
             ctx.role = Some(c.role);
             Ok(Ok(c))
@@ -282,13 +291,40 @@ async fn check_device(
     }
 }
 
-/// The session's view from its object, if the worker knows the session.
-async fn session_view(env: &Env, id: &SessionId) -> Result<Option<session::View>> {
-    let mut r = stub(env, SESSIONS, id.as_str())?.fetch_with_request(internal(Method::Get, "/get", None, &[])?).await?;
+/// A session the worker created, as its object answered `GET /get`: the session JSON (not
+/// read into the worker) and the facts for scope checks.
+struct Known {
+    resp: Response,
+    device_id: String,
+    location_id: Option<String>,
+    status: String,
+}
+
+impl Known {
+    /// The session JSON, streamed through untouched.
+    fn into_response(self) -> Response {
+        let headers = worker::Headers::new();
+        let _ = headers.set("content-type", "application/json");
+        let b = Response::builder().with_status(200).with_headers(headers);
+        match self.resp.body() {
+            worker::ResponseBody::Stream(s) => b.stream(s.clone()),
+            worker::ResponseBody::Body(v) => b.fixed(v.clone()),
+            worker::ResponseBody::Empty => b.empty(),
+        }
+    }
+}
+
+/// The session's object answer, if the worker knows the session (one DO round trip).
+async fn session_known(env: &Env, id: &SessionId) -> Result<Option<Known>> {
+    let r = stub(env, SESSIONS, id.as_str())?.fetch_with_request(internal(Method::Get, "/get", None, &[])?).await?;
     if r.status_code() != 200 {
         return Ok(None);
     }
-    Ok(Some(r.json().await?))
+    let h = r.headers();
+    let device_id = h.get(session::H_DEVICE)?.unwrap_or_default();
+    let location_id = h.get(session::H_LOCATION)?;
+    let status = h.get(session::H_STATUS)?.unwrap_or_default();
+    Ok(Some(Known { resp: r, device_id, location_id, status }))
 }
 
 async fn check_session(
@@ -297,14 +333,15 @@ async fn check_session(
     ctx: &mut Ctx,
     claims: &Claims,
     id: &SessionId,
-    known: Option<&session::View>,
+    known: Option<&Known>,
 ) -> Result<core::result::Result<(), Problem>> {
     let Some(scope) = &claims.loc else { return Ok(Ok(())) };
     if let Some(v) = known {
         if let Some(l) = &v.location_id {
-            return Ok(if l == scope { Ok(()) } else { Err(auth::wrong_location()) });
+            return Ok(if l == scope.as_str() { Ok(()) } else { Err(auth::wrong_location()) });
         }
-        return Ok(check_device(cfg, ctx, claims, &v.message.session.device_id).await);
+        let Ok(device_id) = DeviceId::parse(&v.device_id) else { return Ok(Err(auth::wrong_location())) };
+        return Ok(check_device(cfg, ctx, claims, &device_id).await);
     }
     let _ = env;
     let op = GetSession(id.clone());
@@ -339,14 +376,14 @@ async fn ipp(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &m
     let Some(body) = http::body(req, plan::MAX_BODY).await? else {
         return Ok(fail(ctx, Problem::from_status(413)));
     };
-    let query = req.url()?.query().unwrap_or_default().to_owned();
+    let query = http::query_string(req);
     let pl = match plan::prepare(&route, &query, &body, &claims, cfg.playground(), &cfg.merchant_id) {
         Ok(p) => p,
         Err(p) => return Ok(fail(ctx, p)),
     };
     // Sessions the worker knows are answered from their object.
     let known = match &pl.session_id {
-        Some(id) => session_view(env, id).await?,
+        Some(id) => session_known(env, id).await?,
         None => None,
     };
     let scope = match &pl.check {
@@ -359,7 +396,7 @@ async fn ipp(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &m
     }
     if pl.op == OperationId::GetSession {
         if let Some(v) = known {
-            return Ok(json(200, &v.message.session));
+            return Ok(v.into_response());
         }
     }
     if let Some(create) = &pl.create {
@@ -380,13 +417,11 @@ async fn ipp(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &m
     }
     // Keep the session's object in step with what the operation returned.
     if matches!(pl.op, OperationId::CancelSession | OperationId::SimulateTap) && known.is_some() {
-        if let Ok(s) = serde_json::from_slice::<Session>(&reply.body) {
-            if let Some(id) = &pl.session_id {
-                let body = serde_json::to_string(&s)?;
-                let _ = stub(env, SESSIONS, id.as_str())?
-                    .fetch_with_request(internal(Method::Post, "/observe", Some(body), &[])?)
-                    .await?;
-            }
+        // The object decodes the session itself (and ignores a body it cannot read).
+        if let (Some(id), Ok(body)) = (&pl.session_id, core::str::from_utf8(&reply.body)) {
+            let _ = stub(env, SESSIONS, id.as_str())?
+                .fetch_with_request(internal(Method::Post, "/observe", Some(body.to_owned()), &[])?)
+                .await?;
         }
     }
     if let Some(loc) = &pl.filter_location {
@@ -431,7 +466,7 @@ async fn create_session(
     let mut r = stub(env, DEVICES, device_id.as_str())?
         .fetch_with_request(internal(Method::Post, "/create", Some(serde_json::to_string(&call)?), &[])?)
         .await?;
-    let out: device::Outcome = r.json().await?;
+    let out: device::Outcome = crate::http::resp_json(&mut r).await?;
     ctx.stats.attempts += out.attempts;
     ctx.stats.ms += out.upstream_ms;
     match (out.session, out.problem) {
@@ -458,17 +493,21 @@ async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, i
     let Ok(id) = SessionId::parse(id) else {
         return Ok(fail(ctx, Problem::new(404, "not_found", "Not Found", "no such session")));
     };
-    let Some(view) = session_view(env, &id).await? else {
+    let Some(view) = session_known(env, &id).await? else {
         return Ok(fail(ctx, Problem::new(404, "not_found", "Not Found", "this worker did not create that session")));
     };
     if let Err(p) = check_session(env, cfg, ctx, &claims, &id, Some(&view)).await? {
         return Ok(fail(ctx, p));
     }
-    let url = req.url()?;
+    drop(view);
     let mut q = String::new();
-    for (k, v) in url.query_pairs().filter(|(k, _)| k == "after" || k == "wait") {
-        q.push(if q.is_empty() { '?' } else { '&' });
-        q.push_str(&format!("{}={}", k, kipp_core::ids::escape_segment(&v)));
+    for k in ["after", "wait"] {
+        if let Some(v) = http::query_param(req, k) {
+            q.push(if q.is_empty() { '?' } else { '&' });
+            q.push_str(k);
+            q.push('=');
+            q.push_str(&kipp_core::ids::escape_segment(&v));
+        }
     }
     let mut extra = vec![("x-kipp-jti", claims.jti.as_str())];
     let upgrade = req.headers().get("upgrade")?;
@@ -614,10 +653,10 @@ async fn current_session(req: &Request, env: &Env, cfg: &Config, ctx: &mut Ctx, 
     if r.status_code() != 200 {
         return Ok(fail(ctx, none()));
     }
-    let sid: String = r.json().await?;
+    let sid: String = crate::http::resp_json(&mut r).await?;
     let Ok(sid) = SessionId::parse(&sid) else { return Ok(fail(ctx, none())) };
-    match session_view(env, &sid).await? {
-        Some(v) if !v.message.state.status.is_terminal() => Ok(json(200, &v.message.session)),
+    match session_known(env, &sid).await? {
+        Some(v) if !SessionStatus::from_wire(&v.status).is_terminal() => Ok(v.into_response()),
         _ => Ok(fail(ctx, none())),
     }
 }

@@ -72,7 +72,7 @@ pub async fn handle(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ct
     let sid = event.data.session_id.clone();
     let hint = serde_json::to_string(&session::Hint { webhook_id, event })?;
     for round in 0..2 {
-        let mut r = env
+        let r = env
             .durable_object(SESSIONS)?
             .id_from_name(sid.as_str())?
             .get_stub()?
@@ -80,8 +80,8 @@ pub async fn handle(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ct
             .await?;
         match r.status_code() {
             200 => {
-                let v: session::View = r.json().await?;
-                return Ok(ack(ctx, if v.result == "duplicate" { "duplicate" } else { "applied" }));
+                let result = r.headers().get(session::H_RESULT)?;
+                return Ok(ack(ctx, if result.as_deref() == Some("duplicate") { "duplicate" } else { "applied" }));
             }
             404 if round == 0 => {
                 if !adopt(env, cfg, ctx, &sid).await? {
@@ -105,7 +105,7 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
         .get_stub()?
         .fetch_with_request(internal(Method::Get, "/pending", None, &[])?)
         .await?;
-    let pending: Vec<String> = r.json().await?;
+    let pending: Vec<String> = crate::http::resp_json(&mut r).await?;
     if pending.is_empty() {
         return Ok(false);
     }
@@ -123,5 +123,5 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
         .get_stub()?
         .fetch_with_request(internal(Method::Post, "/adopt", Some(serde_json::to_string(&call)?), &[])?)
         .await?;
-    Ok(r.json::<bool>().await.unwrap_or(false))
+    Ok(crate::http::resp_json::<bool>(&mut r).await.unwrap_or(false))
 }

@@ -24,7 +24,7 @@ use kipp_core::problem::Problem;
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, Delay, DurableObject, Env, Method, ObjectNamespace, Request, Response, Result, State};
 
-use crate::http::{internal, json, now_ms};
+use crate::http::{internal, json, now_ms, store_get, store_get_str, store_put};
 use crate::idem::{CartFingerprint, CreateRecord, PENDING_MAX_AGE_MS};
 use crate::objects::{registry, session, REGISTRY, REGISTRY_NAME, SESSIONS};
 use crate::upstream::{self, Stats};
@@ -112,8 +112,8 @@ impl DeviceObject {
 
     async fn finish(&self, c: &Create, session: &Session, was_ambiguous: bool) -> Result<()> {
         let rec = CreateRecord::Done { body_hash: c.body_hash.clone(), session: Box::new(session.clone()) };
-        self.state.storage().put(&c.key, &rec).await?;
-        self.state.storage().put("current", session.session_id.as_str()).await?;
+        store_put(&self.state.storage(), &c.key, &rec).await?;
+        self.state.storage().put_raw("current", session.session_id.as_str()).await?;
         self.init_session(session, c.device_location.clone()).await?;
         if was_ambiguous {
             self.set_pending(false).await?;
@@ -135,14 +135,14 @@ impl DeviceObject {
     async fn set_pending(&self, add: bool) -> Result<()> {
         let ns = self.env.durable_object(REGISTRY)?;
         let stub = ns.id_from_name(REGISTRY_NAME)?.get_stub()?;
-        let device_id = self.state.storage().get::<String>("device").await?.unwrap_or_default();
+        let device_id = store_get_str(&self.state.storage(), "device").await?.unwrap_or_default();
         let body = serde_json::to_string(&registry::Pending { device_id, add })?;
         stub.fetch_with_request(internal(Method::Post, "/pending", Some(body), &[])?).await?;
         Ok(())
     }
 
     async fn done_for(&self, key: &str) -> Result<Option<Session>> {
-        Ok(match self.state.storage().get::<CreateRecord>(key).await? {
+        Ok(match store_get::<CreateRecord>(&self.state.storage(), key).await? {
             Some(CreateRecord::Done { session, .. }) => Some(*session),
             _ => None,
         })
@@ -200,7 +200,7 @@ impl DeviceObject {
     async fn create(&self, c: Create) -> Result<Outcome> {
         let storage = self.state.storage();
         let mut stats = Stats::default();
-        match storage.get::<CreateRecord>(&c.key).await? {
+        match store_get::<CreateRecord>(&storage, &c.key).await? {
             Some(CreateRecord::Done { body_hash, session }) => {
                 if body_hash != c.body_hash {
                     return Ok(fail(
@@ -257,8 +257,8 @@ impl DeviceObject {
             ambiguous: false,
             fingerprint: fingerprint(&c.body),
         };
-        storage.put(&c.key, &pending).await?;
-        storage.put("device", c.body.device_id.as_str()).await?;
+        store_put(&storage, &c.key, &pending).await?;
+        storage.put_raw("device", c.body.device_id.as_str()).await?;
         self.inflight.borrow_mut().insert(c.key.clone());
         let result = async {
             match self.attempt(&c, &mut stats).await {
@@ -282,7 +282,7 @@ impl DeviceObject {
                         ambiguous: true,
                         fingerprint: fingerprint(&c.body),
                     };
-                    storage.put(&c.key, &amb).await?;
+                    store_put(&storage, &c.key, &amb).await?;
                     self.set_pending(true).await?;
                     self.reconcile(&c, &mut stats).await
                 }
@@ -306,13 +306,13 @@ impl DeviceObject {
             if let CreateRecord::Pending { body_hash, ambiguous: true, fingerprint, .. } = rec {
                 if !adopted && fingerprint.matches(&s) {
                     let done = CreateRecord::Done { body_hash, session: Box::new(s.clone()) };
-                    storage.put(&key, &done).await?;
+                    store_put(&storage, &key, &done).await?;
                     adopted = true;
                 }
             }
         }
         if adopted {
-            storage.put("current", s.session_id.as_str()).await?;
+            storage.put_raw("current", s.session_id.as_str()).await?;
             self.init_session(&s, location_id).await?;
             self.set_pending(false).await?;
         }
@@ -322,8 +322,11 @@ impl DeviceObject {
 
 /// Decodes a stored value (stored via serde → JS object) back into a record.
 fn serde_wasm_bindgen_free(v: &wasm_bindgen::JsValue) -> core::result::Result<CreateRecord, ()> {
-    let text = js_sys::JSON::stringify(v).map_err(|_| ())?.as_string().ok_or(())?;
-    serde_json::from_str(&text).map_err(|_| ())
+    let text = match v.as_string() {
+        Some(t) => t,
+        None => js_sys::JSON::stringify(v).map_err(|_| ())?.as_string().ok_or(())?,
+    };
+    serde_json::from_slice(text.as_bytes()).map_err(|_| ())
 }
 
 /// `POST /adopt`.
@@ -343,16 +346,16 @@ impl DurableObject for DeviceObject {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/create") => {
-                let c: Create = req.json().await?;
+                let c: Create = crate::http::req_json(&mut req).await?;
                 let out = self.create(c).await?;
                 Ok(json(200, &out))
             }
-            (Method::Get, "/current") => match self.state.storage().get::<String>("current").await? {
+            (Method::Get, "/current") => match store_get_str(&self.state.storage(), "current").await? {
                 Some(id) => Ok(json(200, &id)),
                 None => Ok(json(404, &"none")),
             },
             (Method::Post, "/adopt") => {
-                let a: Adopt = req.json().await?;
+                let a: Adopt = crate::http::req_json(&mut req).await?;
                 let ok = self.adopt(a.session, a.location_id).await?;
                 Ok(json(200, &ok))
             }

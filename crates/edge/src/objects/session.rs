@@ -3,7 +3,8 @@
 //! reconciliation alarm.
 //!
 //! Internal routes (called by the worker only, never reachable from outside):
-//! `POST /init`, `GET /get`, `POST /observe`, `POST /webhook`, `GET /events`.
+//! `POST /init`, `GET /get`, `POST /observe`, `POST /webhook`, `GET /events`. Answers other than
+//! `/get` and `/events` carry only an `x-kipp-result` header.
 
 use core::cell::RefCell;
 use core::time::Duration;
@@ -13,14 +14,15 @@ use futures_util::future::select;
 use kipp_core::api::sessions::{GetSession, Session};
 use kipp_core::api::{build_request, decode_response, Operation};
 use kipp_core::event::IppEvent;
-use kipp_core::ids::LocationId;
+use kipp_core::ids::{LocationId, SessionId};
+use kipp_core::session::SessionStatus;
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::http::{json, now_ms};
+use crate::http::{json, now_ms, query_param, raw_json, store_get, store_put};
 use crate::record::{next_reconcile_ms, SessionRecord};
 use crate::upstream::{self, Stats};
 
@@ -49,20 +51,6 @@ pub struct Hint {
     pub event: IppEvent,
 }
 
-/// `GET /get` and friends answer this.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct View {
-    /// The pushed message (session + state).
-    pub message: crate::record::Message,
-    /// The device's location.
-    pub location_id: Option<LocationId>,
-    /// Transitions applied so far.
-    pub transitions: usize,
-    /// Result of the call (`applied`, `unchanged`, `duplicate`, …).
-    #[serde(default)]
-    pub result: String,
-}
-
 /// The session Durable Object.
 #[allow(missing_debug_implementations)] // State and Env have no Debug
 #[durable_object]
@@ -71,47 +59,80 @@ pub struct SessionObject {
     env: Env,
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
     record: RefCell<Option<SessionRecord>>,
+    /// The record's session as JSON, encoded once per change (GET session sends it as is).
+    session_json: RefCell<String>,
 }
 
-fn view(r: &SessionRecord, result: &str) -> View {
-    View {
-        message: r.message(),
-        location_id: r.location_id.clone(),
-        transitions: r.transitions(),
-        result: result.to_owned(),
-    }
+/// Headers of `GET /get`: the facts the worker needs for scope checks, beside the session JSON.
+pub const H_DEVICE: &str = "x-kipp-device";
+/// The device's location (absent when unknown).
+pub const H_LOCATION: &str = "x-kipp-location";
+/// The session's status.
+pub const H_STATUS: &str = "x-kipp-status";
+/// The result of an internal call (`applied`, `unchanged`, `duplicate`, …).
+pub const H_RESULT: &str = "x-kipp-result";
+
+fn result(status: u16, result: &str) -> Response {
+    let r = raw_json(status, Vec::new());
+    let _ = r.headers().set(H_RESULT, result);
+    r
 }
 
 impl SessionObject {
-    async fn load(&self) -> Result<Option<SessionRecord>> {
-        if let Some(r) = self.record.borrow().clone() {
-            return Ok(Some(r));
+    /// Loads the record into memory (once per object lifetime); false when the session is unknown.
+    async fn load(&self) -> Result<bool> {
+        if self.record.borrow().is_some() {
+            return Ok(true);
         }
-        let r: Option<SessionRecord> = self.state.storage().get("rec").await?;
-        if r.is_some() {
-            self.record.borrow_mut().clone_from(&r);
+        let r: Option<SessionRecord> = store_get(&self.state.storage(), "rec").await?;
+        let Some(r) = r else { return Ok(false) };
+        if self.record.borrow().is_none() {
+            *self.session_json.borrow_mut() = serde_json::to_string(&r.session)?;
+            *self.record.borrow_mut() = Some(r);
         }
-        Ok(r)
+        Ok(true)
+    }
+
+    /// A copy of the record to change (None when unknown).
+    async fn load_owned(&self) -> Result<Option<SessionRecord>> {
+        if !self.load().await? {
+            return Ok(None);
+        }
+        Ok(self.record.borrow().clone())
     }
 
     /// Writes the record (durably: the output gate holds replies until the write is confirmed).
-    async fn save(&self, r: &SessionRecord) -> Result<()> {
-        self.state.storage().put("rec", r).await?;
-        *self.record.borrow_mut() = Some(r.clone());
+    async fn save(&self, r: SessionRecord) -> Result<()> {
+        store_put(&self.state.storage(), "rec", &r).await?;
+        *self.session_json.borrow_mut() = serde_json::to_string(&r.session)?;
+        *self.record.borrow_mut() = Some(r);
         Ok(())
     }
 
-    async fn schedule(&self, r: &SessionRecord) -> Result<()> {
+    /// The pushed message for the record in memory.
+    fn message(&self) -> String {
+        match self.record.borrow().as_ref() {
+            Some(r) => r.message_json(&self.session_json.borrow()),
+            None => String::new(),
+        }
+    }
+
+    fn is_terminal(&self) -> bool {
+        self.record.borrow().as_ref().is_some_and(SessionRecord::is_terminal)
+    }
+
+    async fn schedule(&self) -> Result<()> {
         let cfg = crate::env::config(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        match next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs) {
+        let at = self.record.borrow().as_ref().and_then(|r| next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs));
+        match at {
             Some(at) => self.state.storage().set_alarm((at - now_ms()).max(0)).await, // i64 = offset in ms
             None => self.state.storage().delete_alarm().await,
         }
     }
 
-    fn broadcast(&self, r: &SessionRecord) {
-        let text = serde_json::to_string(&r.message()).unwrap_or_default();
-        let terminal = r.is_terminal();
+    fn broadcast(&self) {
+        let text = self.message();
+        let terminal = self.is_terminal();
         for ws in self.state.get_websockets() {
             let _ = ws.send_with_str(&text);
             if terminal {
@@ -123,18 +144,22 @@ impl SessionObject {
         }
     }
 
-    async fn fetch_upstream(&self, r: &SessionRecord) -> Option<Session> {
+    async fn fetch_upstream(&self, id: &SessionId) -> Option<Session> {
         let cfg = crate::env::config(&self.env).ok()?;
-        let op = GetSession(r.session.session_id.clone());
+        let op = GetSession(id.clone());
         let req = build_request(&op, Some(&cfg.merchant_id)).ok()?;
         let reply = upstream::call(&cfg, GetSession::ID, &req, &mut Stats::default()).await.ok()?;
         decode_response::<GetSession>(reply.status, &reply.body).ok()
     }
 
+    fn status(&self) -> Option<SessionStatus> {
+        self.record.borrow().as_ref().map(|r| r.state.status.clone())
+    }
+
     async fn events(&self, req: &Request) -> Result<Response> {
-        let Some(r) = self.load().await? else { return Ok(json(404, &"unknown")) };
-        let url = req.url()?;
-        let q = |k: &str| url.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
+        if !self.load().await? {
+            return Ok(result(404, "unknown"));
+        }
         let jti = req.headers().get("x-kipp-jti")?.unwrap_or_default();
         let upgrade = req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
         if upgrade {
@@ -146,18 +171,19 @@ impl SessionObject {
             }
             let pair = WebSocketPair::new()?;
             self.state.accept_websocket_with_tags(&pair.server, &[tag.as_str()]);
-            pair.server.send_with_str(serde_json::to_string(&r.message())?)?;
-            if r.is_terminal() {
+            pair.server.send_with_str(self.message())?;
+            if self.is_terminal() {
                 pair.server.close(Some(1000), Some("session ended"))?;
             }
             return Response::from_websocket(pair.client);
         }
         // Long-poll: answer when the status differs from `after`, or after `wait` seconds.
-        let after = q("after");
-        let wait = q("wait").and_then(|w| w.parse::<u64>().ok()).unwrap_or(MAX_WAIT_SECS).min(MAX_WAIT_SECS);
-        let differs = |r: &SessionRecord| after.as_deref() != Some(r.state.status.as_str());
-        if differs(&r) || wait == 0 || r.is_terminal() {
-            return Ok(json(200, &r.message()));
+        let after = query_param(req, "after");
+        let wait =
+            query_param(req, "wait").and_then(|w| w.parse::<u64>().ok()).unwrap_or(MAX_WAIT_SECS).min(MAX_WAIT_SECS);
+        let differs = after.as_deref() != self.status().as_ref().map(SessionStatus::as_str);
+        if differs || wait == 0 || self.is_terminal() {
+            return Ok(raw_json(200, self.message().into_bytes()));
         }
         if self.waiters.borrow().len() >= MAX_SUBSCRIBERS {
             return Ok(json(429, &"too many subscribers"));
@@ -165,100 +191,117 @@ impl SessionObject {
         let (tx, rx) = oneshot::channel();
         self.waiters.borrow_mut().push(tx);
         let _ = select(rx, Delay::from(Duration::from_secs(wait))).await;
-        let r = self.load().await?.unwrap_or(r);
-        Ok(json(200, &r.message()))
+        Ok(raw_json(200, self.message().into_bytes()))
+    }
+
+    /// `GET /get`: the session JSON as stored, with the scope facts in headers.
+    async fn get(&self) -> Result<Response> {
+        if !self.load().await? {
+            return Ok(result(404, "unknown"));
+        }
+        let resp = raw_json(200, self.session_json.borrow().as_bytes().to_vec());
+        if let Some(r) = self.record.borrow().as_ref() {
+            let h = resp.headers();
+            h.set(H_DEVICE, r.device_id.as_str())?;
+            h.set(H_STATUS, r.state.status.as_str())?;
+            if let Some(l) = &r.location_id {
+                h.set(H_LOCATION, l.as_str())?;
+            }
+        }
+        Ok(resp)
     }
 }
 
 impl DurableObject for SessionObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, waiters: RefCell::new(Vec::new()), record: RefCell::new(None) }
+        Self {
+            state,
+            env,
+            waiters: RefCell::new(Vec::new()),
+            record: RefCell::new(None),
+            session_json: RefCell::new(String::new()),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
         match (req.method(), path.as_str()) {
+            (Method::Get, "/get") => self.get().await,
             (Method::Post, "/init") => {
-                let init: Init = req.json().await?;
-                if let Some(r) = self.load().await? {
-                    return Ok(json(200, &view(&r, "existing")));
+                let init: Init = crate::http::req_json(&mut req).await?;
+                if self.load().await? {
+                    return Ok(result(200, "existing"));
                 }
-                let r = SessionRecord::new(init.session, init.location_id, now_ms());
-                self.save(&r).await?;
-                self.schedule(&r).await?;
-                Ok(json(200, &view(&r, "created")))
+                self.save(SessionRecord::new(init.session, init.location_id, now_ms())).await?;
+                self.schedule().await?;
+                Ok(result(200, "created"))
             }
-            (Method::Get, "/get") => match self.load().await? {
-                Some(r) => Ok(json(200, &view(&r, "known"))),
-                None => Ok(json(404, &"unknown")),
-            },
             (Method::Post, "/observe") => {
-                let s: Session = req.json().await?;
-                let Some(mut r) = self.load().await? else { return Ok(json(404, &"unknown")) };
+                let body = req.bytes().await?;
+                let Ok(s) = serde_json::from_slice::<Session>(&body) else { return Ok(result(400, "unreadable")) };
+                let Some(mut r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
                 let changed = r.apply_observed(&s, now_ms(), "observed");
                 if changed {
-                    self.save(&r).await?;
-                    self.broadcast(&r);
-                    self.schedule(&r).await?;
+                    self.save(r).await?;
+                    self.broadcast();
+                    self.schedule().await?;
                 }
-                Ok(json(200, &view(&r, if changed { "applied" } else { "unchanged" })))
+                Ok(result(200, if changed { "applied" } else { "unchanged" }))
             }
             (Method::Post, "/webhook") => {
-                let hint: Hint = req.json().await?;
-                let Some(r) = self.load().await? else { return Ok(json(404, &"unknown")) };
+                let hint: Hint = crate::http::req_json(&mut req).await?;
+                let Some(r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
                 if r.seen_webhook(&hint.webhook_id, now_ms()) {
-                    return Ok(json(200, &view(&r, "duplicate")));
+                    return Ok(result(200, "duplicate"));
                 }
                 // The event is a hint: re-read the session, unless it is already terminal.
-                let observed = if r.is_terminal() { None } else { self.fetch_upstream(&r).await };
+                let observed = if r.is_terminal() { None } else { self.fetch_upstream(&r.session.session_id).await };
                 if observed.is_none() && !r.is_terminal() {
                     // Not durable yet: let Kustom retry (and the alarm will re-read anyway).
-                    return Ok(json(503, &"upstream unavailable"));
+                    return Ok(result(503, "upstream_unavailable"));
                 }
                 // Re-load: another request may have changed the record while we waited.
-                let mut r = self.load().await?.unwrap_or(r);
+                let mut r = self.load_owned().await?.unwrap_or(r);
                 if r.seen_webhook(&hint.webhook_id, now_ms()) {
-                    return Ok(json(200, &view(&r, "duplicate")));
+                    return Ok(result(200, "duplicate"));
                 }
                 let changed = r.apply_webhook(&hint.webhook_id, &hint.event, observed.as_ref(), now_ms());
-                self.save(&r).await?;
+                self.save(r).await?;
                 if changed {
-                    self.broadcast(&r);
-                    self.schedule(&r).await?;
+                    self.broadcast();
+                    self.schedule().await?;
                 }
-                Ok(json(200, &view(&r, if changed { "applied" } else { "unchanged" })))
+                Ok(result(200, if changed { "applied" } else { "unchanged" }))
             }
             (Method::Get, "/events") => self.events(&req).await,
-            _ => Ok(json(404, &"no such session route")),
+            _ => Ok(result(404, "no_route")),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let Some(r) = self.load().await? else { return Response::ok("") };
+        let Some(r) = self.load_owned().await? else { return Response::ok("") };
         if r.is_terminal() {
             return Response::ok("");
         }
-        if let Some(s) = self.fetch_upstream(&r).await {
-            let mut r = self.load().await?.unwrap_or(r);
+        if let Some(s) = self.fetch_upstream(&r.session.session_id).await {
+            let mut r = self.load_owned().await?.unwrap_or(r);
             if r.apply_observed(&s, now_ms(), "reconcile") {
-                self.save(&r).await?;
-                self.broadcast(&r);
+                self.save(r).await?;
+                self.broadcast();
             } else {
                 r.checked_ms = now_ms();
-                self.save(&r).await?;
+                self.save(r).await?;
             }
-            self.schedule(&r).await?;
-        } else {
-            self.schedule(&r).await?;
         }
+        self.schedule().await?;
         Response::ok("")
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         // Any text asks for the current state again (a client-side "ping").
         if let WebSocketIncomingMessage::String(_) = message {
-            if let Some(r) = self.load().await? {
-                let _ = ws.send_with_str(serde_json::to_string(&r.message())?);
+            if self.load().await? {
+                let _ = ws.send_with_str(self.message());
             }
         }
         Ok(())
