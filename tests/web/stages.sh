@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # tests/web/stages.sh — the browser package's stages for scripts/test.sh (sourced there).
-#   web-build   scripts/build-web.sh (pkg/), then the size report
+#   web-build   scripts/build-web.sh (pkg/), then the size report and the gzip size budget
 #   wasm-web    wasm-bindgen-test against tests/web/test-server.mjs, once per engine: headless
 #               Chromium (chromedriver) and headless Firefox ESR (geckodriver)
 #   tsc-web     strict `tsc --noEmit` of www/consumer.ts against pkg/kipp_web.d.ts
@@ -12,6 +12,24 @@
 
 stage_web_build() {
   scripts/build-web.sh
+  _web_size_budget
+}
+
+# Size budget of pkg/: wasm + JS glue + snippet, gzip -9 (as build-web.sh prints them). About
+# 5 % above the size reached (docs/decisions.md, "Browser package"), so a regression fails
+# `make test`; lower it whenever the package shrinks. KIPP_WEB_GZIP_BUDGET overrides it.
+_web_size_budget() {
+  local budget="${KIPP_WEB_GZIP_BUDGET:-82000}" total=0 f snippet
+  snippet="$(find "$KIPP_ROOT/pkg/snippets" -name kipp.js 2>/dev/null | head -n1)"
+  for f in "$KIPP_ROOT/pkg/kipp_web_bg.wasm" "$KIPP_ROOT/pkg/kipp_web.js" "$snippet"; do
+    [ -f "$f" ] || { echo "size budget: ${f:-pkg/snippets/…/kipp.js} missing"; return 1; }
+    total=$((total + $(gzip -9 -c "$f" | wc -c)))
+  done
+  if [ "$total" -gt "$budget" ]; then
+    echo "test result: FAILED. 0 passed; 1 failed (pkg/ is $total bytes gzip, over the budget of $budget)"
+    return 1
+  fi
+  echo "test result: ok. 1 passed; 0 failed (pkg/ is $total bytes gzip, budget $budget)"
 }
 
 # Runs "$@" with the canned test server up (its own process group, stopped afterwards).

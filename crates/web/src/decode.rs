@@ -33,9 +33,15 @@ pub fn read(value: &JsValue) -> Result<String, Vec<FieldError>> {
     }
     let text = crate::js::json_text(value);
     let text = text.dyn_ref::<js_sys::JsString>().ok_or_else(bad)?;
-    let mut buf = vec![0u8; text.length() as usize * 3];
-    let n = crate::js::utf8_into(text, &mut buf) as usize;
-    buf.truncate(n);
+    // One byte per UTF-16 unit fits ASCII (the usual request); else 3 always fits.
+    let units = text.length() as usize;
+    let mut buf = vec![0u8; units];
+    let mut n = crate::js::utf8_into(text, &mut buf);
+    if n < 0 {
+        buf = vec![0u8; units * 3];
+        n = crate::js::utf8_into(text, &mut buf);
+    }
+    buf.truncate(usize::try_from(n).map_err(|_| bad())?);
     String::from_utf8(buf).map_err(|_| bad())
 }
 

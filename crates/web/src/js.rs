@@ -20,9 +20,10 @@ extern "C" {
     pub fn json_text(value: &JsValue) -> JsValue;
 
     /// UTF-8 of `text` written straight into `buf` (one native `encodeInto`,
-    /// not wasm-bindgen's per-character copy); returns the bytes written.
+    /// not wasm-bindgen's per-character copy); returns the bytes written, or
+    /// -1 when `buf` is too small.
     #[wasm_bindgen(js_name = utf8Into)]
-    pub fn utf8_into(text: &js_sys::JsString, buf: &mut [u8]) -> u32;
+    pub fn utf8_into(text: &js_sys::JsString, buf: &mut [u8]) -> i32;
 
     /// One `fetch` with kipp's headers: resolves `{ status, text, requestId, retryAfter }`,
     /// rejects like `fetch` (network, abort); `None` when `url` cannot make a `Request`.

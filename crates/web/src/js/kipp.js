@@ -26,9 +26,10 @@ export function jsonText(value) {
   }
 }
 
-/** Writes `text` as UTF-8 into `buf` (at least 3 bytes per UTF-16 unit); returns the bytes written. */
+/** Writes `text` as UTF-8 into `buf`; returns the bytes written, or -1 when `buf` was too small. */
 export function utf8Into(text, buf) {
-  return utf8.encodeInto(text, buf).written;
+  const r = utf8.encodeInto(text, buf);
+  return r.read === text.length ? r.written : -1;
 }
 
 export function makeKippError(code, message, status, fieldErrors, retryable, requestId) {
