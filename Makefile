@@ -2,7 +2,7 @@
 # `make help` lists the targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup dev test bench fuzz fmt lint clean distclean
+.PHONY: help setup dev test bench soak fuzz fmt lint clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,6 +18,9 @@ test: setup ## every check in order (fmt, clippy, host + wasm tests, ...); ends 
 
 bench: setup ## run the benchmarks and rewrite docs/benchmarks.md
 	@scripts/bench.sh
+
+soak: setup ## the stack under load + faults for SOAK_SECONDS (default 300), then assert and print a ledger
+	@scripts/soak.sh
 
 fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (default 60)
 	@scripts/fuzz.sh
