@@ -249,7 +249,7 @@ pub fn format_amount(minor: i64, currency: &Currency, locale: &str) -> String {
     crate::validate::push_decimal(&mut whole_text, whole);
     let mut number = String::with_capacity(whole_text.len() + whole_text.len() / 3 * 2 + 4);
     for (i, ch) in whole_text.chars().enumerate() {
-        if i > 0 && (whole_text.len() - i) % 3 == 0 {
+        if i > 0 && (whole_text.len() - i).is_multiple_of(3) {
             number.push_str(style.group);
         }
         number.push(ch);
