@@ -3,6 +3,7 @@
 // (wrangler dev --local) against the same emulator, on loopback, 32 concurrent clients.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startStack, cart, device, freePort, signWebhook, sleep, subscribe, eventually, ROOT } from '../tests/edge/harness.mjs';
 
@@ -11,15 +12,15 @@ const CONC = 32;
 const out = (name, value, unit) => console.log(`BENCH ${name} ${value} ${unit}`);
 const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0; };
 
-async function load(name, makeReq) {
+// One timed burst of CONC clients; returns the latencies (ms) and the wall time (s).
+async function burst(ms, makeReq, counter) {
   const lat = [];
   let errors = 0;
   const t0 = performance.now();
-  const end = t0 + DURATION_MS;
-  let n = 0;
+  const end = t0 + ms;
   await Promise.all(Array.from({ length: CONC }, async () => {
     while (performance.now() < end) {
-      const { url, init } = makeReq(n++);
+      const { url, init } = makeReq(counter.n++);
       const s = performance.now();
       const r = await fetch(url, init);
       await r.arrayBuffer();
@@ -27,12 +28,31 @@ async function load(name, makeReq) {
       lat.push(performance.now() - s);
     }
   }));
-  const secs = (performance.now() - t0) / 1000;
-  out(`${name}_rps`, (lat.length / secs).toFixed(0), 'req/s');
-  out(`${name}_p50`, pct(lat, 50).toFixed(1), 'ms');
-  out(`${name}_p99`, pct(lat, 99).toFixed(1), 'ms');
-  if (errors) out(`${name}_errors`, errors, 'responses');
-  return lat.length / secs;
+  return { lat, errors, secs: (performance.now() - t0) / 1000 };
+}
+
+// Rust and TypeScript workers measured in alternating rounds after a warm-up (so both run
+// optimized wasm/JS, and a change in machine load hits both alike). Returns rps per worker.
+async function compare(name, targets) {
+  const ROUNDS = 4;
+  const counters = targets.map(() => ({ n: 0 }));
+  for (const [i, t] of targets.entries()) await burst(1500, t.makeReq, counters[i]); // warm-up
+  const acc = targets.map(() => ({ lat: [], errors: 0, secs: 0 }));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, t] of targets.entries()) {
+      const b = await burst(DURATION_MS / ROUNDS, t.makeReq, counters[i]);
+      acc[i].lat.push(...b.lat); acc[i].errors += b.errors; acc[i].secs += b.secs;
+    }
+  }
+  return targets.map((t, i) => {
+    const { lat, errors, secs } = acc[i];
+    const n = `edge_${t.label}_${name}`;
+    out(`${n}_rps`, (lat.length / secs).toFixed(0), 'req/s');
+    out(`${n}_p50`, pct(lat, 50).toFixed(1), 'ms');
+    out(`${n}_p99`, pct(lat, 99).toFixed(1), 'ms');
+    if (errors) out(`${n}_errors`, errors, 'responses');
+    return lat.length / secs;
+  });
 }
 
 function webhookReq(base, st, sid) {
@@ -43,6 +63,7 @@ function webhookReq(base, st, sid) {
   };
 }
 
+out('edge_loadavg_start', os.loadavg()[0].toFixed(2), 'load');
 const st = await startStack({ vars: { KIPP_RECONCILE_AFTER_SECS: '3600' } });
 let ts;
 try {
@@ -50,8 +71,6 @@ try {
   const created = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id) });
   const sid = created.body.session_id;
   const auth = { authorization: `Bearer ${st.clerk}` };
-  const rustGet = await load('edge_rust_get_session', () => ({ url: `${st.worker}/ipp/v1/sessions/${sid}`, init: { headers: auth } }));
-  const rustHook = await load('edge_rust_webhook', webhookReq(st.worker, st, sid));
 
   // The TypeScript baseline, same workerd, same emulator.
   const port = await freePort();
@@ -65,8 +84,9 @@ try {
   const tsBase = `http://127.0.0.1:${port}`;
   await eventually(async () => { try { return (await fetch(`${tsBase}/nope`)).status === 404; } catch { return false; } }, 60000, 'ts worker');
   await fetch(`${tsBase}/seed/${sid}`, { method: 'POST', body: JSON.stringify(created.body) });
-  const tsGet = await load('edge_ts_get_session', () => ({ url: `${tsBase}/ipp/v1/sessions/${sid}`, init: { headers: auth } }));
-  const tsHook = await load('edge_ts_webhook', webhookReq(tsBase, st, sid));
+  const get = (base) => () => ({ url: `${base}/ipp/v1/sessions/${sid}`, init: { headers: auth } });
+  const [rustGet, tsGet] = await compare('get_session', [{ label: 'rust', makeReq: get(st.worker) }, { label: 'ts', makeReq: get(tsBase) }]);
+  const [rustHook, tsHook] = await compare('webhook', [{ label: 'rust', makeReq: webhookReq(st.worker, st, sid) }, { label: 'ts', makeReq: webhookReq(tsBase, st, sid) }]);
   out('edge_get_session_vs_ts', (rustGet / tsGet).toFixed(2), 'x');
   out('edge_webhook_vs_ts', (rustHook / tsHook).toFixed(2), 'x');
 
@@ -92,6 +112,7 @@ try {
   }
   out('edge_push_p50', pct(push, 50).toFixed(1), 'ms');
   out('edge_push_p99', pct(push, 99).toFixed(1), 'ms');
+  out('edge_loadavg_end', os.loadavg()[0].toFixed(2), 'load');
 } finally {
   if (ts) { try { process.kill(-ts.pid, 'SIGTERM'); } catch { /* gone */ } await sleep(500); try { process.kill(-ts.pid, 'SIGKILL'); } catch { /* gone */ } }
   await st.stop();

@@ -2,7 +2,7 @@
 
 use kipp_core::problem::{Problem, PROBLEM_CONTENT_TYPE};
 use serde::Serialize;
-use worker::{Headers, Request, RequestInit, Response, Result};
+use worker::{Headers, Request, Response, Result};
 
 /// A problem details response (`application/problem+json`) carrying the request id.
 pub fn problem(p: Problem, request_id: &str) -> Response {
@@ -58,19 +58,40 @@ pub async fn body(req: &mut Request, max: usize) -> Result<Option<Vec<u8>>> {
     Ok((b.len() <= max).then_some(b))
 }
 
+/// A request built with `web_sys` directly: workers-rs' `RequestInit` always creates a
+/// `Headers` object and carries the `cf` properties' encoder, which neither internal nor
+/// upstream requests use.
+pub fn new_request(method: &str, url: &str, headers: Option<&web_sys::Headers>, body: Option<&str>) -> Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(h) = headers {
+        init.set_headers(h);
+    }
+    if let Some(b) = body {
+        init.set_body(&wasm_bindgen::JsValue::from_str(b));
+    }
+    let r = web_sys::Request::new_with_str_and_init(url, &init)?;
+    Ok(Request::from(r))
+}
+
 /// An internal request to a Durable Object.
 pub fn internal(method: worker::Method, path: &str, body: Option<String>, extra: &[(&str, &str)]) -> Result<Request> {
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    for (k, v) in extra {
-        headers.set(k, v)?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers);
-    if let Some(b) = body {
-        init.with_body(Some(b.into()));
-    }
-    Request::new_with_init(&format!("https://do.internal{path}"), &init)
+    let headers = if body.is_some() || !extra.is_empty() {
+        let h = web_sys::Headers::new()?;
+        if body.is_some() {
+            h.set("content-type", "application/json")?;
+        }
+        for (k, v) in extra {
+            h.set(k, v)?;
+        }
+        Some(h)
+    } else {
+        None
+    };
+    let mut url = String::with_capacity(20 + path.len());
+    url.push_str("https://do.internal");
+    url.push_str(path);
+    new_request(method.as_ref(), &url, headers.as_ref(), body.as_deref())
 }
 
 /// Milliseconds since the epoch.

@@ -30,7 +30,46 @@ pub struct HistoryEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
     /// What happened.
-    pub applied: Applied,
+    pub applied: Change,
+}
+
+/// A change as stored: the JSON of core's [`Applied`] for the variants that change something
+/// (`{"result":"transition","from":…,"to":…}`, `{"result":"payment_failed","reason":…}`), read
+/// back as a plain struct, so the internally tagged enum's buffering decoder is not in the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// `transition` or `payment_failed`.
+    pub result: String,
+    /// Status before (transitions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<SessionStatus>,
+    /// Status after (transitions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<SessionStatus>,
+    /// Failure reason (payment failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Change {
+    /// The stored form of a change (`None` for `Ignored`, which is never stored).
+    #[must_use]
+    pub fn from_applied(a: &Applied) -> Option<Self> {
+        let c = |result: &str| Self { result: result.to_owned(), from: None, to: None, reason: None };
+        match a {
+            Applied::Transition { from, to } => {
+                Some(Self { from: Some(from.clone()), to: Some(to.clone()), ..c("transition") })
+            }
+            Applied::PaymentFailed { reason } => Some(Self { reason: reason.clone(), ..c("payment_failed") }),
+            _ => None,
+        }
+    }
+
+    /// True for a status transition.
+    #[must_use]
+    pub fn is_transition(&self) -> bool {
+        self.result == "transition"
+    }
 }
 
 /// The stored record of one session created through this worker.
@@ -90,7 +129,7 @@ impl SessionRecord {
         let mut state = SessionState::new();
         let mut history = Vec::new();
         let applied = state.apply_observed(&session);
-        if applied.changed() {
+        if let Some(applied) = Change::from_applied(&applied) {
             history.push(HistoryEntry { at_ms: now_ms, source: "create".into(), event_id: None, applied });
         }
         let device_id = session.device_id.clone();
@@ -116,9 +155,7 @@ impl SessionRecord {
     }
 
     fn push(&mut self, at_ms: i64, source: &str, event_id: Option<String>, applied: Applied) -> bool {
-        if !applied.changed() {
-            return false;
-        }
+        let Some(applied) = Change::from_applied(&applied) else { return false };
         if self.history.len() >= MAX_HISTORY {
             self.history.remove(0);
         }
@@ -210,7 +247,7 @@ impl SessionRecord {
     /// Transitions in the history (for tests and the admin view).
     #[must_use]
     pub fn transitions(&self) -> usize {
-        self.history.iter().filter(|h| matches!(h.applied, Applied::Transition { .. })).count()
+        self.history.iter().filter(|h| h.applied.is_transition()).count()
     }
 }
 
@@ -299,6 +336,17 @@ mod tests {
         assert!(!r.apply_observed(&session(SessionStatus::Active), 5, "observed"));
         assert_eq!(r.transitions(), 1); // CREATED → ACTIVE came with the payment failure
         assert_eq!(next_reconcile_ms(&r, 10, 30), None);
+        // The stored change is the JSON core's `Applied` writes.
+        for h in &r.history {
+            let a = match h.applied.result.as_str() {
+                "transition" => {
+                    Applied::Transition { from: h.applied.from.clone().unwrap(), to: h.applied.to.clone().unwrap() }
+                }
+                _ => Applied::PaymentFailed { reason: h.applied.reason.clone() },
+            };
+            let back: Change = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+            assert_eq!(back, h.applied);
+        }
     }
 
     #[test]

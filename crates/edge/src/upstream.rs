@@ -8,7 +8,7 @@ use core::time::Duration;
 use futures_util::future::{select, Either};
 use kipp_core::api::{decode_problem, HttpRequest, Method as CoreMethod, OperationId};
 use kipp_core::problem::Problem;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Delay, Fetch, Method};
 
 use crate::config::Config;
 use crate::http::now_ms;
@@ -72,21 +72,22 @@ fn method(m: CoreMethod) -> Method {
 }
 
 async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, Outcome> {
-    let headers = Headers::new();
+    let headers = web_sys::Headers::new().map_err(|_| Outcome::Network)?;
     for (k, v) in &req.headers {
         headers.set(k, v).map_err(|_| Outcome::Network)?;
     }
     if with_key {
-        headers.set("authorization", &format!("Basic {}", cfg.api_key.expose())).map_err(|_| Outcome::Network)?;
+        let mut auth = String::with_capacity(6 + cfg.api_key.expose().len());
+        auth.push_str("Basic ");
+        auth.push_str(cfg.api_key.expose());
+        headers.set("authorization", &auth).map_err(|_| Outcome::Network)?;
     }
     headers.set("user-agent", "kipp-edge/0.1").map_err(|_| Outcome::Network)?;
-    let mut init = RequestInit::new();
-    init.with_method(method(req.method)).with_headers(headers);
-    if let Some(b) = &req.body {
-        init.with_body(Some(b.as_str().into()));
-    }
-    let url = format!("{}{}", cfg.api_base, req.path_and_query);
-    let request = Request::new_with_init(&url, &init).map_err(|_| Outcome::Network)?;
+    let mut url = String::with_capacity(cfg.api_base.len() + req.path_and_query.len());
+    url.push_str(&cfg.api_base);
+    url.push_str(&req.path_and_query);
+    let request = crate::http::new_request(method(req.method).as_ref(), &url, Some(&headers), req.body.as_deref())
+        .map_err(|_| Outcome::Network)?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let work = async move {

@@ -70,13 +70,19 @@ pub async fn handle(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ct
         return Ok(ack(ctx, "other_merchant"));
     }
     let sid = event.data.session_id.clone();
-    let hint = serde_json::to_string(&session::Hint { webhook_id, event })?;
+    // The object gets the verified body as is (it parses the event itself: no second encoding).
+    let raw = String::from_utf8(body).map_err(|_| worker::Error::RustError("body".into()))?;
     for round in 0..2 {
         let r = env
             .durable_object(SESSIONS)?
             .id_from_name(sid.as_str())?
             .get_stub()?
-            .fetch_with_request(internal(Method::Post, "/webhook", Some(hint.clone()), &[])?)
+            .fetch_with_request(internal(
+                Method::Post,
+                "/webhook",
+                Some(raw.clone()),
+                &[(session::H_WEBHOOK_ID, webhook_id.as_str())],
+            )?)
             .await?;
         match r.status_code() {
             200 => {

@@ -13,7 +13,7 @@ use futures_channel::oneshot;
 use futures_util::future::select;
 use kipp_core::api::sessions::{GetSession, Session};
 use kipp_core::api::{build_request, decode_response, Operation};
-use kipp_core::event::IppEvent;
+use kipp_core::event::{parse_event, ParsedEvent};
 use kipp_core::ids::{LocationId, SessionId};
 use kipp_core::session::SessionStatus;
 use serde::{Deserialize, Serialize};
@@ -42,15 +42,6 @@ pub struct Init {
     pub location_id: Option<LocationId>,
 }
 
-/// `POST /webhook`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Hint {
-    /// `webhook-id`.
-    pub webhook_id: String,
-    /// The verified event.
-    pub event: IppEvent,
-}
-
 /// The session Durable Object.
 #[allow(missing_debug_implementations)] // State and Env have no Debug
 #[durable_object]
@@ -69,6 +60,8 @@ pub const H_DEVICE: &str = "x-kipp-device";
 pub const H_LOCATION: &str = "x-kipp-location";
 /// The session's status.
 pub const H_STATUS: &str = "x-kipp-status";
+/// `POST /webhook`: the `webhook-id` of the verified delivery whose body is the request body.
+pub const H_WEBHOOK_ID: &str = "x-kipp-webhook-id";
 /// The result of an internal call (`applied`, `unchanged`, `duplicate`, …).
 pub const H_RESULT: &str = "x-kipp-result";
 
@@ -249,9 +242,12 @@ impl DurableObject for SessionObject {
                 Ok(result(200, if changed { "applied" } else { "unchanged" }))
             }
             (Method::Post, "/webhook") => {
-                let hint: Hint = crate::http::req_json(&mut req).await?;
+                let webhook_id = req.headers().get(H_WEBHOOK_ID)?.unwrap_or_default();
+                let Ok(ParsedEvent::Ipp(event)) = parse_event(&req.bytes().await?) else {
+                    return Ok(result(400, "malformed_event"));
+                };
                 let Some(r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
-                if r.seen_webhook(&hint.webhook_id, now_ms()) {
+                if r.seen_webhook(&webhook_id, now_ms()) {
                     return Ok(result(200, "duplicate"));
                 }
                 // The event is a hint: re-read the session, unless it is already terminal.
@@ -262,10 +258,10 @@ impl DurableObject for SessionObject {
                 }
                 // Re-load: another request may have changed the record while we waited.
                 let mut r = self.load_owned().await?.unwrap_or(r);
-                if r.seen_webhook(&hint.webhook_id, now_ms()) {
+                if r.seen_webhook(&webhook_id, now_ms()) {
                     return Ok(result(200, "duplicate"));
                 }
-                let changed = r.apply_webhook(&hint.webhook_id, &hint.event, observed.as_ref(), now_ms());
+                let changed = r.apply_webhook(&webhook_id, &event, observed.as_ref(), now_ms());
                 self.save(r).await?;
                 if changed {
                     self.broadcast();
