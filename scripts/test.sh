@@ -22,6 +22,8 @@ source "$KIPP_ROOT/scripts/lib/stages.sh"
 cd "$KIPP_ROOT"
 
 export CARGO_TERM_PROGRESS_WHEN=never
+# Tests start the emulator from the debug build the host tests already made (no extra release build).
+export KIPP_EMULATOR_PROFILE="${KIPP_EMULATOR_PROFILE-}"
 
 # Crates that build for wasm32-unknown-unknown and get a wasm32 clippy pass.
 read -r -a WASM_CRATES <<<"${KIPP_WASM_CRATES:-kipp-core kipp-web kipp-edge}"

@@ -17,7 +17,7 @@ export KIPP_EMULATOR_ADDR="${KIPP_EMULATOR_ADDR:-127.0.0.1:8788}"
 export KIPP_WORKER_ADDR="${KIPP_WORKER_ADDR:-127.0.0.1:8787}"
 export KIPP_DEV_VARS="${KIPP_DEV_VARS:-$KIPP_ROOT/.dev.vars}"
 KIPP_STACK_LOG_DIR="${KIPP_STACK_LOG_DIR:-$KIPP_ROOT/target/stack-logs}"
-KIPP_EMULATOR_PROFILE="${KIPP_EMULATOR_PROFILE---release}"   # set it empty for a debug build
+KIPP_EMULATOR_PROFILE="${KIPP_EMULATOR_PROFILE---profile native}"   # cargo profile flag; empty = debug (tests reuse the test build)
 
 STACK_PGIDS=()    # process groups started by this shell
 STACK_NAMES=()    # their names, same order
@@ -81,7 +81,8 @@ stack_start_emulator() {
   _stack_say "building kipp-cli ($KIPP_EMULATOR_PROFILE)…"
   # shellcheck disable=SC2086
   (cd "$KIPP_ROOT" && cargo build $KIPP_EMULATOR_PROFILE -p kipp-cli --bin kipp) || return 1
-  local dir=debug; [ "$KIPP_EMULATOR_PROFILE" = "--release" ] && dir=release
+  local dir=debug
+  case "$KIPP_EMULATOR_PROFILE" in --release) dir=release ;; "--profile "*) dir="${KIPP_EMULATOR_PROFILE#--profile }" ;; esac
   local bin="${CARGO_TARGET_DIR:-$KIPP_ROOT/target}/$dir/kipp"
   local args=(emulator --listen "$KIPP_EMULATOR_ADDR")
   [ -f "$KIPP_DEV_VARS" ] && args+=(--dev-vars "$KIPP_DEV_VARS")
