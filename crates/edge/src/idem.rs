@@ -50,8 +50,12 @@ pub fn body_hash(body: &[u8]) -> String {
 }
 
 /// The stored progress of one create.
+///
+/// Stored as `{"state":"pending"|"done", …fields}` (the JSON of an internally tagged enum), but
+/// encoded through the flat [`StoredCreate`]: serde's tagged-enum decoder would buffer the whole
+/// session and carry a second copy of its decoder (~45 KB of wasm).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(try_from = "StoredCreate", into = "StoredCreate")]
 pub enum CreateRecord {
     /// An attempt started and its outcome is not known (in flight, timed out, or lost).
     Pending {
@@ -71,6 +75,58 @@ pub enum CreateRecord {
         /// The session as first created.
         session: Box<Session>,
     },
+}
+
+/// The flat stored form of a [`CreateRecord`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredCreate {
+    /// `pending` or `done`.
+    state: String,
+    body_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ambiguous: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<CartFingerprint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session: Option<Box<Session>>,
+}
+
+impl From<CreateRecord> for StoredCreate {
+    fn from(r: CreateRecord) -> Self {
+        match r {
+            CreateRecord::Pending { body_hash, started_ms, ambiguous, fingerprint } => Self {
+                state: "pending".into(),
+                body_hash,
+                started_ms: Some(started_ms),
+                ambiguous: Some(ambiguous),
+                fingerprint: Some(fingerprint),
+                session: None,
+            },
+            CreateRecord::Done { body_hash, session } => Self {
+                state: "done".into(),
+                body_hash,
+                started_ms: None,
+                ambiguous: None,
+                fingerprint: None,
+                session: Some(session),
+            },
+        }
+    }
+}
+
+impl TryFrom<StoredCreate> for CreateRecord {
+    type Error = &'static str;
+    fn try_from(s: StoredCreate) -> Result<Self, Self::Error> {
+        match (s.state.as_str(), s.session, s.started_ms, s.ambiguous, s.fingerprint) {
+            ("done", Some(session), ..) => Ok(Self::Done { body_hash: s.body_hash, session }),
+            ("pending", _, Some(started_ms), Some(ambiguous), Some(fingerprint)) => {
+                Ok(Self::Pending { body_hash: s.body_hash, started_ms, ambiguous, fingerprint })
+            }
+            _ => Err("not a create record"),
+        }
+    }
 }
 
 /// What identifies a cart among sessions on the same device.
@@ -110,5 +166,27 @@ mod tests {
         assert_eq!(storage_key(Some("has space"), "j", b"").unwrap_err().status, Some(400));
         assert!(storage_key(Some(&"x".repeat(256)), "j", b"").is_err());
         assert_eq!(body_hash(b"a"), body_hash(b"a"));
+    }
+
+    #[test]
+    fn record_json_is_the_tagged_shape() {
+        let fp = CartFingerprint { order_amount: 1000, currency: "SEK".into(), reference: None };
+        let p = CreateRecord::Pending { body_hash: "h".into(), started_ms: 5, ambiguous: true, fingerprint: fp };
+        let v: serde_json::Value = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["state"], "pending");
+        assert_eq!(v["ambiguous"], true);
+        assert_eq!(v["fingerprint"]["order_amount"], 1000);
+        assert!(v.get("session").is_none());
+        assert_eq!(serde_json::from_value::<CreateRecord>(v).unwrap(), p);
+        let s: Session = serde_json::from_value(serde_json::json!({
+            "session_id": "550e8400-e29b-41d4-a716-446655440000", "status": "CREATED",
+            "device_id": "770e8400-e29b-41d4-a716-446655440002"
+        }))
+        .unwrap();
+        let d = CreateRecord::Done { body_hash: "h".into(), session: Box::new(s) };
+        let text = serde_json::to_string(&d).unwrap();
+        assert!(text.starts_with(r#"{"state":"done","body_hash":"h","session":{"#), "{text}");
+        assert_eq!(serde_json::from_str::<CreateRecord>(&text).unwrap(), d);
+        assert!(serde_json::from_str::<CreateRecord>(r#"{"state":"done","body_hash":"h"}"#).is_err());
     }
 }

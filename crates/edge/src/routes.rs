@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use kipp_core::api::devices::{Device, GetDevice};
+use kipp_core::api::devices::GetDevice;
 use kipp_core::api::locations::{ListLocations, Location};
 use kipp_core::api::page::Page;
 use kipp_core::api::sessions::GetSession;
@@ -262,7 +262,8 @@ async fn device_location(
     if !reply.ok() {
         return Err(upstream::reply_problem(&reply));
     }
-    let d: Device = decode_response::<GetDevice>(reply.status, &reply.body)
+    // Only the location is needed: the rest of Kustom's device JSON is not decoded.
+    let d: DeviceLocation = serde_json::from_slice(&reply.body)
         .map_err(|_| Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable device"))?;
     DEVICE_LOC.with(|m| {
         let mut m = m.borrow_mut();
@@ -272,6 +273,13 @@ async fn device_location(
         m.insert(id.as_str().to_owned(), (now, d.location_id.clone()));
     });
     Ok(d.location_id)
+}
+
+/// The one field of a Kustom device the worker reads.
+#[derive(Deserialize)]
+struct DeviceLocation {
+    #[serde(default)]
+    location_id: Option<LocationId>,
 }
 
 fn forget_device(id: &DeviceId) {
@@ -425,12 +433,14 @@ async fn ipp(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &m
         }
     }
     if let Some(loc) = &pl.filter_location {
-        if let Ok(mut page) = decode_response::<ListLocations>(reply.status, &reply.body) {
-            page.content.retain(|l: &Location| &l.id == loc);
-            let n = page.content.len();
-            let page = Page { total_elements: n as u64, total_pages: 1, first: true, last: true, ..page };
-            return Ok(json(200, &page));
-        }
+        // An unreadable page is an error, never the unfiltered list.
+        let Ok(mut page) = decode_response::<ListLocations>(reply.status, &reply.body) else {
+            return Ok(fail(ctx, Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable locations")));
+        };
+        page.content.retain(|l: &Location| &l.id == loc);
+        let n = page.content.len();
+        let page = Page { total_elements: n as u64, total_pages: 1, first: true, last: true, ..page };
+        return Ok(json(200, &page));
     }
     Ok(http::raw_json(reply.status, reply.body))
 }
