@@ -97,7 +97,12 @@ impl SessionObject {
     /// Writes the record (durably: the output gate holds replies until the write is confirmed).
     async fn save(&self, r: SessionRecord) -> Result<()> {
         store_put(&self.state.storage(), "rec", &r).await?;
-        *self.session_json.borrow_mut() = serde_json::to_string(&r.session)?;
+        // Most writes only remember a webhook id: the session JSON is re-encoded only when the
+        // session itself changed.
+        let same = self.record.borrow().as_ref().is_some_and(|old| old.session == r.session);
+        if !same || self.session_json.borrow().is_empty() {
+            *self.session_json.borrow_mut() = serde_json::to_string(&r.session)?;
+        }
         *self.record.borrow_mut() = Some(r);
         Ok(())
     }
@@ -246,18 +251,25 @@ impl DurableObject for SessionObject {
                 let Ok(ParsedEvent::Ipp(event)) = parse_event(&req.bytes().await?) else {
                     return Ok(result(400, "malformed_event"));
                 };
-                let Some(r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
-                if r.seen_webhook(&webhook_id, now_ms()) {
+                if !self.load().await? {
+                    return Ok(result(404, "unknown"));
+                }
+                // Checked on the record in memory (no copy until something is written).
+                let (seen, terminal, sid) = match self.record.borrow().as_ref() {
+                    Some(r) => (r.seen_webhook(&webhook_id, now_ms()), r.is_terminal(), r.session.session_id.clone()),
+                    None => return Ok(result(404, "unknown")),
+                };
+                if seen {
                     return Ok(result(200, "duplicate"));
                 }
                 // The event is a hint: re-read the session, unless it is already terminal.
-                let observed = if r.is_terminal() { None } else { self.fetch_upstream(&r.session.session_id).await };
-                if observed.is_none() && !r.is_terminal() {
+                let observed = if terminal { None } else { self.fetch_upstream(&sid).await };
+                if observed.is_none() && !terminal {
                     // Not durable yet: let Kustom retry (and the alarm will re-read anyway).
                     return Ok(result(503, "upstream_unavailable"));
                 }
-                // Re-load: another request may have changed the record while we waited.
-                let mut r = self.load_owned().await?.unwrap_or(r);
+                // The record as it is now: another request may have changed it while we waited.
+                let Some(mut r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
                 if r.seen_webhook(&webhook_id, now_ms()) {
                     return Ok(result(200, "duplicate"));
                 }
