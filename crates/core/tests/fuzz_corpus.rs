@@ -22,7 +22,9 @@ fn inputs(target: &str) -> Vec<PathBuf> {
 }
 
 fn replay(target: &str, check: fn(&[u8])) {
-    for f in inputs(target) {
+    let files = inputs(target);
+    assert!(files.len() >= 10, "the committed corpus of {target} is missing (fuzz/corpus/{target})");
+    for f in files {
         match std::fs::read(&f) {
             Ok(data) => check(&data),
             // A running fuzzer may replace corpus files while this test reads them.
