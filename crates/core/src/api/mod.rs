@@ -439,18 +439,92 @@ pub fn decode_and_validate<T: DeserializeOwned + Validate>(body: &[u8]) -> Resul
 
 /// Decodes JSON into `T`; a failure becomes one field error with its path.
 pub fn decode_with_path<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
-    // The fast path decodes without tracking paths; only a failure pays for a
-    // second, path-tracking pass to say where it failed.
-    if let Ok(v) = serde_json::from_slice(body) {
-        return Ok(v);
-    }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = inner.to_string();
-        field_error_from_serde(if path == "." { "" } else { &path }, &msg, inner.is_syntax() || inner.is_eof())
+    serde_json::from_slice(body).map_err(|e| {
+        let syntax = e.is_syntax() || e.is_eof();
+        let msg = e.to_string();
+        // A missing field is reported at its object's closing brace: step past it so the
+        // path is the object's own (the field name is appended from the message).
+        let column = if msg.starts_with("missing field") { e.column() + 1 } else { e.column() };
+        let path = if syntax { String::new() } else { json_path_at(body, e.line(), column) };
+        field_error_from_serde(&path, &msg, syntax)
     })
+}
+
+/// The JSON path (`order_items[1].unit_price`) of the value that ends at a serde_json
+/// error position (1-based line; 1-based byte column of the value's last byte). One small, non-generic scanner instead of a
+/// second, path-tracking decoder per type keeps the wasm builds small.
+#[must_use]
+pub fn json_path_at(body: &[u8], line: usize, column: usize) -> String {
+    enum Frame {
+        Object { key: Option<String>, expect_key: bool },
+        Array { index: usize },
+    }
+    // serde_json counts lines from 1 and columns in bytes from 1 (0 = before the line).
+    let mut offset = 0;
+    let mut current_line = 1;
+    while current_line < line && offset < body.len() {
+        if body[offset] == b'\n' {
+            current_line += 1;
+        }
+        offset += 1;
+    }
+    let end = offset.saturating_add(column.saturating_sub(1)).min(body.len());
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < end {
+        match body[i] {
+            b'{' => frames.push(Frame::Object { key: None, expect_key: true }),
+            b'[' => frames.push(Frame::Array { index: 0 }),
+            b'}' | b']' => {
+                frames.pop();
+            }
+            b',' => match frames.last_mut() {
+                Some(Frame::Array { index }) => *index += 1,
+                Some(Frame::Object { key, expect_key }) => {
+                    *key = None;
+                    *expect_key = true;
+                }
+                None => {}
+            },
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < body.len() && body[i] != b'"' {
+                    i += if body[i] == b'\\' { 2 } else { 1 };
+                }
+                if let Some(Frame::Object { key, expect_key }) = frames.last_mut() {
+                    if *expect_key {
+                        let raw = body.get(start..i.min(body.len())).unwrap_or_default();
+                        *key = Some(
+                            serde_json::from_slice::<String>(&[b"\"", raw, b"\""].concat())
+                                .unwrap_or_else(|_| String::from_utf8_lossy(raw).into_owned()),
+                        );
+                        *expect_key = false;
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for f in &frames {
+        match f {
+            Frame::Object { key: Some(k), .. } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+            }
+            Frame::Object { key: None, .. } => {}
+            Frame::Array { index } => {
+                path.push('[');
+                path.push_str(&index.to_string());
+                path.push(']');
+            }
+        }
+    }
+    path
 }
 
 /// Turns a serde message at `path` into a field error with a stable code.

@@ -176,3 +176,29 @@ proptest! {
         let _ = decode_and_validate::<CreateSessionRequest>(v.to_string().as_bytes());
     }
 }
+
+#[test]
+fn paths_in_pretty_printed_and_escaped_json() {
+    // The docs' sample as published (multi-line), with one bad value deep inside.
+    let pretty = example("create-session.request.json").replace("\"unit_price\": 40000", "\"unit_price\": \"x\"");
+    match decode_and_validate::<CreateSessionRequest>(pretty.as_bytes()) {
+        Err(CoreError::Validation(e)) => assert_eq!(e[0].path, "order_items[1].unit_price"),
+        other => panic!("{other:?}"),
+    }
+    let missing = example("create-session.request.json").replace("\"name\": \"Socks\",", "");
+    match decode_and_validate::<CreateSessionRequest>(missing.as_bytes()) {
+        Err(CoreError::Validation(e)) => {
+            assert_eq!((e[0].path.as_str(), e[0].code.as_str()), ("order_items[1].name", "required"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Strings with brackets, commas and escaped quotes do not confuse the path scanner.
+    let tricky = r#"{"merchant_reference1": "a,[{\"}]", "device_id": "550e8400-e29b-41d4-a716-446655440000",
+        "order_amount": 1, "purchase_currency": "SEK", "order_tax_amount": 0,
+        "order_items": [{"name": "x\",{[", "unit_price": 1, "total_amount": 1, "tax_rate": 0, "total_tax_amount": 0},
+                        {"name": "y", "unit_price": 1, "total_amount": 1, "tax_rate": 99999, "total_tax_amount": 0}]}"#;
+    match decode_and_validate::<CreateSessionRequest>(tricky.as_bytes()) {
+        Err(CoreError::Validation(e)) => assert_eq!(e[0].path, "order_items[1].tax_rate"),
+        other => panic!("{other:?}"),
+    }
+}
