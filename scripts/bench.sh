@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # stage functions are called indirectly, by run_stages
 # scripts/bench.sh — run kipp's benchmarks and write docs/benchmarks.md (`make bench`; setup
-# runs first). The file is overwritten each run: a header describing the machine and tool
-# versions, then one table row per figure.
+# runs first) plus docs/benchmarks.svg. The file is overwritten each run: a header describing the
+# machine and tool versions, then one row per figure: the median of KIPP_BENCH_RUNS runs
+# (default 5) with min–max, the target it is held to and pass/miss, and the command. Ratios
+# against a baseline are computed inside each run (same run, same machine), then summarised.
 #
 #   scripts/bench.sh                # all stages
-#   scripts/bench.sh core           # only these stages
+#   scripts/bench.sh core web       # only these stages
 #   scripts/bench.sh --list
+#   KIPP_BENCH_RUNS=1 scripts/bench.sh edge   # a quick look (the file then says n=1)
 #
-# To add a stage: write stage_<name> below and add <name> to STAGES. A stage runs its command,
-# and `bench_rows_from LOG COMMAND` turns every `BENCH <name> <value> [unit]` line the command
-# printed into a row; or call `bench_row NAME VALUE UNIT COMMAND` yourself. Use `skip "why"`
-# when what it measures does not exist yet. Logs: target/bench-logs/.
+# To add a stage: write stage_<name> below and add <name> to STAGES. A stage builds what it needs
+# once, then `bench_runs NAME COMMAND…` runs the command KIPP_BENCH_RUNS times, keeping each run's
+# output in target/bench-logs/NAME.runN.out; every `BENCH <name> <value> <unit>` line printed
+# becomes a sample of that figure. Targets live in TARGETS below. Use `skip "why"` when what a
+# stage measures does not exist yet. The scripts in bench/ are run as they are (not edited here).
 set -euo pipefail
 
 # shellcheck source=scripts/env.sh
@@ -21,42 +26,84 @@ cd "$KIPP_ROOT"
 
 export CARGO_TERM_PROGRESS_WHEN=never
 OUT="${KIPP_BENCH_OUT:-$KIPP_ROOT/docs/benchmarks.md}"
+SVG="${OUT%.md}.svg"
 LOG_DIR="${KIPP_BENCH_LOG_DIR:-$KIPP_ROOT/target/bench-logs}"
-ROWS="$LOG_DIR/rows.md"   # rows collected by the stages (stages run in subshells)
+RUNS="${KIPP_BENCH_RUNS:-5}"
+MANIFEST="$LOG_DIR/manifest.tsv"   # stage <TAB> display command <TAB> run log (stages run in subshells)
 
 STAGES=(
   core
   web
+  edge
+  emulator
 )
 
-# bench_row NAME VALUE UNIT COMMAND
-bench_row() { printf '| %s | %s %s | `%s` |\n' "$1" "$2" "$3" "$4" >>"$ROWS"; }
+# Targets: figure name → "op value unit-label" (op: le, lt, ge, gt). 1 KB = 1024 bytes.
+TARGETS="
+web_total_gzip            le 46080   pkg/ wasm + glue ≤ 45 KB gzip
+edge_bundle_gzip          le 204800  worker ≤ 200 KB gzip
+edge_get_session_vs_ts    ge 1.0     ≥ 1.0× TypeScript
+edge_webhook_vs_ts        ge 1.0     ≥ 1.0× TypeScript
+edge_push_p50             le 15      ≤ 15 ms
+emulator_create_get_rps   ge 20000   ≥ 20,000 req/s
+emulator_peak_rss_100000_sessions lt 200 < 200 MB
+kipp_vs_ajv               ge 1.0     ≥ 1.0× ajv
+"
 
-# bench_rows_from LOG COMMAND — one row per `BENCH <name> <value> [unit]` line in LOG.
-bench_rows_from() {
-  local log="$1" cmd="$2" tag name value unit n=0
-  while read -r tag name value unit; do
-    [ "$tag" = BENCH ] || continue
-    bench_row "$name" "$value" "${unit:-ns/op}" "$cmd"; n=$((n + 1))
-  done < <(grep -E '^BENCH [^ ]+ [^ ]+' "$log" || true)
-  [ "$n" -gt 0 ] || { echo "no BENCH lines in the output of: $cmd" >&2; return 1; }
+# bench_runs NAME DISPLAY_COMMAND CMD... — run CMD $RUNS times; each run's output is shown and kept.
+bench_runs() {
+  local name="$1" shown="$2" i log; shift 2
+  for i in $(seq 1 "$RUNS"); do
+    log="$LOG_DIR/$name.run$i.out"
+    echo "--- $name: run $i of $RUNS: $shown"
+    "$@" 2>&1 | tee "$log"
+    grep -qE '^BENCH [^ ]+ [^ ]+' "$log" || { echo "no BENCH lines in the output of: $shown" >&2; return 1; }
+    printf '%s\t%s\t%s\n' "$name" "$shown" "$log" >>"$MANIFEST"
+  done
 }
 
-# kipp-core micro-benchmarks (crates/core/benches/core.rs): median of 7 batches, host build.
+# kipp-core micro-benchmarks (crates/core/benches/core.rs), host build; each run is itself the
+# median of 7 timed batches.
 stage_core() {
   [ -f crates/core/benches/core.rs ] || { skip "crates/core/benches/core.rs does not exist yet"; return; }
-  local cmd="cargo bench -p kipp-core --bench core" log="$LOG_DIR/core.out"
-  $cmd | tee "$log"
-  bench_rows_from "$log" "$cmd"
+  cargo bench -p kipp-core --bench core --no-run
+  bench_runs core "cargo bench -p kipp-core --bench core" cargo bench -q -p kipp-core --bench core
 }
 
-# kipp-web: pkg/ sizes (raw, gzip -9) and validation of a 50-line cart in headless Chromium,
-# kipp-core wasm vs ajv (OpenAPI schema) vs zod, same page (bench/web-bench.mjs).
+# kipp-web: pkg/ sizes and validation of a 50-line cart in headless Chromium, kipp-core wasm vs
+# ajv (OpenAPI schema) vs zod in the same page (bench/web-bench.mjs); ratios are per run.
 stage_web() {
+  [ -f bench/web-bench.mjs ] || { skip "bench/web-bench.mjs does not exist yet"; return; }
   [ -f pkg/kipp_web_bg.wasm ] || scripts/build-web.sh
-  local cmd="node bench/web-bench.mjs" log="$LOG_DIR/web.out"
-  $cmd | tee "$log"
-  bench_rows_from "$log" "$cmd"
+  bench_runs web "node bench/web-bench.mjs" node bench/web-bench.mjs
+}
+
+# Edge worker: bundle size, GET session and webhook verify+apply at 32 clients, Rust vs the
+# TypeScript baseline in the same workerd (ratio per run), webhook → WebSocket push latency
+# (bench/edge-bench.sh). The worker is built once; the TypeScript baseline's bundle is measured
+# here with the same wrangler dry run.
+stage_edge() {
+  [ -f bench/edge-bench.sh ] || { skip "bench/edge-bench.sh does not exist yet"; return; }
+  scripts/edge-build.sh >/dev/null
+  cargo build -p kipp-cli --bin kipp
+  local ts="target/bench-ts-dry-run" log="$LOG_DIR/edge-ts-bundle.out"
+  rm -rf "$ts"
+  wrangler deploy --dry-run --config bench/ts-worker/wrangler.toml --outdir "$ts" >/dev/null 2>&1
+  {
+    echo "BENCH ts_baseline_bundle_raw $(cat "$ts"/*.js | wc -c) bytes"
+    echo "BENCH ts_baseline_bundle_gzip $(cat "$ts"/*.js | gzip -9 | wc -c) bytes"
+  } | tee "$log"
+  printf '%s\t%s\t%s\n' edge "wrangler deploy --dry-run --config bench/ts-worker/wrangler.toml" "$log" >>"$MANIFEST"
+  KIPP_WORKER_SKIP_BUILD=1 bench_runs edge "bench/edge-bench.sh" bench/edge-bench.sh
+}
+
+# The emulator's load generator (`kipp bench-emulator`), native profile (opt-level 3, thin LTO):
+# create+get req/s and latency at 64 clients, webhook deliveries/s, peak RSS at 100k sessions.
+stage_emulator() {
+  [ -d crates/cli ] || { skip "crates/cli does not exist yet"; return; }
+  cargo build --profile native -p kipp-cli --bin kipp
+  local bin="${CARGO_TARGET_DIR:-$KIPP_ROOT/target}/native/kipp"
+  bench_runs emulator "cargo run --profile native -p kipp-cli -- bench-emulator" "$bin" bench-emulator
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -65,36 +112,159 @@ if [ "${1:-}" = "--list" ]; then printf '%s\n' "${STAGES[@]}"; exit 0; fi
 
 mkdir -p "$LOG_DIR" "$(dirname "$OUT")"
 rm -f "$LOG_DIR"/*.log "$LOG_DIR"/*.out
-: >"$ROWS"
+: >"$MANIFEST"
 
 ver() { "$@" 2>/dev/null | head -n1 || true; }
 cpu="$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
+workerd_ver="$(node -p "require('$KIPP_ROOT/node_modules/workerd/package.json').version" 2>/dev/null || echo unknown)"
 header() {
   cat <<EOF
 # Benchmarks
 
-Written by \`make bench\` (scripts/bench.sh); every run overwrites this file.
+Written by \`make bench\` (scripts/bench.sh); every run overwrites this file and
+[benchmarks.svg](benchmarks.svg). Each figure is the **median of $RUNS runs** (min–max beside it),
+all on the machine below, in one \`make bench\`. Ratios (× TypeScript, × ajv, × zod) are measured
+inside each run against the baseline running on the same machine at the same time, then
+summarised the same way — the machine is shared and noisy, so absolute times alone mean little.
+1 KB = 1024 bytes; gzip is \`gzip -9\`.
 
 | | |
 |---|---|
 | date | $(date -u +%Y-%m-%dT%H:%M:%SZ) |
 | commit | $(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)') |
-| machine | $(nproc) cores, ${cpu:-unknown CPU}, $(awk '/^MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) |
+| machine | $(nproc) cores, ${cpu:-unknown CPU}, $(awk '/^MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); load average at start $(cut -d' ' -f1-3 /proc/loadavg) |
 | rustc | $(ver rustc --version) |
 | node | $(ver node --version) |
-| wrangler | $(ver "$KIPP_ROOT/node_modules/.bin/wrangler" --version) |
-| chromium | $(ver chromium --version) |
+| wrangler / workerd | $(ver "$KIPP_ROOT/node_modules/.bin/wrangler" --version) / workerd $workerd_ver |
+| chromium | $(ver chromium --version 2>/dev/null) |
+| runs per figure | $RUNS (KIPP_BENCH_RUNS) |
 
-| benchmark | result | command |
-|---|---|---|
 EOF
 }
+header >"$LOG_DIR/header.md"
 
 T0=$(date +%s)
 run_stages "$LOG_DIR" "${STAGES[@]}"   # plain call: see scripts/lib/stages.sh
 rc=0; [ ${#STAGES_FAILED[@]} -eq 0 ] || rc=1
 
-{ header; cat "$ROWS"; } >"$OUT"
+# The table and the plot, from every run's BENCH lines.
+node - "$MANIFEST" "$LOG_DIR/header.md" "$OUT" "$SVG" "$TARGETS" <<'NODE'
+const fs = require('fs');
+const path = require('path');
+const [manifest, headerFile, out, svgOut, targetsText] = process.argv.slice(2);
+const targets = {};
+for (const line of targetsText.split('\n')) {
+  const m = /^(\S+)\s+(le|lt|ge|gt)\s+(\S+)\s+(.*)$/.exec(line.trim());
+  if (m) targets[m[1]] = { op: m[2], value: Number(m[3]), label: m[4].trim() };
+}
+const figures = new Map();   // name → {stage, cmd, unit, values[]}
+for (const row of fs.readFileSync(manifest, 'utf8').split('\n').filter(Boolean)) {
+  const [stage, cmd, log] = row.split('\t');
+  for (const l of fs.readFileSync(log, 'utf8').split('\n')) {
+    const m = /^BENCH (\S+) (\S+)(?: (.*))?$/.exec(l.trim());
+    if (!m || !Number.isFinite(Number(m[2]))) continue;
+    const f = figures.get(m[1]) ?? { stage, cmd, unit: (m[3] ?? 'ns/op').trim(), values: [] };
+    f.values.push(Number(m[2]));
+    figures.set(m[1], f);
+  }
+}
+// Derived per run: kipp-core wasm validation (in Chromium) as ns/op, next to the native figure.
+const kippOps = figures.get('validate_50_lines_kipp_wasm');
+if (kippOps) figures.set('validate_50_lines_kipp_wasm_ns', { stage: 'web', cmd: kippOps.cmd, unit: 'ns/op', values: kippOps.values.map((v) => 1e9 / v) });
+const median = (a) => { const s = [...a].sort((x, y) => x - y); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
+const fmt = (v, unit) => {
+  if (unit === 'bytes') return `${Math.round(v).toLocaleString('en-US')} B (${(v / 1024).toFixed(1)} KB)`;
+  if (unit === 'x') return `${v.toFixed(2)}×`;
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return String(Number(v.toPrecision(3)));
+};
+const fmtRange = (a, unit) => {
+  const lo = Math.min(...a), hi = Math.max(...a);
+  if (unit === 'bytes') return lo === hi ? 'same every run' : `${Math.round(lo).toLocaleString('en-US')}–${Math.round(hi).toLocaleString('en-US')}`;
+  return `${fmt(lo, unit === 'x' ? 'x' : '')}–${fmt(hi, unit === 'x' ? 'x' : '')}`;
+};
+const verdict = (name, v) => {
+  const t = targets[name];
+  if (!t) return ['', ''];
+  const ok = { le: v <= t.value, lt: v < t.value, ge: v >= t.value, gt: v > t.value }[t.op];
+  return [t.label, ok ? 'pass' : '**miss**'];
+};
+const order = ['core', 'web', 'edge', 'emulator'];
+const titles = { core: 'Core (kipp-core, native)', web: 'Browser (kipp-web in headless Chromium; sizes of pkg/)', edge: 'Edge worker (wrangler dev --local, 32 clients, loopback)', emulator: 'Emulator (`kipp emulator`, native profile)' };
+let md = fs.readFileSync(headerFile, 'utf8');
+const summary = [];
+for (const stage of order) {
+  const rows = [...figures.entries()].filter(([, f]) => f.stage === stage);
+  if (!rows.length) continue;
+  md += `## ${titles[stage]}\n\n| figure | median | min–max | n | target | | command |\n|---|---|---|---|---|---|---|\n`;
+  for (const [name, f] of rows) {
+    const m = median(f.values);
+    const [t, mark] = verdict(name, m);
+    if (mark) summary.push({ name, t, mark, m, unit: f.unit });
+    const unit = f.unit === 'bytes' || f.unit === 'x' ? '' : ` ${f.unit}`;
+    md += `| ${name} | ${fmt(m, f.unit)}${unit} | ${fmtRange(f.values, f.unit)} | ${f.values.length} | ${t} | ${mark} | \`${f.cmd}\` |\n`;
+  }
+  md += '\n';
+}
+if (summary.length) {
+  md += `## Targets\n\n${summary.filter((s) => s.mark === 'pass').length} of ${summary.length} met.\n\n| target | median | |\n|---|---|---|\n`;
+  for (const s of summary) md += `| ${s.t} (${s.name}) | ${fmt(s.m, s.unit)}${s.unit === 'bytes' || s.unit === 'x' ? '' : ' ' + s.unit} | ${s.mark} |\n`;
+  md += '\n';
+}
+md += `![Ratios against the baselines and edge latencies, Rust vs TypeScript](${path.basename(svgOut)})\n`;
+
+// ---- plot: ratios (median, min–max whiskers, 1.0× line) and edge latencies p50/p99 --------------
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const W = 760, parts = [];
+const ratioNames = [['edge_get_session_vs_ts', 'edge GET session vs TS'], ['edge_webhook_vs_ts', 'edge webhook vs TS'], ['kipp_vs_ajv', 'kipp wasm vs ajv'], ['kipp_vs_zod', 'kipp wasm vs zod']].filter(([n]) => figures.has(n));
+let y = 30;
+parts.push(`<text x="20" y="${y}" font-size="15" font-weight="bold">Ratios against the baseline, same run (median, min–max of ${Math.max(0, ...[...figures.values()].map((f) => f.values.length))} runs)</text>`);
+y += 15;
+if (ratioNames.length) {
+  const maxR = Math.max(1.2, ...ratioNames.flatMap(([n]) => figures.get(n).values)) * 1.1;
+  const x0 = 190, xw = W - x0 - 40, sx = (v) => x0 + (v / maxR) * xw;
+  for (const [n, label] of ratioNames) {
+    const v = figures.get(n).values, m = median(v);
+    y += 34;
+    const colour = m >= 1 ? '#2f7d32' : '#c62828';
+    parts.push(`<text x="${x0 - 10}" y="${y + 4}" font-size="12" text-anchor="end">${esc(label)}</text>`);
+    parts.push(`<rect x="${x0}" y="${y - 11}" width="${(sx(m) - x0).toFixed(1)}" height="22" fill="${colour}" opacity="0.75"/>`);
+    parts.push(`<line x1="${sx(Math.min(...v)).toFixed(1)}" x2="${sx(Math.max(...v)).toFixed(1)}" y1="${y}" y2="${y}" stroke="#222" stroke-width="2"/>`);
+    for (const e of [Math.min(...v), Math.max(...v)]) parts.push(`<line x1="${sx(e).toFixed(1)}" x2="${sx(e).toFixed(1)}" y1="${y - 6}" y2="${y + 6}" stroke="#222" stroke-width="2"/>`);
+    parts.push(`<text x="${(sx(Math.max(...v)) + 6).toFixed(1)}" y="${y + 4}" font-size="12">${m.toFixed(2)}×</text>`);
+  }
+  const one = sx(1);
+  parts.push(`<line x1="${one}" x2="${one}" y1="${y - 34 * ratioNames.length - 15}" y2="${y + 18}" stroke="#555" stroke-dasharray="4 3"/>`);
+  parts.push(`<text x="${one + 3}" y="${y + 30}" font-size="11" fill="#555">1.0× = baseline</text>`);
+  y += 40;
+}
+const lat = [['get_session', 'GET session'], ['webhook', 'webhook verify+apply']].filter(([k]) => figures.has(`edge_rust_${k}_p50`) && figures.has(`edge_ts_${k}_p50`));
+if (lat.length) {
+  y += 25;
+  parts.push(`<text x="20" y="${y}" font-size="15" font-weight="bold">Edge latency at 32 clients, ms (median of runs; whisker = min–max)</text>`);
+  y += 10;
+  const series = [];
+  for (const [k, label] of lat) for (const p of ['p50', 'p99']) for (const impl of ['rust', 'ts']) series.push({ label: `${label} ${p}`, impl, v: figures.get(`edge_${impl}_${k}_${p}`).values });
+  const maxL = Math.max(...series.flatMap((s) => s.v)) * 1.1;
+  const x0 = 190, xw = W - x0 - 60, sx = (v) => x0 + (v / maxL) * xw;
+  for (let i = 0; i < series.length; i++) {
+    const s = series[i], m = median(s.v);
+    y += i % 2 === 0 ? 30 : 18;
+    if (i % 2 === 0) parts.push(`<text x="${x0 - 10}" y="${y + 10}" font-size="12" text-anchor="end">${esc(s.label)}</text>`);
+    parts.push(`<rect x="${x0}" y="${y - 7}" width="${(sx(m) - x0).toFixed(1)}" height="14" fill="${s.impl === 'rust' ? '#b7410e' : '#3178c6'}"/>`);
+    parts.push(`<line x1="${sx(Math.min(...s.v)).toFixed(1)}" x2="${sx(Math.max(...s.v)).toFixed(1)}" y1="${y}" y2="${y}" stroke="#222"/>`);
+    parts.push(`<text x="${(sx(Math.max(...s.v)) + 6).toFixed(1)}" y="${y + 4}" font-size="11">${s.impl === 'rust' ? 'Rust' : 'TS'} ${m.toFixed(1)}</text>`);
+  }
+  y += 30;
+  parts.push(`<rect x="190" y="${y - 10}" width="12" height="12" fill="#b7410e"/><text x="207" y="${y}" font-size="12">Rust worker (workers-rs → wasm)</text>`);
+  parts.push(`<rect x="420" y="${y - 10}" width="12" height="12" fill="#3178c6"/><text x="437" y="${y}" font-size="12">TypeScript baseline (bench/ts-worker)</text>`);
+  y += 10;
+}
+const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y + 20}" viewBox="0 0 ${W} ${y + 20}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="#fff"/>\n${parts.join('\n')}\n</svg>\n`;
+fs.writeFileSync(svgOut, svg);
+fs.writeFileSync(out, md);
+NODE
+
 if [ ${#STAGES_SKIPPED[@]} -gt 0 ] || [ ${#STAGES_FAILED[@]} -gt 0 ]; then
   {
     echo
@@ -103,5 +273,5 @@ if [ ${#STAGES_SKIPPED[@]} -gt 0 ] || [ ${#STAGES_FAILED[@]} -gt 0 ]; then
   } >>"$OUT"
 fi
 stage_summary
-echo "total time: $(( $(date +%s) - T0 ))s; wrote ${OUT#"$KIPP_ROOT"/} ($(grep -c '^| ' "$ROWS" || true) rows)"
+echo "total time: $(( $(date +%s) - T0 ))s; wrote ${OUT#"$KIPP_ROOT"/} and ${SVG#"$KIPP_ROOT"/} ($(grep -c '^| [a-z]' "$OUT" || true) rows)"
 exit "$rc"
