@@ -110,9 +110,10 @@ function workerRss(st) {
 }
 // The worker's process group must stay up for the whole run; note when it went away.
 let workerGone = null;
+let stopping = false;
 function watchWorker(st) {
   const child = st.children.worker;
-  child.once('exit', (code, signal) => { workerGone ??= { t: (Date.now() - T0) / 1000, code, signal, phase }; log(`the worker process (wrangler dev) exited: code ${code}, signal ${signal}`); });
+  child.once('exit', (code, signal) => { if (stopping) return; workerGone ??= { t: (Date.now() - T0) / 1000, code, signal, phase }; log(`the worker process (wrangler dev) exited: code ${code}, signal ${signal}`); });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -530,6 +531,7 @@ async function main() {
   } catch (e) {
     check(false, 'soak ran to the end', e.stack ?? String(e));
   } finally {
+    stopping = true;
     for (const s of subscribers) { s.gaveUp = true; try { s.ws?.close(); } catch { /* closed */ } }
     await st.stop();
   }
