@@ -55,7 +55,8 @@ export function errorBox(e) {
 function readToken() {
   const m = location.hash.match(/[#&]token=([^&]+)/) ?? location.search.match(/[?&]token=([^&]+)/);
   if (m) {
-    localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    // A mangled link (bad %-escape) must show the sign-in form, not leave the page loading.
+    try { localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1])); } catch { /* ignore the bad link */ }
     history.replaceState(null, '', location.pathname + '#/checkout');
   }
   return localStorage.getItem(TOKEN_KEY);

@@ -49,6 +49,15 @@ test('auth matrix: no token, tampered, expired, revoked, wrong role, wrong locat
   assert.equal(rv.status, 401);
   assert.equal(rv.body.code, 'token_revoked');
 
+  // A minted token never outlives its minter; a location's admin cannot revoke.
+  const shortAdmin = st.token({ role: 'admin', loc, ttl: 120 });
+  const child = await st.call('POST', '/kipp/v1/tokens', { token: shortAdmin, body: { role: 'clerk', location_id: loc, ttl_seconds: 86400 } });
+  assert.equal(child.status, 200, child.text);
+  assert.ok(child.body.expires_at <= Math.floor(Date.now() / 1000) + 121, `child expires ${child.body.expires_at}`);
+  const scopedRevoke = await st.call('POST', '/kipp/v1/tokens/revoke', { token: shortAdmin, body: { jti: child.body.jti } });
+  assert.equal(scopedRevoke.status, 403, scopedRevoke.text);
+  assert.equal((await st.call('POST', '/kipp/v1/tokens/revoke', { token: st.admin, body: { jti: 'not a jti!' } })).status, 400);
+
   // Wrong role.
   assert.equal((await st.call('GET', '/ipp/v1/enrollments', { token: st.clerk })).status, 403);
   assert.equal((await st.call('POST', '/kipp/v1/tokens', { token: st.clerk, body: { role: 'admin' } })).status, 403);
@@ -154,6 +163,25 @@ test('idempotent create: same key returns the first session, never a second', as
   const other = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id, 2000), headers: { 'idempotency-key': key } });
   assert.equal(other.status, 422);
   await st.call('PUT', `/ipp/v1/sessions/${a.body.session_id}/cancel`);
+});
+
+test('without an Idempotency-Key the same cart twice is two sales, and never a second open session', async () => {
+  const dev = await device(st, 'No-key till');
+  const a = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id) });
+  assert.equal(a.status, 200, a.text);
+  // Resent while the first is open: Kustom allows one open session per device, so no second one.
+  const resent = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id) });
+  assert.equal(resent.status, 409, resent.text);
+  assert.notEqual(resent.body.session_id, a.body.session_id);
+  const tap = await st.call('POST', `/ipp/v1/dev/sessions/${a.body.session_id}/simulate-tap?outcome=SUCCESS`);
+  assert.equal(tap.status, 200, tap.text);
+  // The next customer buys the same cart: a new session, not the first (paid) one replayed.
+  const b = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id) });
+  assert.equal(b.status, 200, b.text);
+  assert.notEqual(b.body.session_id, a.body.session_id);
+  assert.equal(b.body.status, 'CREATED');
+  assert.equal(b.headers.get('idempotent-replayed'), null);
+  await st.call('PUT', `/ipp/v1/sessions/${b.body.session_id}/cancel`);
 });
 
 test('forged, stale and replayed webhooks are rejected and change nothing', async () => {

@@ -77,6 +77,9 @@ const server = createServer(async (req, res) => {
     if (b.merchant_reference1 === 'fail-once' && bump(`create:${key}`) === 1) {
       return send(res, 503, problem(503, 'upstream_unavailable', 'Upstream Unavailable', 'try again'));
     }
+    if (b.merchant_reference1 === 'in-progress-once' && bump(`create:${key}`) === 1) {
+      return send(res, 409, problem(409, 'idempotency_in_progress', 'Conflict', 'a create with this key is in progress'), { 'retry-after': '1' });
+    }
     if (b.merchant_reference1 === 'busy') return send(res, 409, problem(409, 'device_busy', 'Conflict', 'the device is busy with another session'));
     return send(res, 200, session(U(100), 'CREATED', { merchant_reference1: b.merchant_reference1, order_items: b.order_items }));
   }

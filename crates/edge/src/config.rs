@@ -164,10 +164,13 @@ impl Config {
         })
     }
 
-    /// True unless the worker talks to production Kustom: `/ipp/v1/dev/*` is allowed.
+    /// True when `/ipp/v1/dev/*` may pass: only for Kustom's playground host or a loopback
+    /// emulator. Fails closed, so a production base written another way (`:443`, upper case,
+    /// a path) never opens the testing routes.
     #[must_use]
     pub fn playground(&self) -> bool {
-        self.api_base != PRODUCTION_API_BASE
+        let host = api_host(&self.api_base);
+        host == "api.playground.kustom.co" || host == "localhost" || host == "[::1]" || host.starts_with("127.")
     }
 
     /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if allowed.
@@ -179,6 +182,19 @@ impl Config {
         }
         self.allowed_origins.iter().any(|o| o == origin).then(|| origin.to_owned())
     }
+}
+
+/// The lower-case host of a base URL, without scheme, credentials, port or path.
+fn api_host(base: &str) -> String {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port.split_once(']').map_or(host_port.to_owned(), |(h, _)| format!("{h}]"))
+    } else {
+        host_port.split(':').next().unwrap_or("").to_owned()
+    };
+    host.to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -238,7 +254,21 @@ pub(crate) mod tests {
     #[test]
     fn production_refuses_dev_routes() {
         let mut v = vars();
-        v.insert(names::API_BASE, PRODUCTION_API_BASE.to_owned());
-        assert!(!Config::from_lookup(&|n| v.get(n).cloned()).unwrap().playground());
+        for base in [
+            PRODUCTION_API_BASE,
+            "https://api.kustom.co:443",
+            "https://API.kustom.co/",
+            "https://x@api.kustom.co",
+            "https://mock.example",
+        ] {
+            v.insert(names::API_BASE, base.to_owned());
+            assert!(!Config::from_lookup(&|n| v.get(n).cloned()).unwrap().playground(), "{base}");
+        }
+        for base in
+            ["https://api.playground.kustom.co", "http://127.0.0.1:8788", "http://localhost:8788", "http://[::1]:8788"]
+        {
+            v.insert(names::API_BASE, base.to_owned());
+            assert!(Config::from_lookup(&|n| v.get(n).cloned()).unwrap().playground(), "{base}");
+        }
     }
 }

@@ -54,8 +54,19 @@ pub async fn body(req: &mut Request, max: usize) -> Result<Option<Vec<u8>>> {
             return Ok(None);
         }
     }
-    let b = req.bytes().await.unwrap_or_default();
-    Ok((b.len() <= max).then_some(b))
+    // Read chunk by chunk and stop at the limit: a chunked body has no Content-Length, and
+    // buffering it whole first would let anyone fill the isolate's memory.
+    let mut stream = req.stream()?;
+    let mut out = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        // A body cut off mid-read is treated as empty, as before: validation then refuses it.
+        let Ok(chunk) = chunk else { return Ok(Some(Vec::new())) };
+        if out.len().saturating_add(chunk.len()) > max {
+            return Ok(None);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Some(out))
 }
 
 /// A request built with `web_sys` directly: workers-rs' `RequestInit` always creates a

@@ -1,8 +1,9 @@
 //! Idempotency of session creation (pure parts).
 //!
 //! The key is the client's `Idempotency-Key` (1–255 visible ASCII characters) or, when absent,
-//! derived from the token id and the exact body, so a browser that resends the same request
-//! after a network error gets the first session back. Keys are scoped by token role/id so two
+//! derived from the token id and the exact body. A derived key only joins a resent request to a
+//! create that is still in flight or whose outcome is unknown; once that create finished, the
+//! same cart again is a new sale (see `is_derived`). Keys are scoped by token role/id so two
 //! tokens cannot read each other's sessions through a guessed key. Records live in the
 //! device's Durable Object (the cart names the device, and Kustom lets a device hold one open
 //! session, which is what makes a retried create safe: see docs/decisions.md).
@@ -41,6 +42,13 @@ pub fn storage_key(client_key: Option<&str>, jti: &str, body: &[u8]) -> Result<S
         }
         None => Ok(format!("idem:d:{}", h(&[jti.as_bytes(), body]))),
     }
+}
+
+/// True for a key derived from the body (the client sent no `Idempotency-Key`). Such keys
+/// protect only a create still in flight or of unknown outcome; a finished one is not replayed.
+#[must_use]
+pub fn is_derived(storage_key: &str) -> bool {
+    storage_key.starts_with("idem:d:")
 }
 
 /// A fingerprint of the body, to refuse a key reused with a different cart.
@@ -166,6 +174,8 @@ mod tests {
         assert_eq!(storage_key(Some("has space"), "j", b"").unwrap_err().status, Some(400));
         assert!(storage_key(Some(&"x".repeat(256)), "j", b"").is_err());
         assert_eq!(body_hash(b"a"), body_hash(b"a"));
+        assert!(is_derived(&storage_key(None, "j1", b"{}").unwrap()));
+        assert!(!is_derived(&a));
     }
 
     #[test]

@@ -602,7 +602,11 @@ async fn mint(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Resu
     if ttl == 0 || ttl > token::MAX_TTL_SECS {
         return Ok(fail(ctx, field("ttl_seconds", "out_of_range", "must be from 1 to 2678400")));
     }
-    let claims = Claims::new(role, loc, now_ms() / 1000, ttl, http::random16());
+    // A minted token never outlives its minter: a stolen short-lived admin token cannot be
+    // turned into long-lived ones that survive its revocation or expiry.
+    let now = now_ms() / 1000;
+    let ttl = ttl.min(u64::try_from(minter.exp.saturating_sub(now)).unwrap_or(0).max(1));
+    let claims = Claims::new(role, loc, now, ttl, http::random16());
     let Ok(t) = token::mint(&cfg.token_key, &claims) else { return Ok(fail(ctx, Problem::from_status(500))) };
     Ok(json(200, &Minted { token: t, jti: claims.jti, expires_at: claims.exp }))
 }
@@ -613,15 +617,24 @@ struct RevokeBody {
 }
 
 async fn revoke(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<Response> {
-    if let Err(r) = admin(req, env, cfg, ctx).await? {
-        return Ok(r);
+    let revoker = match admin(req, env, cfg, ctx).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    // Tokens do not record who minted them, so only an unscoped admin may revoke: a store's
+    // admin could otherwise revoke the owner's tokens or fill the revocation list.
+    if revoker.loc.is_some() {
+        return Ok(fail(ctx, auth::forbidden("revoking tokens needs an admin token without a location")));
     }
     let Some(body) = http::body(req, 4096).await? else { return Ok(fail(ctx, Problem::from_status(413))) };
     let b: RevokeBody = match kipp_core::api::decode_with_path(&body) {
         Ok(b) => b,
         Err(e) => return Ok(fail(ctx, Problem::validation(vec![e]))),
     };
-    if b.jti.is_empty() || b.jti.len() > 64 {
+    if b.jti.is_empty()
+        || b.jti.len() > 64
+        || !b.jti.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
         return Ok(fail(ctx, field("jti", "invalid", "must be a token id")));
     }
     let exp = now_ms() / 1000 + i64::try_from(token::MAX_TTL_SECS).unwrap_or(0);

@@ -157,11 +157,23 @@ pub async fn call_with(
 }
 
 /// The problem for a non-2xx reply: Kustom's 4xx pass through (with its field errors), 5xx
-/// become 502, 429 stays 429.
+/// become 502, 429 stays 429, and 401/403 become 502 `upstream_auth_failed`: they mean the
+/// worker's API key is wrong, not the POS token, so the browser must not sign the clerk out.
 #[must_use]
 pub fn reply_problem(reply: &Reply) -> Problem {
     let mut p = decode_problem(reply.status, &reply.body);
     p.request_id = None;
+    if matches!(reply.status, 401 | 403) {
+        return Problem::new(
+            502,
+            "upstream_auth_failed",
+            "Bad Gateway",
+            format!(
+                "Kustom refused the worker's credentials ({}): check KUSTOM_API_KEY and KUSTOM_MERCHANT_ID",
+                reply.status
+            ),
+        );
+    }
     if reply.status >= 500 {
         let mut g = Problem::new(502, "upstream_error", "Bad Gateway", format!("Kustom answered {}", reply.status));
         g.detail = Some(format!("Kustom answered {}: {}", reply.status, p.title));

@@ -246,6 +246,11 @@ impl Client {
         f.retry_after_ms = opt_string(&res, "retryAfter")
             .and_then(|s| s.trim().parse::<u32>().ok())
             .map(|s| s.saturating_mul(1000).min(60_000));
+        // A conflict the worker expects to clear (it says when with Retry-After, e.g. a create
+        // whose first attempt is still being reconciled) is worth a retry with the same key.
+        if status == 409 && f.retry_after_ms.is_some() {
+            f.retryable = true;
+        }
         Err(Exchange::Failed(f))
     }
 }

@@ -89,7 +89,10 @@ impl Failure {
             (Some(d), _) => d,
             (None, _) => advice(code, &title),
         };
-        let retryable = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
+        // A 409 `idempotency_in_progress` means the first attempt of this very create is still
+        // running at the worker: retrying with the same key joins it (never a second session).
+        let retryable = matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+            || (status == 409 && problem.code.as_deref() == Some("idempotency_in_progress"));
         Self {
             code,
             message,

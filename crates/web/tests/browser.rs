@@ -180,6 +180,19 @@ async fn create_session_validates_before_the_network() {
 }
 
 #[wasm_bindgen_test]
+async fn create_in_progress_at_the_worker_is_retried_with_the_same_key() {
+    reset().await;
+    let c = client("t", &[("retries", n(2.0))]);
+    let body = cart(2);
+    Reflect::set(&body, &s("merchant_reference1"), &s("in-progress-once")).unwrap();
+    let sess = ok(c.create_session(body, None)).await;
+    assert_eq!(get(&sess, "status").as_string().unwrap(), "CREATED");
+    let keys = Array::from(&get(&test_log().await, "idempotencyKeys"));
+    assert_eq!(keys.length(), 2, "one 409 idempotency_in_progress, one retry");
+    assert_eq!(keys.get(1).as_string().unwrap(), keys.get(0).as_string().unwrap());
+}
+
+#[wasm_bindgen_test]
 async fn create_session_reuses_its_idempotency_key_on_retry() {
     reset().await;
     let c = client("t", &[("retries", n(2.0))]);

@@ -83,7 +83,13 @@ pub async fn handle(emulator: &Emulator, req: Request<Incoming>) -> Result<Reply
         ("POST", "/_emulator/faults") => {
             let spec: FaultSpec = decode(&body)?;
             spec.validate()?;
-            emulator.faults.add(spec);
+            if !emulator.faults.add(spec) {
+                return Err(Reject::new(
+                    409,
+                    "too_many_faults",
+                    "at most 256 fault rules; DELETE /_emulator/faults first",
+                ));
+            }
             ok_json(201, &FaultList { faults: emulator.faults.list() })
         }
         ("DELETE", "/_emulator/faults") => {

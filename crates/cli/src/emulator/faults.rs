@@ -94,6 +94,9 @@ struct Rule {
     remaining: Option<u32>,
 }
 
+/// Most fault rules active at once.
+pub const MAX_RULES: usize = 256;
+
 /// The active fault rules.
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -105,13 +108,19 @@ impl Faults {
         self.rules.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Adds a (validated) rule.
-    pub fn add(&self, spec: FaultSpec) {
+    /// Adds a (validated) rule; false when [`MAX_RULES`] are already active (every request
+    /// scans the rules, so their number is bounded).
+    pub fn add(&self, spec: FaultSpec) -> bool {
         let remaining = match (spec.count, spec.ratio) {
             (_, Some(_)) => None,
             (c, None) => Some(c.unwrap_or(1)),
         };
-        self.lock().push(Rule { spec, remaining });
+        let mut rules = self.lock();
+        if rules.len() >= MAX_RULES {
+            return false;
+        }
+        rules.push(Rule { spec, remaining });
+        true
     }
 
     /// Removes every rule.
@@ -172,7 +181,7 @@ mod tests {
     #[test]
     fn counts_down_and_matches_prefix() {
         let f = Faults::default();
-        f.add(spec(r#"{"status":503,"count":2,"path_prefix":"/ipp/v1/sessions"}"#));
+        assert!(f.add(spec(r#"{"status":503,"count":2,"path_prefix":"/ipp/v1/sessions"}"#)));
         assert_eq!(f.pick("/ipp/v1/devices", || 0.0), None);
         assert_eq!(f.pick("/ipp/v1/sessions", || 0.0).unwrap().status, Some((503, None)));
         assert!(f.pick("/ipp/v1/sessions/x", || 0.0).is_some());
@@ -183,10 +192,21 @@ mod tests {
     #[test]
     fn ratio_rules_roll() {
         let f = Faults::default();
-        f.add(spec(r#"{"status":429,"retry_after":1,"ratio":0.5}"#));
+        assert!(f.add(spec(r#"{"status":429,"retry_after":1,"ratio":0.5}"#)));
         assert!(f.pick("/ipp/v1/x", || 0.9).is_none());
         assert_eq!(f.pick("/ipp/v1/x", || 0.1).unwrap().status, Some((429, Some(1))));
         assert_eq!(f.list().len(), 1);
+    }
+
+    #[test]
+    fn the_number_of_rules_is_bounded() {
+        let f = Faults::default();
+        for _ in 0..MAX_RULES {
+            assert!(f.add(spec(r#"{"status":500}"#)));
+        }
+        assert!(!f.add(spec(r#"{"status":500}"#)));
+        f.clear();
+        assert!(f.add(spec(r#"{"status":500}"#)));
     }
 
     #[test]

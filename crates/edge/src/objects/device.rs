@@ -201,7 +201,12 @@ impl DeviceObject {
         let storage = self.state.storage();
         let mut stats = Stats::default();
         match store_get::<CreateRecord>(&storage, &c.key).await? {
-            Some(CreateRecord::Done { body_hash, session }) => {
+            // A key derived from the body (the client sent none) is never replayed once the
+            // create finished: two identical carts are two sales, and replaying the first
+            // (maybe already paid) session would show "paid" for a customer who did not pay.
+            // Kustom's one-open-session-per-device rule still stops a resent create from
+            // opening a second session while the first is open (409 device_busy).
+            Some(CreateRecord::Done { body_hash, session }) if !crate::idem::is_derived(&c.key) => {
                 if body_hash != c.body_hash {
                     return Ok(fail(
                         Problem::new(
@@ -249,7 +254,7 @@ impl DeviceObject {
                 }
                 // Too old to matter: start afresh.
             }
-            None => {}
+            Some(CreateRecord::Done { .. }) | None => {}
         }
         let pending = CreateRecord::Pending {
             body_hash: c.body_hash.clone(),
