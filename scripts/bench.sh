@@ -86,9 +86,11 @@ stage_edge() {
   [ -f bench/edge-bench.sh ] || { skip "bench/edge-bench.sh does not exist yet"; return; }
   scripts/edge-build.sh >/dev/null
   cargo build -p kipp-cli --bin kipp
-  local ts="target/bench-ts-dry-run" log="$LOG_DIR/edge-ts-bundle.out"
+  # (--outdir is absolute: wrangler resolves a relative one against the config's folder.)
+  local ts="$KIPP_ROOT/target/bench-ts-dry-run" log="$LOG_DIR/edge-ts-bundle.out"
   rm -rf "$ts"
   wrangler deploy --dry-run --config bench/ts-worker/wrangler.toml --outdir "$ts" >/dev/null 2>&1
+  ls "$ts"/*.js >/dev/null || { echo "no TypeScript baseline bundle in $ts" >&2; return 1; }
   {
     echo "BENCH ts_baseline_bundle_raw $(cat "$ts"/*.js | wc -c) bytes"
     echo "BENCH ts_baseline_bundle_gzip $(cat "$ts"/*.js | gzip -9 | wc -c) bytes"
