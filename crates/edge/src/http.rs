@@ -54,19 +54,24 @@ pub async fn body(req: &mut Request, max: usize) -> Result<Option<Vec<u8>>> {
             return Ok(None);
         }
     }
-    // Read chunk by chunk and stop at the limit: a chunked body has no Content-Length, and
-    // buffering it whole first would let anyone fill the isolate's memory.
+    // Read chunk by chunk and keep at most `max` bytes: a chunked body has no Content-Length,
+    // and buffering it whole would let anyone fill the isolate's memory. The rest of an
+    // oversized body is read and dropped rather than left unread: answering while the client
+    // is still sending breaks the connection in front of the worker (seen with wrangler dev).
     let mut stream = req.stream()?;
     let mut out = Vec::new();
+    let mut too_big = false;
     while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
         // A body cut off mid-read is treated as empty, as before: validation then refuses it.
         let Ok(chunk) = chunk else { return Ok(Some(Vec::new())) };
-        if out.len().saturating_add(chunk.len()) > max {
-            return Ok(None);
+        if too_big || out.len().saturating_add(chunk.len()) > max {
+            too_big = true;
+            out = Vec::new();
+            continue;
         }
         out.extend_from_slice(&chunk);
     }
-    Ok(Some(out))
+    Ok((!too_big).then_some(out))
 }
 
 /// A request built with `web_sys` directly: workers-rs' `RequestInit` always creates a
