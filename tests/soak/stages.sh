@@ -12,5 +12,5 @@ stage_soak() {
   [ -f wrangler.toml ] || { skip "no wrangler.toml yet"; return; }
   cargo build -p kipp-cli --bin kipp
   [ -f crates/edge/build/index.js ] || scripts/edge-build.sh
-  SOAK_SECONDS="${KIPP_TEST_SOAK_SECONDS:-30}" SOAK_CLIENTS="${KIPP_TEST_SOAK_CLIENTS:-8}" SOAK_DRAIN_SECONDS="${SOAK_DRAIN_SECONDS:-90}" node tests/soak/soak.mjs
+  SOAK_MEMORY_CHECK="${SOAK_MEMORY_CHECK:-report}" SOAK_SECONDS="${KIPP_TEST_SOAK_SECONDS:-30}" SOAK_CLIENTS="${KIPP_TEST_SOAK_CLIENTS:-8}" SOAK_DRAIN_SECONDS="${SOAK_DRAIN_SECONDS:-90}" node tests/soak/soak.mjs
 }
