@@ -208,31 +208,13 @@ impl DeviceObject {
             // opening a second session while the first is open (409 device_busy).
             Some(CreateRecord::Done { body_hash, session }) if !crate::idem::is_derived(&c.key) => {
                 if body_hash != c.body_hash {
-                    return Ok(fail(
-                        Problem::new(
-                            422,
-                            "idempotency_key_reused",
-                            "Unprocessable Entity",
-                            "this Idempotency-Key was used with another body",
-                        ),
-                        None,
-                        stats,
-                    ));
+                    return Ok(fail(key_reused(), None, stats));
                 }
                 return Ok(Outcome { session: Some(*session), replayed: true, ..Outcome::default() });
             }
             Some(CreateRecord::Pending { body_hash, started_ms, .. }) => {
                 if body_hash != c.body_hash {
-                    return Ok(fail(
-                        Problem::new(
-                            422,
-                            "idempotency_key_reused",
-                            "Unprocessable Entity",
-                            "this Idempotency-Key was used with another body",
-                        ),
-                        None,
-                        stats,
-                    ));
+                    return Ok(fail(key_reused(), None, stats));
                 }
                 if self.inflight.borrow().contains(&c.key) {
                     return Ok(fail(
@@ -367,4 +349,14 @@ impl DurableObject for DeviceObject {
             _ => Ok(json(404, &"no such device route")),
         }
     }
+}
+
+/// 422 for an `Idempotency-Key` sent again with another cart.
+fn key_reused() -> Problem {
+    Problem::new(
+        422,
+        "idempotency_key_reused",
+        "Unprocessable Entity",
+        "this Idempotency-Key was used with another body",
+    )
 }
