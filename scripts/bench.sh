@@ -2,9 +2,13 @@
 # shellcheck disable=SC2317  # stage functions are called indirectly, by run_stages
 # scripts/bench.sh — run kipp's benchmarks and write docs/benchmarks.md (`make bench`; setup
 # runs first) plus docs/benchmarks.svg. The file is overwritten each run: a header describing the
-# machine and tool versions, then one row per figure: the median of KIPP_BENCH_RUNS runs
-# (default 5) with min–max, the target it is held to and pass/miss, and the command. Ratios
-# against a baseline are computed inside each run (same run, same machine), then summarised.
+# machine and tool versions, then per stage a line saying how many of its KIPP_BENCH_RUNS runs
+# (default 5) completed, how long they took and why any failed, then one row per figure: the
+# median of the completed runs with min–max, the target it is held to and pass/miss, and the
+# command. Ratios against a baseline are computed inside each run (same run, same machine), then
+# summarised. Every run is bounded in time (RUN_LIMIT below); a run that fails or runs over is
+# recorded and the bench goes on with the next run and the next stage. The exit code is 1 when
+# any run or stage failed (the table is written anyway).
 #
 #   scripts/bench.sh                # all stages
 #   scripts/bench.sh core web       # only these stages
@@ -13,8 +17,9 @@
 #
 # To add a stage: write stage_<name> below and add <name> to STAGES. A stage builds what it needs
 # once, then `bench_runs NAME COMMAND…` runs the command KIPP_BENCH_RUNS times, keeping each run's
-# output in target/bench-logs/NAME.runN.out; every `BENCH <name> <value> <unit>` line printed
-# becomes a sample of that figure. Targets live in TARGETS below. Use `skip "why"` when what a
+# output in target/bench-logs/NAME.runN.out; every `BENCH <name> <value> <unit>` line printed by
+# a run that succeeds becomes a sample of that figure (a failing command may print
+# `BENCH_FAILED <reason>`, which the table quotes). Targets live in TARGETS below. Use `skip "why"` when what a
 # stage measures does not exist yet. The scripts in bench/ are run as they are (not edited here).
 set -euo pipefail
 
@@ -50,16 +55,61 @@ emulator_peak_rss_100000_sessions lt 200 < 200 MB
 kipp_vs_ajv               ge 1.0     ≥ 1.0× ajv
 "
 
-# bench_runs NAME DISPLAY_COMMAND CMD... — run CMD $RUNS times; each run's output is shown and kept.
+# Time limit of ONE run of a stage's command, in seconds (KIPP_BENCH_RUN_LIMIT overrides all).
+# A run over its limit gets SIGTERM (then SIGKILL 30 s later) and counts as failed. Typical run
+# times on the 2-core machine are in docs/benchmarks.md ("runs" line of each stage).
+declare -A RUN_LIMIT=([core]=240 [web]=240 [edge]=300 [emulator]=200)
+RUNS_FILE="$LOG_DIR/runs.tsv"      # stage <TAB> run <TAB> ok|failed <TAB> seconds <TAB> reason
+
+# run_failure_reason LOG RC LIMIT — one line saying why a run failed.
+run_failure_reason() {
+  local log="$1" rc="$2" limit="$3" why
+  why="$(grep -a '^BENCH_FAILED ' "$log" | tail -n1 | cut -c14- || true)"
+  [ -n "$why" ] || why="$(grep -aE '^(kipp: |Error|error|thread .* panicked)' "$log" | tail -n1 || true)"
+  [ -n "$why" ] || why="$(grep -av '^BENCH ' "$log" | grep -a '[^[:space:]]' | tail -n1 || true)"
+  case "$rc" in
+    124|137) why="over its ${limit} s limit, stopped${why:+; last output: $why}" ;;
+    0) why="no BENCH lines in its output" ;;
+    *) why="exit code $rc${why:+: $why}" ;;
+  esac
+  printf '%s' "$why" | tr '\t|\r' '   ' | cut -c1-400
+}
+
+# bench_runs NAME DISPLAY_COMMAND CMD... — run CMD $RUNS times, each bounded by RUN_LIMIT[NAME];
+# each run's output is shown and kept. A run that fails (non-zero exit, no BENCH lines, over its
+# limit) is recorded in RUNS_FILE with its reason and its figures are left out; the next run
+# starts anyway. Always returns 0: failed runs are reported in the table, not by aborting.
 bench_runs() {
-  local name="$1" shown="$2" i log; shift 2
+  local name="$1" shown="$2" i log rc t0 secs limit pid tailpid; shift 2
+  limit="${KIPP_BENCH_RUN_LIMIT:-${RUN_LIMIT[$name]:-300}}"
   for i in $(seq 1 "$RUNS"); do
     log="$LOG_DIR/$name.run$i.out"
-    echo "--- $name: run $i of $RUNS: $shown"
-    "$@" 2>&1 | tee "$log"
-    grep -qE '^BENCH [^ ]+ [^ ]+' "$log" || { echo "no BENCH lines in the output of: $shown" >&2; return 1; }
-    printf '%s\t%s\t%s\n' "$name" "$shown" "$log" >>"$MANIFEST"
+    echo "--- $name: run $i of $RUNS (limit ${limit} s): $shown"
+    t0=$(date +%s)
+    # `timeout` puts the command in a process group of its own and, at the limit, signals that
+    # group only. Ctrl-C (which reaches this shell, not that group) is passed on to it.
+    : >"$log"
+    timeout --kill-after=30 "$limit" "$@" >"$log" 2>&1 </dev/null &
+    pid=$!
+    tail -n +1 -f --pid="$pid" "$log" &
+    tailpid=$!
+    trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; kill "$tailpid" 2>/dev/null; echo "--- $name: run $i interrupted" >&2; exit 130' INT TERM
+    rc=0
+    wait "$pid" || rc=$?
+    trap - INT TERM
+    wait "$tailpid" 2>/dev/null || true
+    secs=$(( $(date +%s) - t0 ))
+    if [ "$rc" -eq 0 ] && grep -qE '^BENCH [^ ]+ [^ ]+' "$log"; then
+      printf '%s\t%s\t%s\n' "$name" "$shown" "$log" >>"$MANIFEST"
+      printf '%s\t%s\tok\t%s\t\n' "$name" "$i" "$secs" >>"$RUNS_FILE"
+      echo "--- $name: run $i of $RUNS ok (${secs} s)"
+    else
+      local why; why="$(run_failure_reason "$log" "$rc" "$limit")"
+      printf '%s\t%s\tfailed\t%s\t%s\n' "$name" "$i" "$secs" "$why" >>"$RUNS_FILE"
+      echo "--- $name: run $i of $RUNS FAILED after ${secs} s: $why (log: ${log#"$KIPP_ROOT"/}); going on" >&2
+    fi
   done
+  return 0
 }
 
 # kipp-core micro-benchmarks (crates/core/benches/core.rs), host build; each run is itself the
@@ -89,7 +139,7 @@ stage_edge() {
   # (--outdir is absolute: wrangler resolves a relative one against the config's folder.)
   local ts="$KIPP_ROOT/target/bench-ts-dry-run" log="$LOG_DIR/edge-ts-bundle.out"
   rm -rf "$ts"
-  wrangler deploy --dry-run --config bench/ts-worker/wrangler.toml --outdir "$ts" >/dev/null 2>&1
+  timeout 120 wrangler deploy --dry-run --config bench/ts-worker/wrangler.toml --outdir "$ts" >/dev/null 2>&1
   ls "$ts"/*.js >/dev/null || { echo "no TypeScript baseline bundle in $ts" >&2; return 1; }
   {
     echo "BENCH ts_baseline_bundle_raw $(cat "$ts"/*.js | wc -c) bytes"
@@ -115,6 +165,7 @@ if [ "${1:-}" = "--list" ]; then printf '%s\n' "${STAGES[@]}"; exit 0; fi
 mkdir -p "$LOG_DIR" "$(dirname "$OUT")"
 rm -f "$LOG_DIR"/*.log "$LOG_DIR"/*.out
 : >"$MANIFEST"
+: >"$RUNS_FILE"
 
 ver() { "$@" 2>/dev/null | head -n1 || true; }
 cpu="$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
@@ -124,8 +175,10 @@ header() {
 # Benchmarks
 
 Written by \`make bench\` (scripts/bench.sh); every run overwrites this file and
-[benchmarks.svg](benchmarks.svg). Each figure is the **median of $RUNS runs** (min–max beside it),
-all on the machine below, in one \`make bench\`. Ratios (× TypeScript, × ajv, × zod) are measured
+[benchmarks.svg](benchmarks.svg). Each stage's command is run $RUNS times; each figure is the
+**median of the runs that completed** (n = how many; min–max beside it), all on the machine below,
+in one \`make bench\`. Under each stage: how many runs completed, how long they took, and why
+any run failed (a failed run's figures are left out). Ratios (× TypeScript, × ajv, × zod) are measured
 inside each run against the baseline running on the same machine at the same time, then
 summarised the same way — the machine is shared and noisy, so absolute times alone mean little.
 1 KB = 1024 bytes; gzip is \`gzip -9\`.
@@ -139,21 +192,42 @@ summarised the same way — the machine is shared and noisy, so absolute times a
 | node | $(ver node --version) |
 | wrangler / workerd | $(ver "$KIPP_ROOT/node_modules/.bin/wrangler" --version) / workerd $workerd_ver |
 | chromium | $(ver chromium --version 2>/dev/null) |
-| runs per figure | $RUNS (KIPP_BENCH_RUNS) |
+| runs per stage | $RUNS (KIPP_BENCH_RUNS); each bounded in time (RUN_LIMIT in scripts/bench.sh) |
 
 EOF
 }
 header >"$LOG_DIR/header.md"
 
 T0=$(date +%s)
-run_stages "$LOG_DIR" "${STAGES[@]}"   # plain call: see scripts/lib/stages.sh
-rc=0; [ ${#STAGES_FAILED[@]} -eq 0 ] || rc=1
+# One run_stages call per stage: run_stages stops at the first failed stage, and a bench goes on
+# to the next stage (a stage fails only when it cannot build what it measures; failed runs are
+# recorded by bench_runs and do not fail the stage).
+ALL_PASSED=(); ALL_FAILED=(); ALL_SKIPPED=(); ALL_TIMES=()
+STAGES_FILE="$LOG_DIR/stages.tsv"   # stage <TAB> ok|failed|skipped <TAB> seconds
+: >"$STAGES_FILE"
+INTERRUPTED=""
+trap 'INTERRUPTED=1' INT TERM   # Ctrl-C: the running stage stops its run (above), then the bench ends
+for stage in "${STAGES[@]}"; do
+  run_stages "$LOG_DIR" "$stage"   # plain call: see scripts/lib/stages.sh
+  if [ -n "$INTERRUPTED" ]; then echo "interrupted: docs/benchmarks.md not rewritten" >&2; exit 130; fi
+  ALL_PASSED+=("${STAGES_PASSED[@]}"); ALL_FAILED+=("${STAGES_FAILED[@]}"); ALL_SKIPPED+=("${STAGES_SKIPPED[@]}"); ALL_TIMES+=("${STAGE_TIMES[@]}")
+  status=ok
+  [ ${#STAGES_FAILED[@]} -eq 0 ] || status=failed
+  [ ${#STAGES_SKIPPED[@]} -eq 0 ] || status=skipped
+  printf '%s\t%s\t%s\n' "$stage" "$status" "$(t="${STAGE_TIMES[0]:-x=0}"; echo "${t#*=}")" >>"$STAGES_FILE"
+done
+STAGES_PASSED=("${ALL_PASSED[@]}"); STAGES_FAILED=("${ALL_FAILED[@]}"); STAGES_SKIPPED=("${ALL_SKIPPED[@]}"); STAGE_TIMES=("${ALL_TIMES[@]}")
+RUNS_FAILED=$(awk -F'\t' '$3 == "failed"' "$RUNS_FILE" | wc -l)
+rc=0; [ ${#STAGES_FAILED[@]} -eq 0 ] && [ "$RUNS_FAILED" -eq 0 ] || rc=1
 
-# The table and the plot, from every run's BENCH lines.
-node - "$MANIFEST" "$LOG_DIR/header.md" "$OUT" "$SVG" "$TARGETS" <<'NODE'
+# The table and the plot, from every completed run's BENCH lines.
+node - "$MANIFEST" "$LOG_DIR/header.md" "$OUT" "$SVG" "$TARGETS" "$RUNS_FILE" "$STAGES_FILE" "$RUNS" <<'NODE'
 const fs = require('fs');
 const path = require('path');
-const [manifest, headerFile, out, svgOut, targetsText] = process.argv.slice(2);
+const [manifest, headerFile, out, svgOut, targetsText, runsFile, stagesFile, runsWanted] = process.argv.slice(2);
+const tsv = (f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\t'));
+const runs = tsv(runsFile).map(([stage, run, status, secs, reason]) => ({ stage, run: Number(run), status, secs: Number(secs), reason }));
+const stageStatus = new Map(tsv(stagesFile).map(([stage, status, secs]) => [stage, { status, secs: Number(secs) }]));
 const targets = {};
 for (const line of targetsText.split('\n')) {
   const m = /^(\S+)\s+(le|lt|ge|gt)\s+(\S+)\s+(.*)$/.exec(line.trim());
@@ -195,10 +269,29 @@ const order = ['core', 'web', 'edge', 'emulator'];
 const titles = { core: 'Core (kipp-core, native)', web: 'Browser (kipp-web in headless Chromium; sizes of pkg/)', edge: 'Edge worker (wrangler dev --local, 32 clients, loopback)', emulator: 'Emulator (`kipp emulator`, native profile)' };
 let md = fs.readFileSync(headerFile, 'utf8');
 const summary = [];
-for (const stage of order) {
+// "Runs" line of a stage: how many runs completed, how long they took, why any failed.
+const runsLine = (stage) => {
+  const st = stageStatus.get(stage);
+  const mine = runs.filter((r) => r.stage === stage);
+  const ok = mine.filter((r) => r.status === 'ok');
+  const took = (a) => { const t = a.map((r) => r.secs); return t.length ? (Math.min(...t) === Math.max(...t) ? `${t[0]} s` : `${Math.min(...t)}–${Math.max(...t)} s`) : ''; };
+  let line = `**Runs: ${ok.length} of ${runsWanted} completed**`;
+  if (ok.length) line += ` (${took(ok)} each)`;
+  if (st) line += `; the stage took ${Math.round(st.secs)} s in all, builds included`;
+  line += '.';
+  for (const r of mine.filter((r) => r.status !== 'ok')) line += ` Run ${r.run} failed after ${r.secs} s: ${r.reason}.`;
+  if (st?.status === 'failed') line += ` **The stage itself failed** (it could not build or prepare what it measures): see target/bench-logs/*-${stage}.log.`;
+  if (mine.length < Number(runsWanted) && st?.status !== 'skipped') line += ` ${Number(runsWanted) - mine.length} run(s) never started.`;
+  return line + '\n\n';
+};
+for (const stage of [...order, ...[...stageStatus.keys()].filter((s) => !order.includes(s))]) {
   const rows = [...figures.entries()].filter(([, f]) => f.stage === stage);
-  if (!rows.length) continue;
-  md += `## ${titles[stage]}\n\n| figure | median | min–max | n | target | | command |\n|---|---|---|---|---|---|---|\n`;
+  const st = stageStatus.get(stage);
+  if (!st && !rows.length) continue;
+  if (st?.status === 'skipped') { md += `## ${titles[stage] ?? stage}\n\nSkipped: what it measures does not exist yet.\n\n`; continue; }
+  md += `## ${titles[stage] ?? stage}\n\n${runsLine(stage)}`;
+  if (!rows.length) { md += 'No figures: no run of this stage completed.\n\n'; continue; }
+  md += `| figure | median | min–max | n | target | | command |\n|---|---|---|---|---|---|---|\n`;
   for (const [name, f] of rows) {
     const m = median(f.values);
     const [t, mark] = verdict(name, m);
@@ -208,9 +301,13 @@ for (const stage of order) {
   }
   md += '\n';
 }
-if (summary.length) {
-  md += `## Targets\n\n${summary.filter((s) => s.mark === 'pass').length} of ${summary.length} met.\n\n| target | median | |\n|---|---|---|\n`;
+// Targets whose figure no completed run produced, in a stage that ran: said so, not dropped.
+const stageOf = (name) => (/^emulator_/.test(name) ? 'emulator' : /^edge_/.test(name) ? 'edge' : /^(web_|kipp_)/.test(name) ? 'web' : 'core');
+const unmeasured = Object.entries(targets).filter(([name]) => !figures.has(name) && stageStatus.has(stageOf(name)));
+if (summary.length || unmeasured.length) {
+  md += `## Targets\n\n${summary.filter((s) => s.mark === 'pass').length} of ${summary.length + unmeasured.length} met${unmeasured.length ? ` (${unmeasured.length} not measured: no run of their stage completed)` : ''}.\n\n| target | median | |\n|---|---|---|\n`;
   for (const s of summary) md += `| ${s.t} (${s.name}) | ${fmt(s.m, s.unit)}${s.unit === 'bytes' || s.unit === 'x' ? '' : ' ' + s.unit} | ${s.mark} |\n`;
+  for (const [name, t] of unmeasured) md += `| ${t.label} (${name}) | no result | **not measured** |\n`;
   md += '\n';
 }
 md += `![Ratios against the baselines and edge latencies, Rust vs TypeScript](${path.basename(svgOut)})\n`;
@@ -267,13 +364,18 @@ fs.writeFileSync(svgOut, svg);
 fs.writeFileSync(out, md);
 NODE
 
-if [ ${#STAGES_SKIPPED[@]} -gt 0 ] || [ ${#STAGES_FAILED[@]} -gt 0 ]; then
+if [ ${#STAGES_SKIPPED[@]} -gt 0 ] || [ ${#STAGES_FAILED[@]} -gt 0 ] || [ "$RUNS_FAILED" -gt 0 ]; then
   {
     echo
-    [ ${#STAGES_SKIPPED[@]} -gt 0 ] && echo "Skipped (not built yet): ${STAGES_SKIPPED[*]}."
-    [ ${#STAGES_FAILED[@]} -gt 0 ] && echo "FAILED: ${STAGES_FAILED[*]} (see target/bench-logs/)."
+    [ ${#STAGES_SKIPPED[@]} -eq 0 ] || echo "Skipped (not built yet): ${STAGES_SKIPPED[*]}."
+    [ ${#STAGES_FAILED[@]} -eq 0 ] || echo "**Stages that FAILED**: ${STAGES_FAILED[*]} (see target/bench-logs/)."
+    [ "$RUNS_FAILED" -eq 0 ] || echo "**$RUNS_FAILED run(s) failed** and are left out of the figures; each is named under its stage above."
   } >>"$OUT"
 fi
 stage_summary
+if [ "$RUNS_FAILED" -gt 0 ]; then
+  echo "failed runs:"
+  awk -F'\t' '$3 == "failed" { printf "  %s run %s (after %s s): %s\n", $1, $2, $4, $5 }' "$RUNS_FILE"
+fi
 echo "total time: $(( $(date +%s) - T0 ))s; wrote ${OUT#"$KIPP_ROOT"/} and ${SVG#"$KIPP_ROOT"/} ($(grep -c '^| [a-z]' "$OUT" || true) rows)"
 exit "$rc"

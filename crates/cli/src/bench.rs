@@ -9,7 +9,8 @@
 //! - webhook deliveries per second to a local sink (events queued while paused, then
 //!   released at once).
 //!
-//! Every loop is bounded by a request count and stops by itself.
+//! Every loop is bounded by a request count and stops by itself; each phase is also bounded
+//! in time (`--phase-limit-secs`, default 60; each takes a few seconds) and fails with its name when over it.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -47,6 +48,9 @@ pub struct BenchArgs {
     /// Threads of the load generator (the emulator child uses one per core).
     #[arg(long, default_value_t = 2)]
     pub client_threads: usize,
+    /// Time limit of each phase, in seconds; a phase over it fails the run with its name.
+    #[arg(long, default_value_t = 60)]
+    pub phase_limit_secs: u64,
 }
 
 /// Kills the child emulator when dropped.
@@ -376,7 +380,9 @@ async fn deliveries(args: &BenchArgs) -> Result<(), Error> {
     let total = sessions * 2;
     let started = Instant::now();
     api.expect(Method::POST, "/_emulator/webhooks", Some(&json!({"paused": false})), 200).await?;
-    let deadline = started + Duration::from_secs(120);
+    // Half the phase's time limit for the deliveries themselves (the rest is for the setup).
+    let wait = Duration::from_secs((args.phase_limit_secs / 2).max(1));
+    let deadline = started + wait;
     while count.load(Ordering::Relaxed) < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -384,7 +390,7 @@ async fn deliveries(args: &BenchArgs) -> Result<(), Error> {
     let secs = started.elapsed().as_secs_f64();
     println!("BENCH emulator_webhook_deliveries_per_s {:.0} deliveries/s", got as f64 / secs);
     if got < total {
-        return Err(Error::Message(format!("only {got} of {total} deliveries arrived within 120 s")));
+        return Err(Error::Message(format!("only {got} of {total} deliveries arrived within {} s", wait.as_secs())));
     }
     Ok(())
 }
@@ -396,9 +402,31 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
+    let limit = Duration::from_secs(args.phase_limit_secs.max(1));
     runtime.block_on(async {
-        throughput(&args).await?;
-        memory(&args).await?;
-        deliveries(&args).await
+        bounded("create+get throughput", limit, throughput(&args)).await?;
+        bounded("memory", limit, memory(&args)).await?;
+        bounded("webhook deliveries", limit, deliveries(&args)).await
     })
+}
+
+/// Runs one phase with a time limit; a phase over it fails with its name (its emulator child is
+/// killed when the phase's future is dropped).
+async fn bounded(
+    name: &str,
+    limit: Duration,
+    phase: impl std::future::Future<Output = Result<(), Error>>,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    match tokio::time::timeout(limit, phase).await {
+        Ok(Ok(())) => {
+            eprintln!("bench-emulator: {name} phase took {:.1} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Ok(Err(e)) => Err(Error::Message(format!("the {name} phase failed: {e}"))),
+        Err(_) => Err(Error::Message(format!(
+            "the {name} phase did not finish within {} s (--phase-limit-secs)",
+            limit.as_secs()
+        ))),
+    }
 }
