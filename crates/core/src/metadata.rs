@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::validate::Validator;
+use crate::validate::{push_decimal, Validator};
 
 /// Most keys one metadata object may hold.
 pub const MAX_METADATA_KEYS: usize = 50;
@@ -28,12 +28,46 @@ pub struct Metadata(BTreeMap<String, String>);
 #[error("invalid metadata: {0}")]
 pub struct InvalidMetadata(pub String);
 
+/// Appends `s` quoted and escaped exactly as `format!("{s:?}")` writes it, but
+/// without the `Debug` formatting machinery (which the browser build then does
+/// not carry): `str`'s `Debug` escapes each character like `char::escape_debug`,
+/// except that it leaves `'` alone.
+pub(crate) fn push_debug_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push(c);
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
+    out.push('"');
+}
+
+/// A message made of text pieces, with `quoted` (as `{:?}`) after the first one.
+fn with_quoted(before: &str, quoted: &str, after: &[&str]) -> String {
+    let mut m = String::with_capacity(before.len() + quoted.len() + 48);
+    m.push_str(before);
+    push_debug_str(&mut m, quoted);
+    for a in after {
+        m.push_str(a);
+    }
+    m
+}
+
+/// `n` in decimal.
+fn decimal(n: usize) -> String {
+    let mut s = String::new();
+    push_decimal(&mut s, n as u64);
+    s
+}
+
 fn check_key(k: &str) -> Result<(), String> {
     if k.is_empty() || k.chars().count() > MAX_KEY_LEN {
-        return Err(format!("key {k:?} must be 1-{MAX_KEY_LEN} characters"));
+        return Err(with_quoted("key ", k, &[" must be 1-", &decimal(MAX_KEY_LEN), " characters"]));
     }
     if !k.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')) {
-        return Err(format!("key {k:?} may contain only letters, digits, '_', '.' and '-'"));
+        return Err(with_quoted("key ", k, &[" may contain only letters, digits, '_', '.' and '-'"]));
     }
     Ok(())
 }
@@ -42,12 +76,13 @@ impl Metadata {
     /// Validates and wraps a map.
     pub fn new(map: BTreeMap<String, String>) -> Result<Self, InvalidMetadata> {
         if map.len() > MAX_METADATA_KEYS {
-            return Err(InvalidMetadata(format!("at most {MAX_METADATA_KEYS} keys")));
+            return Err(InvalidMetadata(["at most ", &decimal(MAX_METADATA_KEYS), " keys"].concat()));
         }
         for (k, v) in &map {
             check_key(k).map_err(InvalidMetadata)?;
             if v.chars().count() > MAX_VALUE_LEN {
-                return Err(InvalidMetadata(format!("value of {k:?} must be at most {MAX_VALUE_LEN} characters")));
+                let max = decimal(MAX_VALUE_LEN);
+                return Err(InvalidMetadata(with_quoted("value of ", k, &[" must be at most ", &max, " characters"])));
             }
         }
         Ok(Self(map))
@@ -106,10 +141,12 @@ pub struct MetadataFilter {
 impl MetadataFilter {
     /// Parses `key:value` (split at the first `:`; the value may contain more).
     pub fn parse(s: &str) -> Result<Self, InvalidMetadata> {
-        let (k, v) = s.split_once(':').ok_or_else(|| InvalidMetadata(format!("filter {s:?} must be key:value")))?;
+        let (k, v) =
+            s.split_once(':').ok_or_else(|| InvalidMetadata(with_quoted("filter ", s, &[" must be key:value"])))?;
         check_key(k).map_err(InvalidMetadata)?;
         if v.chars().count() > MAX_VALUE_LEN {
-            return Err(InvalidMetadata(format!("filter value must be at most {MAX_VALUE_LEN} characters")));
+            let max = decimal(MAX_VALUE_LEN);
+            return Err(InvalidMetadata(["filter value must be at most ", &max, " characters"].concat()));
         }
         Ok(Self { key: k.to_owned(), value: v.to_owned() })
     }
@@ -123,18 +160,19 @@ impl TryFrom<String> for MetadataFilter {
 }
 impl From<MetadataFilter> for String {
     fn from(f: MetadataFilter) -> String {
-        format!("{}:{}", f.key, f.value)
+        [f.key.as_str(), ":", &f.value].concat()
     }
 }
 
 /// Checks a list of filters: at most [`MAX_FILTERS`], no key twice.
 pub fn validate_filters(v: &mut Validator, path: &str, filters: &[MetadataFilter]) {
     if filters.len() > MAX_FILTERS {
-        v.push(path, "too_many", format!("at most {MAX_FILTERS} metadata filters"));
+        v.push(path, "too_many", ["at most ", &decimal(MAX_FILTERS), " metadata filters"].concat());
     }
     for (i, f) in filters.iter().enumerate() {
         if filters[..i].iter().any(|g| g.key == f.key) {
-            v.push(format!("{path}[{i}]"), "duplicate_key", format!("metadata key {:?} appears twice", f.key));
+            let at = [path, "[", &decimal(i), "]"].concat();
+            v.push(at, "duplicate_key", with_quoted("metadata key ", &f.key, &[" appears twice"]));
         }
     }
 }
@@ -152,6 +190,33 @@ mod tests {
         assert!(!Metadata::empty().matches(&[f]));
         assert!(MetadataFilter::parse("nocolon").is_err());
         assert_eq!(MetadataFilter::parse("url:http://x").unwrap().value, "http://x");
+    }
+
+    #[test]
+    fn quoting_matches_debug() {
+        for s in [
+            "",
+            "plain",
+            "a b",
+            "it's",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\tnl\ncr\r\0",
+            "\u{7f}\u{1b}",
+            "é ü ß",
+            "\u{301}e\u{301}",
+            "\u{200b}\u{feff}",
+            "日本",
+            "🦀",
+            "\u{10ffff}",
+        ] {
+            let mut q = String::new();
+            push_debug_str(&mut q, s);
+            assert_eq!(q, format!("{s:?}"), "{s:?}");
+        }
+        let long = "k".repeat(41);
+        assert_eq!(check_key(&long).unwrap_err(), format!("key {long:?} must be 1-{MAX_KEY_LEN} characters"));
+        assert_eq!(MetadataFilter::parse("a b").unwrap_err().0, format!("filter {:?} must be key:value", "a b"));
     }
 
     #[test]

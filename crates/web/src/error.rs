@@ -104,6 +104,25 @@ impl Failure {
         }
     }
 
+    /// The failure for an error answer: its problem details when the body has
+    /// them (else the status's), the `x-request-id` header, `Retry-After` (ms).
+    #[must_use]
+    pub fn from_response(status: u16, text: &str, request_id: Option<String>, retry_after_ms: Option<u32>) -> Self {
+        let problem = crate::json::parse(text)
+            .ok()
+            .map(|v| crate::decode::problem(&v))
+            .filter(|p| !p.title.is_empty() || p.errors.is_some() || p.detail.is_some() || p.code.is_some())
+            .unwrap_or_else(|| Problem::from_status(status));
+        let mut f = Self::from_problem(status, problem, request_id);
+        f.retry_after_ms = retry_after_ms;
+        // A conflict the worker expects to clear (it says when with Retry-After, e.g. a create
+        // whose first attempt is still being reconciled) is worth a retry with the same key.
+        if status == 409 && f.retry_after_ms.is_some() {
+            f.retryable = true;
+        }
+        f
+    }
+
     /// Builds the JavaScript `KippError`.
     #[must_use]
     pub fn into_js(self) -> JsValue {

@@ -25,27 +25,38 @@ extern "C" {
     #[wasm_bindgen(js_name = utf8Into)]
     pub fn utf8_into(text: &js_sys::JsString, buf: &mut [u8]) -> i32;
 
-    /// One `fetch` with kipp's headers: resolves `{ status, text, requestId, retryAfter }`,
-    /// rejects like `fetch` (network, abort); `None` when `url` cannot make a `Request`.
-    pub fn send(
-        url: &str,
+    /// The client state the JS side works with (checked options and the [`crate::Runtime`]).
+    pub fn conn(
+        base: &str,
+        token: Option<&str>,
+        get_token: &JsValue,
+        timeout_ms: f64,
+        retries: u32,
+        rt: JsValue,
+    ) -> JsValue;
+
+    /// Carries out one call (token, `fetch`, time limit, retries); resolves with the parsed
+    /// answer, rejects with a `KippError`.
+    pub fn call(
+        conn: &JsValue,
         method: &str,
-        auth: Option<&str>,
-        idempotency_key: Option<&str>,
+        path: &str,
         body: Option<&str>,
-        signal: &web_sys::AbortSignal,
-    ) -> Option<js_sys::Promise>;
+        idempotency_key: Option<&str>,
+        retry: bool,
+        nullable: bool,
+    ) -> js_sys::Promise;
 
-    /// Resolves after `ms`; rejects with the signal's reason when it aborts.
-    pub fn sleep(ms: f64, signal: &web_sys::AbortSignal) -> js_sys::Promise;
+    /// Follows session `id` (already escaped) until a terminal status, the deadline or the signal.
+    #[wasm_bindgen(js_name = waitFor)]
+    pub fn wait_for(conn: &JsValue, id: &str, timeout_ms: f64, signal: JsValue, on_update: JsValue) -> js_sys::Promise;
 
-    /// Aborts `controller` with `reason` after `ms`; returns the timer id.
-    #[wasm_bindgen(js_name = abortAfter)]
-    pub fn abort_after(controller: &web_sys::AbortController, ms: f64, reason: &str) -> JsValue;
+    /// Follows session `id` (already escaped) without a deadline; returns its `AbortController`.
+    pub fn watch(conn: &JsValue, id: &str, on_update: &js_sys::Function, on_error: JsValue) -> JsValue;
 
-    /// Forwards an abort of `from` (may be `undefined`) to `controller`.
-    #[wasm_bindgen(js_name = linkSignal)]
-    pub fn link_signal(from: &JsValue, controller: &web_sys::AbortController);
+    /// Aborts a `watch` (its controller) with the reason `"closed"`.
+    #[wasm_bindgen(js_name = closeWatch)]
+    pub fn close_watch(ctl: &JsValue);
 }
 
 #[wasm_bindgen]
@@ -53,15 +64,4 @@ extern "C" {
     /// `crypto.getRandomValues` (window, worker or Node ≥ 19).
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
     pub fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The global `setTimeout`.
-    #[wasm_bindgen(js_name = setTimeout)]
-    pub fn set_timeout(f: &js_sys::Function, ms: f64) -> JsValue;
-
-    /// The global `clearTimeout`.
-    #[wasm_bindgen(js_name = clearTimeout)]
-    pub fn clear_timeout(id: &JsValue);
 }

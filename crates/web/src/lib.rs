@@ -8,11 +8,16 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`api`] | each client operation: decode + validate with kipp-core, then call |
-//! | [`client`] | HTTP over the global `fetch`: token, retries, problem details → [`error::Failure`] |
-//! | [`live`] | following a session: WebSocket first, polling with jittered backoff else |
+//! | [`client`] | the [`client::Call`] of an operation, the client's options, idempotency keys |
 //! | [`decode`], [`json`] | JS request objects → kipp-core types, every field error with its path |
 //! | [`convert`] | kipp-core values → JSON text (serde_json) → JS |
 //! | [`error`] | the failure type and its stable codes (`KippError` in JS) |
+//!
+//! Carrying calls out (`fetch`, token refresh, retries with backoff) and
+//! following a session live (WebSocket, polling with jittered backoff, abort,
+//! deadline) is JavaScript plumbing in the package's snippet `js/kipp.js`:
+//! no wasm async runtime and no closures ship. An error answer comes back to
+//! Rust ([`Runtime::failure`]) to become a `KippError`.
 //!
 //! No cargo features: kipp-core is used without `webhook`, so no HMAC code
 //! ships to browsers.
@@ -26,17 +31,11 @@ pub mod decode;
 pub mod error;
 mod js;
 pub mod json;
-pub mod live;
-
-use std::future::Future;
-use std::rc::Rc;
 
 use js_sys::{Function, Promise};
+use kipp_core::ids::{escape_segment, SessionId};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
-use web_sys::AbortController;
 
-use crate::client::Client;
 use crate::convert::{opt_f64, prop};
 use crate::error::Failure;
 
@@ -46,22 +45,55 @@ const TYPES: &str = include_str!("types.d.ts");
 /// Default `timeoutMs` of `waitForOutcome`: the session lifetime.
 const DEFAULT_WAIT_MS: f64 = 900_000.0;
 
-fn promise(f: impl Future<Output = Result<JsValue, Failure>> + 'static) -> Promise {
-    future_to_promise(async move { f.await.map_err(Failure::into_js) })
+fn rejected(f: Failure) -> Promise {
+    Promise::reject(&f.into_js())
 }
 
 /// A client of the kipp edge worker.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct KippClient {
-    inner: Rc<Client>,
+    /// The JS side's state (`conn` in `js/kipp.js`).
+    conn: JsValue,
 }
 
 impl KippClient {
-    /// The one async path of every plain call.
+    /// The one path of every plain call: checked in Rust, carried out by `call` in the snippet.
     fn run(&self, call: Result<client::Call, Failure>) -> Promise {
-        let c = self.inner.clone();
-        promise(async move { c.call(&call?, None).await })
+        match call {
+            Ok(c) => js::call(
+                &self.conn,
+                c.method,
+                &c.path,
+                c.body.as_deref(),
+                c.idempotency_key.as_deref(),
+                c.retry,
+                c.nullable,
+            ),
+            Err(f) => rejected(f),
+        }
+    }
+}
+
+/// What the snippet asks of Rust while it carries calls out: the `KippError` of
+/// an error answer (problem details decoded here) and which statuses are
+/// terminal (kipp-core's). Internal: not in the `.d.ts`.
+#[wasm_bindgen(skip_typescript, js_name = __KippRuntime)]
+#[derive(Debug, Clone, Copy)]
+pub struct Runtime;
+
+#[wasm_bindgen(js_class = __KippRuntime)]
+impl Runtime {
+    /// The `KippError` for an error answer (`status`, body `text`, `x-request-id`,
+    /// `Retry-After` in ms).
+    pub fn failure(&self, status: u16, text: &str, request_id: Option<String>, retry_after_ms: Option<u32>) -> JsValue {
+        error::Failure::from_response(status, text, request_id, retry_after_ms).into_js()
+    }
+
+    /// True for FINALIZED, CANCELLED, EXPIRED and FAILED.
+    #[wasm_bindgen(js_name = isTerminal)]
+    pub fn is_terminal(&self, status: &str) -> bool {
+        kipp_core::api::sessions::SessionStatus::from_wire(status).is_terminal()
     }
 }
 
@@ -70,7 +102,7 @@ impl KippClient {
     /// `new KippClient({ baseUrl, token, getToken? })`.
     #[wasm_bindgen(constructor)]
     pub fn new(#[wasm_bindgen(unchecked_param_type = "KippClientOptions")] options: JsValue) -> Result<Self, JsValue> {
-        Ok(Self { inner: Rc::new(Client::new(&options)?) })
+        Ok(Self { conn: client::connect(&options)? })
     }
 
     /// Validates locally, then creates a session (`POST /ipp/v1/sessions`).
@@ -208,31 +240,22 @@ impl KippClient {
         id: String,
         #[wasm_bindgen(unchecked_param_type = "WaitOptions")] options: Option<JsValue>,
     ) -> Promise {
-        let c = self.inner.clone();
         let options = options.unwrap_or_default();
-        promise(async move {
-            api::parse_id(&id, "id", kipp_core::ids::SessionId::parse)?;
-            let timeout = match opt_f64(&options, "timeoutMs") {
-                Some(t) if t.is_finite() && t >= 0.0 => t,
-                Some(_) => {
-                    return Err(Failure::validation(vec![kipp_core::validate::FieldError::new(
-                        "timeoutMs",
-                        "out_of_range",
-                        "must be a number of milliseconds ≥ 0",
-                    )]))
-                }
-                None => DEFAULT_WAIT_MS,
-            };
-            let ctl = client::new_controller()?;
-            let user_signal = prop(&options, "signal");
-            js::link_signal(&user_signal, &ctl);
-            let timer = js::abort_after(&ctl, timeout, "deadline");
-            let on_update = prop(&options, "onUpdate").dyn_into::<Function>().ok();
-            let f = live::Follow { session_id: id, on_update, on_error: None, ctl, user_signal, has_deadline: true };
-            let r = live::follow(&c, &f).await;
-            js::clear_timeout(&timer);
-            r
-        })
+        if let Err(f) = api::parse_id(&id, "id", SessionId::parse) {
+            return rejected(f);
+        }
+        let timeout = match opt_f64(&options, "timeoutMs") {
+            Some(t) if t.is_finite() && t >= 0.0 => t,
+            Some(_) => {
+                return rejected(Failure::validation(vec![kipp_core::validate::FieldError::new(
+                    "timeoutMs",
+                    "out_of_range",
+                    "must be a number of milliseconds ≥ 0",
+                )]))
+            }
+            None => DEFAULT_WAIT_MS,
+        };
+        js::wait_for(&self.conn, &escape_segment(&id), timeout, prop(&options, "signal"), prop(&options, "onUpdate"))
     }
 
     /// Calls `onUpdate(session, state)` on every change until a terminal
@@ -244,29 +267,9 @@ impl KippClient {
         on_update: Function,
         #[wasm_bindgen(unchecked_param_type = "WatchOptions")] options: Option<JsValue>,
     ) -> Result<WatchHandle, JsValue> {
-        api::parse_id(&id, "id", kipp_core::ids::SessionId::parse)?;
-        let options = options.unwrap_or_default();
-        let ctl = client::new_controller()?;
-        let on_error = prop(&options, "onError").dyn_into::<Function>().ok();
-        let f = live::Follow {
-            session_id: id,
-            on_update: Some(on_update),
-            on_error,
-            ctl: ctl.clone(),
-            user_signal: JsValue::UNDEFINED,
-            has_deadline: false,
-        };
-        let c = self.inner.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = live::follow(&c, &f).await {
-                if e.code != "aborted" {
-                    if let Some(cb) = &f.on_error {
-                        let _ = cb.call1(&JsValue::UNDEFINED, &e.into_js());
-                    }
-                }
-            }
-        });
-        Ok(WatchHandle { ctl })
+        api::parse_id(&id, "id", SessionId::parse)?;
+        let on_error = prop(&options.unwrap_or_default(), "onError");
+        Ok(WatchHandle { ctl: js::watch(&self.conn, &escape_segment(&id), &on_update, on_error) })
     }
 }
 
@@ -274,14 +277,15 @@ impl KippClient {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct WatchHandle {
-    ctl: AbortController,
+    /// The follow's `AbortController`.
+    ctl: JsValue,
 }
 
 #[wasm_bindgen]
 impl WatchHandle {
     /// Stops watching (closes the WebSocket or the polling).
     pub fn close(&self) {
-        self.ctl.abort_with_reason(&JsValue::from_str("closed"));
+        js::close_watch(&self.ctl);
     }
 }
 

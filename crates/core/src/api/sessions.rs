@@ -8,7 +8,7 @@ use super::{wire_enum, Operation, OperationId, Validate};
 use crate::ids::{escape_segment, DeviceId, LocationId, OrderId, SessionId};
 use crate::money::{Amount, Currency, TaxRate};
 use crate::time::Timestamp;
-use crate::validate::{FieldError, Validator};
+use crate::validate::{push_decimal, FieldError, Validator};
 
 /// Most order lines in one session.
 pub const MAX_ORDER_ITEMS: usize = 1000;
@@ -108,12 +108,16 @@ impl OrderItem {
         if let Some(r) = &self.reference {
             v.text_at(|| at("reference"), r, 0, MAX_REFERENCE_LEN);
         }
-        if let Some(t @ OrderItemType::Unknown(_)) = &self.item_type {
-            v.push(at("type"), "unsupported", format!("{t:?} is not one of physical, discount"));
+        if let Some(OrderItemType::Unknown(wire)) = &self.item_type {
+            // `{t:?}` of the `Unknown` value, without the Debug machinery: `Unknown("…")`.
+            let mut m = "Unknown(".to_owned();
+            crate::metadata::push_debug_str(&mut m, wire);
+            m.push_str(") is not one of physical, discount");
+            v.push(at("type"), "unsupported", m);
         }
         let qty = self.quantity.unwrap_or(1);
         if qty == 0 || qty > MAX_QUANTITY {
-            v.push(at("quantity"), "out_of_range", format!("must be from 1 to {MAX_QUANTITY}"));
+            v.push(at("quantity"), "out_of_range", ["must be from 1 to ", &int(MAX_QUANTITY.into())].concat());
             return;
         }
         let discount = self.total_discount_amount.unwrap_or(Amount::ZERO).minor();
@@ -133,20 +137,30 @@ impl OrderItem {
             v.push(
                 at("total_amount"),
                 "mismatch",
-                format!("must equal quantity × unit_price − total_discount_amount = {expected}"),
+                ["must equal quantity × unit_price − total_discount_amount = ", &int(expected)].concat(),
             );
         }
         let tax = self.total_tax_amount.minor();
         if !self.tax_rate.is_included_tax(self.total_amount, tax) {
             let (lo, hi) = self.tax_rate.included_tax_bounds(self.total_amount);
-            let want = if lo == hi { lo.to_string() } else { format!("{lo} or {hi}") };
+            let want = if lo == hi { int(lo) } else { [int(lo), " or ".to_owned(), int(hi)].concat() };
             v.push(
                 at("total_tax_amount"),
                 "mismatch",
-                format!("must equal total_amount × tax_rate / (10000 + tax_rate) = {want}"),
+                ["must equal total_amount × tax_rate / (10000 + tax_rate) = ", &want].concat(),
             );
         }
     }
+}
+
+/// `n` in decimal (messages are built without the formatting machinery).
+fn int(n: i64) -> String {
+    let mut s = String::new();
+    if n < 0 {
+        s.push('-');
+    }
+    push_decimal(&mut s, n.unsigned_abs());
+    s
 }
 
 /// `order_items[{index}].{field}`, built without the formatting machinery.
@@ -219,7 +233,7 @@ impl Validate for CreateSessionRequest {
         if self.order_items.is_empty() {
             v.push("order_items", "required", "must contain at least one item");
         } else if self.order_items.len() > MAX_ORDER_ITEMS {
-            v.push("order_items", "too_many", format!("at most {MAX_ORDER_ITEMS} items"));
+            v.push("order_items", "too_many", ["at most ", &int(MAX_ORDER_ITEMS as i64), " items"].concat());
         }
         for (i, item) in self.order_items.iter().take(MAX_ORDER_ITEMS).enumerate() {
             item.validate_into(&mut v, i);
@@ -238,10 +252,18 @@ impl Validate for CreateSessionRequest {
                 None => v.push("order_amount", "overflow", "the order lines add up to more than can be represented"),
                 Some((amount, tax)) => {
                     if self.order_amount.minor() != amount {
-                        v.push("order_amount", "mismatch", format!("must equal the sum of the order lines = {amount}"));
+                        v.push(
+                            "order_amount",
+                            "mismatch",
+                            ["must equal the sum of the order lines = ", &int(amount)].concat(),
+                        );
                     }
                     if self.order_tax_amount.minor() != tax {
-                        v.push("order_tax_amount", "mismatch", format!("must equal the sum of the lines' tax = {tax}"));
+                        v.push(
+                            "order_tax_amount",
+                            "mismatch",
+                            ["must equal the sum of the lines' tax = ", &int(tax)].concat(),
+                        );
                     }
                 }
             }
@@ -311,7 +333,7 @@ impl Operation for CreateSession {
         "/ipp/v1/sessions".to_owned()
     }
     fn query(&self) -> Vec<(&'static str, String)> {
-        self.location_id.iter().map(|l| ("location_id", l.to_string())).collect()
+        self.location_id.iter().map(|l| ("location_id", l.as_str().to_owned())).collect()
     }
     fn body(&self) -> Option<&CreateSessionRequest> {
         Some(&self.body)
@@ -327,7 +349,7 @@ impl Operation for GetSession {
     type Response = Session;
     const ID: OperationId = OperationId::GetSession;
     fn path(&self) -> String {
-        format!("/ipp/v1/sessions/{}", escape_segment(self.0.as_str()))
+        ["/ipp/v1/sessions/", &escape_segment(self.0.as_str())].concat()
     }
 }
 
@@ -340,6 +362,6 @@ impl Operation for CancelSession {
     type Response = Session;
     const ID: OperationId = OperationId::CancelSession;
     fn path(&self) -> String {
-        format!("/ipp/v1/sessions/{}/cancel", escape_segment(self.0.as_str()))
+        ["/ipp/v1/sessions/", &escape_segment(self.0.as_str()), "/cancel"].concat()
     }
 }

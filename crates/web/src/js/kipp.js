@@ -1,5 +1,8 @@
-// JS primitives the Rust side cannot express: a real Error subclass, and a
-// timer that an AbortSignal can cut short. Everything else lives in Rust.
+// The JS side of kipp-web: a real Error subclass, and the plumbing that is only
+// JavaScript (fetch, WebSocket, timers, AbortSignal, retries and backoff). Every
+// request is decoded and validated in Rust (kipp-core) before it gets here, and an
+// error response is turned into a KippError by Rust (`rt.failure`); no wasm async
+// runtime or closures are needed.
 
 /** The one error type every kipp-web failure is thrown as. */
 export class KippError extends Error {
@@ -36,28 +39,122 @@ export function makeKippError(code, message, status, fieldErrors, retryable, req
   return new KippError(code, message, status ?? null, fieldErrors ?? [], retryable, requestId ?? null);
 }
 
+// ---- HTTP ------------------------------------------------------------------------------------
+
+/** A failure with no response behind it; transient codes are retryable. */
+const fail = (code, message, retryable = /^(network|timeout|upstream_unavailable|rate_limited)$/.test(code)) =>
+  new KippError(code, message, null, [], retryable, null);
+/** `Retry-After` of a failed response, in ms (kept beside the error, not on it). */
+const retryAfter = new WeakMap();
+const isObj = (v) => typeof v === 'object' && v !== null;
+const prop = (o, k) => (isObj(o) ? o[k] : undefined);
+const str = (v) => (typeof v === 'string' ? v : undefined);
+const never = () => new AbortController().signal;
+
+/** `base × 2^(attempt−1)`, capped, ±20 % jitter. */
+const backoff = (attempt, base, cap) => jitter(Math.min(base * 2 ** Math.min(Math.max(attempt - 1, 0), 16), cap));
+const jitter = (ms) => ms * (0.8 + 0.4 * Math.random());
+
+/** The client state Rust hands over after checking the options. */
+export function conn(base, token, getToken, timeoutMs, retries, rt) {
+  return { base, token, getToken, timeoutMs, retries, rt };
+}
+
+/** The token for the next request: `getToken()` when given, else `token`. */
+async function tokenOf(c) {
+  const f = c.getToken;
+  if (!f) return c.token;
+  const no = (m) => fail('unauthorized', m);
+  let v;
+  try {
+    v = f();
+  } catch {
+    throw no('getToken() threw; sign in again');
+  }
+  if (v instanceof Promise) v = await v.catch(() => Promise.reject(no('getToken() rejected; sign in again')));
+  if (typeof v === 'string' && v !== '') return v;
+  if (v == null) return c.token;
+  throw no('getToken() must return a token string');
+}
+
 /**
- * One request through the global `fetch` (window, worker or Node): resolves with
- * `{ status, text, requestId, retryAfter }` once the body is read, rejects like `fetch`
- * (network failure, abort); `undefined` when `url` cannot make a Request.
+ * Carries out one call: retries a repeatable call on network failures, timeouts, 429 and
+ * 5xx with backoff (honouring `Retry-After`), and asks `getToken` once more after a 401.
+ * A `nullable` call resolves to `null` on 404 or an empty answer.
  */
-export function send(url, method, auth, idempotencyKey, body, signal) {
+export async function call(c, method, path, body, key, retry, nullable, signal) {
+  let refreshed = false;
+  let attempt = 0;
+  try {
+    for (;;) {
+      const token = await tokenOf(c);
+      try {
+        const v = await once(c, method, path, body, key, token, signal);
+        return nullable && v === undefined ? null : v;
+      } catch (f) {
+        if (f.code === 'unauthorized' && f.status != null && c.getToken && !refreshed) {
+          refreshed = true;
+        } else if (f.retryable && retry && attempt < c.retries) {
+          attempt += 1;
+          const delay = retryAfter.get(f) ?? backoff(attempt, 250, 4000);
+          await sleep(delay, signal ?? never()).catch(() => Promise.reject(fail('aborted', 'the call was aborted')));
+        } else {
+          throw f;
+        }
+      }
+    }
+  } catch (f) {
+    if (nullable && f.code === 'not_found') return null;
+    throw f;
+  }
+}
+
+/** One attempt, with its own time limit; `fetch` rejecting becomes aborted, timeout or network. */
+async function once(c, method, path, body, key, token, signal) {
+  const ctl = new AbortController();
+  linkSignal(signal, ctl);
+  const timer = setTimeout(() => ctl.abort('timeout'), c.timeoutMs);
   const headers = new Headers({ accept: 'application/json' });
-  if (auth != null) headers.set('authorization', auth);
-  if (idempotencyKey != null) headers.set('idempotency-key', idempotencyKey);
+  if (token != null) headers.set('authorization', 'Bearer ' + token);
+  if (key != null) headers.set('idempotency-key', key);
   if (body != null) headers.set('content-type', 'application/json');
   let req;
   try {
-    req = new Request(url, { method, headers, body: body ?? undefined, signal });
+    req = new Request(c.base + path, { method, headers, body: body ?? undefined, signal: ctl.signal });
   } catch {
-    return undefined;
+    clearTimeout(timer);
+    const e = { path: 'baseUrl', code: 'invalid', message: 'is not a usable URL' };
+    throw new KippError('validation_failed', 'baseUrl is not a usable URL', null, [e], false, null);
   }
-  return fetch(req).then(async (res) => ({
-    status: res.status,
-    text: await res.text(),
-    requestId: res.headers.get('x-request-id'),
-    retryAfter: res.headers.get('retry-after'),
-  }));
+  let res, text;
+  try {
+    res = await fetch(req);
+    text = await res.text();
+  } catch {
+    if (signal?.aborted) throw fail('aborted', 'the call was aborted');
+    if (ctl.signal.aborted) {
+      throw fail('timeout', `no answer within ${Math.trunc(c.timeoutMs)} ms; check the connection and try again`);
+    }
+    throw fail('network', `could not reach ${c.base}; check the network connection and try again`);
+  } finally {
+    clearTimeout(timer);
+  }
+  const status = res.status;
+  const rid = res.headers.get('x-request-id');
+  if (status >= 200 && status < 300) {
+    if (text.trim() === '') return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new KippError('invalid_response', "the server's answer was not JSON", status, [], false, rid);
+    }
+  }
+  const ra = (res.headers.get('retry-after') ?? '').trim();
+  const secs = /^\+?\d+$/.test(ra) && Number(ra) <= 0xffffffff ? Number(ra) : undefined;
+  const ms = secs === undefined ? undefined : Math.min(secs * 1000, 60000);
+  const f = c.rt.failure(status, text, rid ?? undefined, ms);
+  if (ms !== undefined) retryAfter.set(f, ms);
+  throw f;
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
@@ -76,14 +173,215 @@ export function sleep(ms, signal) {
   });
 }
 
-/** Aborts `controller` with `reason` after `ms` (a deadline); returns the timer id. */
-export function abortAfter(controller, ms, reason) {
-  return setTimeout(() => controller.abort(reason), ms);
-}
-
 /** Forwards an abort from `from` (a caller's signal, possibly undefined) to `controller`. */
-export function linkSignal(from, controller) {
+function linkSignal(from, controller) {
   if (!from) return;
   if (from.aborted) controller.abort(from.reason);
   else from.addEventListener('abort', () => controller.abort(from.reason), { once: true });
+}
+
+// ---- live outcomes: WebSocket first, polling with jittered backoff else ----------------------
+
+const POLL_FLOOR_MS = 1000;
+const POLL_IDLE_CAP_MS = 5000;
+const FAILURE_CAP_MS = 15000;
+const WS_OPEN_TIMEOUT_MS = 5000;
+const WS_RETRY_AFTER_MS = 30000;
+
+/** `waitForOutcome` after Rust checked its arguments: follows until a terminal status or the deadline. */
+export async function waitFor(c, id, timeoutMs, signal, onUpdate) {
+  const ctl = new AbortController();
+  linkSignal(signal, ctl);
+  const timer = setTimeout(() => ctl.abort('deadline'), timeoutMs);
+  const f = { id, onUpdate: typeof onUpdate === 'function' ? onUpdate : null, onError: null, ctl, user: signal, deadline: true };
+  try {
+    return await follow(c, f);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `watch` after Rust checked its arguments; returns the controller that `close()` aborts. */
+export function watch(c, id, onUpdate, onError) {
+  const ctl = new AbortController();
+  const f = { id, onUpdate, onError: typeof onError === 'function' ? onError : null, ctl, user: undefined, deadline: false };
+  follow(c, f).catch((e) => {
+    if (e.code !== 'aborted') report(f, e);
+  });
+  return ctl;
+}
+
+/** `close()` of a watch handle. */
+export function closeWatch(ctl) {
+  ctl.abort('closed');
+}
+
+/** Follows a session until a terminal status, an abort, the deadline or a failure retrying cannot fix. */
+async function follow(c, f) {
+  const t = { last: null, changed: false, eventsPoll: true };
+  let useWs = typeof WebSocket !== 'undefined';
+  let wsWorked = false;
+  let wsDrops = 0;
+  let pollingSince = 0;
+  let delay = POLL_FLOOR_MS;
+  let errors = 0;
+  for (;;) {
+    if (f.ctl.signal.aborted) throw interrupted(f);
+    if (useWs) {
+      const end = await wsOnce(c, f, t);
+      if (end.session) return end.session;
+      if (end.interrupted) throw interrupted(f);
+      if (!end.opened) {
+        useWs = false;
+        pollingSince = Date.now();
+      } else {
+        wsWorked = true;
+        wsDrops = end.gotMessage ? 1 : wsDrops + 1;
+        report(f, fail('network', 'the live connection dropped; reconnecting'));
+        if (wsDrops >= 3) {
+          useWs = false;
+          pollingSince = Date.now();
+        } else {
+          await pause(f, backoff(wsDrops, POLL_FLOOR_MS, FAILURE_CAP_MS));
+        }
+      }
+      continue;
+    }
+    try {
+      const done = await pollOnce(c, f, t);
+      if (done) return done;
+      errors = 0;
+      delay = t.changed ? POLL_FLOOR_MS : Math.min(delay * 1.5, POLL_IDLE_CAP_MS);
+    } catch (e) {
+      if (f.ctl.signal.aborted) throw interrupted(f);
+      if (!e.retryable) throw e;
+      errors += 1;
+      delay = retryAfter.get(e) ?? backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS);
+      report(f, e);
+    }
+    await pause(f, jitter(delay));
+    if (wsWorked && Date.now() - pollingSince > WS_RETRY_AFTER_MS) {
+      useWs = true;
+      wsDrops = 0;
+    }
+  }
+}
+
+/** Sleeps `ms` (at least the floor), cut short by the internal controller. */
+const pause = (f, ms) => sleep(Math.max(ms, POLL_FLOOR_MS), f.ctl.signal).catch(() => Promise.reject(interrupted(f)));
+
+function report(f, e) {
+  try {
+    f.onError?.(e);
+  } catch {
+    // A throwing callback must not stop the follow.
+  }
+}
+
+/** Why the internal controller fired: the caller's abort, else the deadline. */
+function interrupted(f) {
+  if (f.deadline && prop(f.user, 'aborted') !== true && f.ctl.signal.reason === 'deadline') {
+    return fail('timeout', 'the session did not reach an outcome before the deadline; check it again or cancel it');
+  }
+  return fail('aborted', 'stopped waiting for the session (aborted)', false);
+}
+
+/**
+ * Hands a `{session, state}` message to `onUpdate` when it differs from the last one
+ * (status, failed_attempts); returns the session when its status is terminal.
+ */
+function deliver(c, t, msg, onUpdate) {
+  const session = prop(msg, 'session');
+  if (!isObj(session)) return null;
+  let state = prop(msg, 'state');
+  const status = str(prop(state, 'status')) ?? str(prop(session, 'status'));
+  if (status === undefined) return null;
+  if (!isObj(state)) {
+    const order = prop(session, 'order_id');
+    state = { status, order_id: typeof order === 'string' ? order : null, failure_reason: null, failed_attempts: 0 };
+  }
+  const n = prop(state, 'failed_attempts');
+  const attempts = typeof n === 'number' && n > 0 ? Math.min(Math.trunc(n), 0xffffffff) : 0;
+  t.changed = !t.last || t.last[0] !== status || t.last[1] !== attempts;
+  if (t.changed && onUpdate) {
+    try {
+      onUpdate(session, state);
+    } catch {
+      // A throwing callback must not stop the follow.
+    }
+  }
+  t.last = [status, attempts];
+  return c.rt.isTerminal(status) ? session : null;
+}
+
+async function pollOnce(c, f, t) {
+  const signal = f.ctl.signal;
+  const path = '/ipp/v1/sessions/' + f.id;
+  if (t.eventsPoll) {
+    try {
+      return deliver(c, t, await call(c, 'GET', path + '/events?wait=0', null, null, false, false, signal), f.onUpdate);
+    } catch (e) {
+      if (![404, 405, 426, 501].includes(e.status)) throw e;
+      t.eventsPoll = false;
+    }
+  }
+  const session = await call(c, 'GET', path, null, null, false, false, signal);
+  return deliver(c, t, { session }, f.onUpdate);
+}
+
+/** Percent-encodes all but the unreserved characters (kipp-core's `escape_segment`). */
+const escape = (s) =>
+  Array.from(utf8.encode(s), (b) => {
+    const ch = String.fromCharCode(b);
+    return /[\w.~-]/.test(ch) ? ch : '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+  }).join('');
+
+/**
+ * One WebSocket connection: resolves `{ session }` at a terminal status, `{ interrupted }` on
+ * abort, `{ opened: false }` when it never opened (refused, 5 s), `{ opened: true, gotMessage }`
+ * when it dropped.
+ */
+async function wsOnce(c, f, t) {
+  const token = await tokenOf(c);
+  const base = c.base.startsWith('https://') ? 'wss://' + c.base.slice(8) : 'ws://' + c.base.replace(/^http:\/\//, '');
+  const url = base + '/ipp/v1/sessions/' + f.id + '/events' + (token != null ? '?token=' + escape(token) : '');
+  let ws;
+  try {
+    ws = new WebSocket(url);
+  } catch {
+    return { opened: false };
+  }
+  const signal = f.ctl.signal;
+  return new Promise((resolve) => {
+    let opened = false;
+    let gotMessage = false;
+    let timer;
+    const end = (r) => {
+      clearTimeout(timer);
+      ws.onopen = ws.onclose = ws.onmessage = null;
+      signal.onabort = null;
+      if (ws.readyState <= WebSocket.OPEN) ws.close(1000);
+      // A close event still on its way is harmless: the handlers are gone.
+      resolve(r);
+    };
+    ws.onopen = () => {
+      opened = true;
+    };
+    ws.onmessage = (e) => {
+      if (typeof e.data !== 'string') return;
+      gotMessage = true;
+      let msg;
+      try {
+        msg = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      const session = deliver(c, t, msg, f.onUpdate);
+      if (session) end({ session });
+    };
+    ws.onclose = () => end(opened ? { opened, gotMessage } : { opened: false });
+    signal.onabort = () => end({ interrupted: true });
+    timer = setTimeout(() => opened || end({ opened: false }), WS_OPEN_TIMEOUT_MS);
+    if (signal.aborted) end({ interrupted: true });
+  });
 }
