@@ -58,8 +58,13 @@ kipp_vs_ajv               ge 1.0     ≥ 1.0× ajv
 # Time limit of ONE run of a stage's command, in seconds (KIPP_BENCH_RUN_LIMIT overrides all).
 # A run over its limit gets SIGTERM (then SIGKILL 30 s later) and counts as failed. Typical run
 # times on the 2-core machine are in docs/benchmarks.md ("runs" line of each stage).
-declare -A RUN_LIMIT=([core]=240 [web]=240 [edge]=300 [emulator]=200)
-RUNS_FILE="$LOG_DIR/runs.tsv"      # stage <TAB> run <TAB> ok|failed <TAB> seconds <TAB> reason
+declare -A RUN_LIMIT=([core]=120 [web]=120 [edge]=180 [emulator]=90)
+# Time budget of the whole bench (KIPP_BENCH_BUDGET_SECS, default 20 minutes; a full bench takes
+# about 8 on the 2-core machine): once it is used up, no further run or stage starts, and the
+# table says which did not. So the worst case is the budget plus one run's limit.
+BUDGET="${KIPP_BENCH_BUDGET_SECS:-1200}"
+RUNS_FILE="$LOG_DIR/runs.tsv"      # stage <TAB> run <TAB> ok|failed|notrun <TAB> seconds <TAB> reason
+budget_left() { echo $(( BUDGET - ($(date +%s) - BENCH_T0) )); }
 
 # run_failure_reason LOG RC LIMIT — one line saying why a run failed.
 run_failure_reason() {
@@ -84,6 +89,11 @@ bench_runs() {
   limit="${KIPP_BENCH_RUN_LIMIT:-${RUN_LIMIT[$name]:-300}}"
   for i in $(seq 1 "$RUNS"); do
     log="$LOG_DIR/$name.run$i.out"
+    if [ "$(budget_left)" -le 0 ]; then
+      printf '%s\t%s\tnotrun\t0\tnot started: the time budget of the bench (%s s, KIPP_BENCH_BUDGET_SECS) was used up\n' "$name" "$i" "$BUDGET" >>"$RUNS_FILE"
+      echo "--- $name: run $i of $RUNS not started: the bench's time budget of ${BUDGET} s is used up" >&2
+      continue
+    fi
     echo "--- $name: run $i of $RUNS (limit ${limit} s): $shown"
     t0=$(date +%s)
     # `timeout` puts the command in a process group of its own and, at the limit, signals that
@@ -199,6 +209,7 @@ EOF
 header >"$LOG_DIR/header.md"
 
 T0=$(date +%s)
+BENCH_T0=$T0
 # One run_stages call per stage: run_stages stops at the first failed stage, and a bench goes on
 # to the next stage (a stage fails only when it cannot build what it measures; failed runs are
 # recorded by bench_runs and do not fail the stage).
@@ -208,6 +219,14 @@ STAGES_FILE="$LOG_DIR/stages.tsv"   # stage <TAB> ok|failed|skipped <TAB> second
 INTERRUPTED=""
 trap 'INTERRUPTED=1' INT TERM   # Ctrl-C: the running stage stops its run (above), then the bench ends
 for stage in "${STAGES[@]}"; do
+  if [ "$(budget_left)" -le 0 ]; then
+    echo "==> $stage: not started: the bench's time budget of ${BUDGET} s is used up" >&2
+    for i in $(seq 1 "$RUNS"); do
+      printf '%s\t%s\tnotrun\t0\tnot started: the time budget of the bench (%s s, KIPP_BENCH_BUDGET_SECS) was used up\n' "$stage" "$i" "$BUDGET" >>"$RUNS_FILE"
+    done
+    printf '%s\tnotrun\t0\n' "$stage" >>"$STAGES_FILE"
+    continue
+  fi
   run_stages "$LOG_DIR" "$stage"   # plain call: see scripts/lib/stages.sh
   if [ -n "$INTERRUPTED" ]; then echo "interrupted: docs/benchmarks.md not rewritten" >&2; exit 130; fi
   ALL_PASSED+=("${STAGES_PASSED[@]}"); ALL_FAILED+=("${STAGES_FAILED[@]}"); ALL_SKIPPED+=("${STAGES_SKIPPED[@]}"); ALL_TIMES+=("${STAGE_TIMES[@]}")
@@ -217,7 +236,7 @@ for stage in "${STAGES[@]}"; do
   printf '%s\t%s\t%s\n' "$stage" "$status" "$(t="${STAGE_TIMES[0]:-x=0}"; echo "${t#*=}")" >>"$STAGES_FILE"
 done
 STAGES_PASSED=("${ALL_PASSED[@]}"); STAGES_FAILED=("${ALL_FAILED[@]}"); STAGES_SKIPPED=("${ALL_SKIPPED[@]}"); STAGE_TIMES=("${ALL_TIMES[@]}")
-RUNS_FAILED=$(awk -F'\t' '$3 == "failed"' "$RUNS_FILE" | wc -l)
+RUNS_FAILED=$(awk -F'\t' '$3 != "ok"' "$RUNS_FILE" | wc -l)
 rc=0; [ ${#STAGES_FAILED[@]} -eq 0 ] && [ "$RUNS_FAILED" -eq 0 ] || rc=1
 
 # The table and the plot, from every completed run's BENCH lines.
@@ -277,9 +296,11 @@ const runsLine = (stage) => {
   const took = (a) => { const t = a.map((r) => r.secs); return t.length ? (Math.min(...t) === Math.max(...t) ? `${t[0]} s` : `${Math.min(...t)}–${Math.max(...t)} s`) : ''; };
   let line = `**Runs: ${ok.length} of ${runsWanted} completed**`;
   if (ok.length) line += ` (${took(ok)} each)`;
-  if (st) line += `; the stage took ${Math.round(st.secs)} s in all, builds included`;
+  if (st && st.status !== 'notrun') line += `; the stage took ${Math.round(st.secs)} s in all, builds included`;
   line += '.';
-  for (const r of mine.filter((r) => r.status !== 'ok')) line += ` Run ${r.run} failed after ${r.secs} s: ${r.reason}.`;
+  for (const r of mine.filter((r) => r.status === 'failed')) line += ` Run ${r.run} failed after ${r.secs} s: ${r.reason}.`;
+  const notrun = mine.filter((r) => r.status === 'notrun');
+  if (notrun.length) line += ` Run${notrun.length > 1 ? 's' : ''} ${notrun.map((r) => r.run).join(', ')} ${notrun[0].reason}.`;
   if (st?.status === 'failed') line += ` **The stage itself failed** (it could not build or prepare what it measures): see target/bench-logs/*-${stage}.log.`;
   if (mine.length < Number(runsWanted) && st?.status !== 'skipped') line += ` ${Number(runsWanted) - mine.length} run(s) never started.`;
   return line + '\n\n';
@@ -369,13 +390,13 @@ if [ ${#STAGES_SKIPPED[@]} -gt 0 ] || [ ${#STAGES_FAILED[@]} -gt 0 ] || [ "$RUNS
     echo
     [ ${#STAGES_SKIPPED[@]} -eq 0 ] || echo "Skipped (not built yet): ${STAGES_SKIPPED[*]}."
     [ ${#STAGES_FAILED[@]} -eq 0 ] || echo "**Stages that FAILED**: ${STAGES_FAILED[*]} (see target/bench-logs/)."
-    [ "$RUNS_FAILED" -eq 0 ] || echo "**$RUNS_FAILED run(s) failed** and are left out of the figures; each is named under its stage above."
+    [ "$RUNS_FAILED" -eq 0 ] || echo "**$RUNS_FAILED run(s) failed or did not start** and are left out of the figures; each is named under its stage above."
   } >>"$OUT"
 fi
 stage_summary
 if [ "$RUNS_FAILED" -gt 0 ]; then
-  echo "failed runs:"
-  awk -F'\t' '$3 == "failed" { printf "  %s run %s (after %s s): %s\n", $1, $2, $4, $5 }' "$RUNS_FILE"
+  echo "failed or not started runs:"
+  awk -F'\t' '$3 != "ok" { printf "  %s run %s (after %s s): %s\n", $1, $2, $4, $5 }' "$RUNS_FILE"
 fi
 echo "total time: $(( $(date +%s) - T0 ))s; wrote ${OUT#"$KIPP_ROOT"/} and ${SVG#"$KIPP_ROOT"/} ($(grep -c '^| [a-z]' "$OUT" || true) rows)"
 exit "$rc"

@@ -10,7 +10,7 @@
 //!   released at once).
 //!
 //! Every loop is bounded by a request count and stops by itself; each phase is also bounded
-//! in time (`--phase-limit-secs`, default 60; each takes a few seconds) and fails with its name when over it.
+//! in time (`--phase-limit-secs`, default 30; each takes a few seconds) and fails with its name when over it.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -49,7 +49,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2)]
     pub client_threads: usize,
     /// Time limit of each phase, in seconds; a phase over it fails the run with its name.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 30)]
     pub phase_limit_secs: u64,
 }
 
