@@ -164,6 +164,36 @@ async fn large_amounts_stay_numbers() {
     assert!(get(&sess, "metadata_like").is_object());
 }
 
+#[wasm_bindgen_test]
+fn the_allocator_keeps_blocks_apart_and_reuses_them() {
+    // Sizes across many classes, over-aligned values, growth by realloc, and frees in between.
+    let mut live: Vec<Vec<u8>> = Vec::new();
+    for round in 0..4u32 {
+        for i in 0..300u32 {
+            let n = ((i * 37 + round * 11) % 5000) as usize + (i as usize % 3) * 70_000;
+            let mut v = vec![(i % 251) as u8; n];
+            v.push(round as u8);
+            live.push(v);
+            if i % 3 == 0 {
+                live.swap_remove((i as usize * 7) % live.len());
+            }
+        }
+        for v in &live {
+            let (body, last) = v.split_at(v.len() - 1);
+            assert!(body.iter().all(|b| *b == body.first().copied().unwrap_or(0)), "a block was overwritten");
+            assert!(last[0] <= round as u8);
+        }
+        let big: Vec<u128> = (0..1000u32).map(u128::from).collect();
+        assert_eq!(big.as_ptr() as usize % std::mem::align_of::<u128>(), 0);
+        assert_eq!(big.iter().sum::<u128>(), 499_500);
+        let mut grown = String::new();
+        for k in 0..2000 {
+            grown.push_str(if k % 2 == 0 { "ab" } else { "c" });
+        }
+        assert_eq!(grown.len(), 3000);
+    }
+}
+
 // ---- HTTP: success, errors, retries ----------------------------------------------------------
 
 #[wasm_bindgen_test]
