@@ -146,6 +146,9 @@ stage_edge() {
   [ -f bench/edge-bench.sh ] || { skip "bench/edge-bench.sh does not exist yet"; return; }
   scripts/edge-build.sh >/dev/null
   cargo build -p kipp-cli --bin kipp
+  # tests/edge/harness.mjs runs target/release/kipp when there is one (else target/debug/kipp):
+  # if there is one, bring it up to date, so the emulator in the bench is the current one.
+  if [ -x "$KIPP_ROOT/target/release/kipp" ]; then cargo build --release -p kipp-cli --bin kipp; fi
   # (--outdir is absolute: wrangler resolves a relative one against the config's folder.)
   local ts="$KIPP_ROOT/target/bench-ts-dry-run" log="$LOG_DIR/edge-ts-bundle.out"
   rm -rf "$ts"
