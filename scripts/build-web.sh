@@ -33,7 +33,10 @@ if [ -z "${KIPP_WEB_NO_OPT:-}" ]; then
   WASM_OPT="${WASM_OPT_BIN:-$KIPP_ROOT/node_modules/.bin/wasm-opt}"
   [ -x "$WASM_OPT" ] || { say "wasm-opt not found at $WASM_OPT (npm ci installs binaryen; never use Debian's)"; exit 1; }
   # --converge repeats -Oz until nothing shrinks; no debug info or producers section ships.
-  "$WASM_OPT" -Oz --converge --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  # --one-caller-inline-max-function-size=0: functions with one caller stay functions. More
+  # bytes raw (+4 %), but -3.4 KB gzip (-6 %): small functions with low local indices repeat
+  # and compress far better than one big inlined body. No measurable change in speed.
+  "$WASM_OPT" -Oz --converge --one-caller-inline-max-function-size=0 --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-reference-types --enable-multivalue --enable-mutable-globals \
     "$OUT/kipp_web_bg.wasm" -o "$OUT/kipp_web_bg.wasm.opt"
   mv "$OUT/kipp_web_bg.wasm.opt" "$OUT/kipp_web_bg.wasm"
