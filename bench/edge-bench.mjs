@@ -9,9 +9,10 @@
 // when it failed).
 //
 // Bounded: every phase has a time limit, every request a timeout, the whole run a deadline
-// (KIPP_BENCH_DEADLINE_SECS, default 240), and if either wrangler dev exits while the run is
-// going, the run stops at once. A failure prints one line `BENCH_FAILED <reason>` (plus the end
-// of the worker's log), stops exactly the process groups this run started, and exits 1.
+// (KIPP_BENCH_DEADLINE_SECS, default 150: under the 180 s per-run limit of scripts/bench.sh), and
+// if either wrangler dev exits while the run is going, the run stops at once. A failure prints
+// one line `BENCH_FAILED <reason>` (plus the end of the worker logs), stops exactly the process
+// groups this run started, and exits 1.
 // SIGTERM/SIGINT do the same (scripts/bench.sh's per-run limit sends SIGTERM).
 import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync, readdirSync, existsSync, rmSync, createWriteStream } from 'node:fs';
@@ -20,7 +21,7 @@ import path from 'node:path';
 import { startStack, cart, device, freePort, signWebhook, sleep, subscribe, eventually, ROOT } from '../tests/edge/harness.mjs';
 
 const DURATION_MS = Number(process.env.KIPP_BENCH_SECS ?? 5) * 1000;
-const DEADLINE_MS = Number(process.env.KIPP_BENCH_DEADLINE_SECS ?? 240) * 1000;
+const DEADLINE_MS = Number(process.env.KIPP_BENCH_DEADLINE_SECS ?? 150) * 1000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const PUSHES = 20;
 const PUSH_TIMEOUT_MS = Number(process.env.KIPP_BENCH_PUSH_TIMEOUT_MS ?? 5000);
@@ -200,7 +201,7 @@ async function main() {
   out('edge_loadavg_start', os.loadavg()[0].toFixed(2), 'load');
   // (the harness bounds its own waits: emulator 30 s, worker 60 s)
   starting = startStack({ vars: { KIPP_RECONCILE_AFTER_SECS: '3600' } });
-  st = await phase('starting the emulator and the Rust worker', 150_000, () => starting);
+  st = await phase('starting the emulator and the Rust worker', 120_000, () => starting);
   if (stopping) { await st.stop(); return; }
   watch(st.children.worker, 'Rust worker');
   const created = await phase('first device and session', 30_000, async () => {

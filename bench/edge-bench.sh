@@ -3,7 +3,7 @@
 # bundle size (wrangler deploy --dry-run), GET session and webhook verify+apply throughput and
 # latency at 32 concurrent clients for the Rust worker and the TypeScript baseline
 # (bench/ts-worker) in the same workerd, and webhook → WebSocket push latency.
-# KIPP_BENCH_SECS (default 5) bounds each load run; KIPP_BENCH_DEADLINE_SECS (default 240) the
+# KIPP_BENCH_SECS (default 5) bounds each load run; KIPP_BENCH_DEADLINE_SECS (default 150) the
 # whole of bench/edge-bench.mjs, which starts a fresh emulator + wrangler dev (+ fresh
 # --persist-to state) every time it runs. Needs the emulator binary and the worker build.
 # On failure the last line starting with `BENCH_FAILED` says why.
