@@ -15,7 +15,7 @@
 // groups this run started, and exits 1.
 // SIGTERM/SIGINT do the same (scripts/bench.sh's per-run limit sends SIGTERM).
 import { spawn } from 'node:child_process';
-import { writeFileSync, readFileSync, readdirSync, existsSync, rmSync, createWriteStream } from 'node:fs';
+import { writeFileSync, readFileSync, readdirSync, rmSync, createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startStack, cart, device, freePort, signWebhook, sleep, subscribe, eventually, ROOT } from '../tests/edge/harness.mjs';
