@@ -42,11 +42,12 @@ if [ -z "${KIPP_WEB_NO_OPT:-}" ]; then
   mv "$OUT/kipp_web_bg.wasm.opt" "$OUT/kipp_web_bg.wasm"
 fi
 
-# KippError is defined in the package's JS snippet; re-export it from the entry module so
-# `import { KippError } from "kipp-web"` works (wasm-bindgen does not re-export imports).
+# KippError, KippClient and WatchHandle are defined in the package's JS snippet; re-export them
+# from the entry module so `import { KippClient } from "kipp-web"` works (wasm-bindgen does not
+# re-export imports).
 snippet="$(cd "$OUT" && find snippets -name kipp.js | head -n1)"
 [ -n "$snippet" ] || { say "snippet kipp.js missing from pkg/snippets"; exit 1; }
-printf '\nexport { KippError } from "./%s";\n' "$snippet" >>"$OUT/kipp_web.js"
+printf '\nexport { KippError, KippClient, WatchHandle } from "./%s";\n' "$snippet" >>"$OUT/kipp_web.js"
 
 # The JS glue and the snippet minified with esbuild (from `npm ci`): comments, whitespace and
 # local names out (exported names stay). -40 % gzip on the JS; the readable source is
@@ -60,15 +61,10 @@ if [ -z "${KIPP_WEB_NO_OPT:-}" ]; then
   done
 fi
 
-# Declarations: optional trailing parameters (wasm-bindgen drops the `?` when a parameter has an
-# unchecked type), and the raw wasm exports (typed `any` by wasm-bindgen) out of InitOutput, so
-# no `any` is left in the public surface.
+# Declarations: the raw wasm exports (typed `any` by wasm-bindgen) out of InitOutput, so no `any`
+# is left in the public surface. The classes are declared by hand in crates/web/src/types.d.ts.
 node -e '
   const fs = require("fs"); const f = process.argv[1]; let d = fs.readFileSync(f, "utf8");
-  d = d.replace(/^( {4}[a-zA-Z]+\(.*)$/gm, (line) => line
-    .replace(/\b(options|filter|page): /g, "$1?: ")
-    .replace("createEnrollment(request: ", "createEnrollment(request?: ")
-    .replace("outcome: TapOutcome", "outcome?: TapOutcome"));
   d = d.replace(/export interface InitOutput \{[\s\S]*?\n\}/, "export interface InitOutput {\n    readonly memory: WebAssembly.Memory;\n}");
   if (/\bany\b/.test(d.replace(/\/\*[\s\S]*?\*\//g, ""))) { console.error("build-web: `any` left in kipp_web.d.ts"); process.exit(1); }
   fs.writeFileSync(f, d);

@@ -52,11 +52,63 @@ extern "C" {
     pub fn wait_for(conn: &JsValue, id: &str, timeout_ms: f64, signal: JsValue, on_update: JsValue) -> js_sys::Promise;
 
     /// Follows session `id` (already escaped) without a deadline; returns its `AbortController`.
-    pub fn watch(conn: &JsValue, id: &str, on_update: &js_sys::Function, on_error: JsValue) -> JsValue;
+    pub fn watch(conn: &JsValue, id: &str, on_update: &JsValue, on_error: JsValue) -> JsValue;
 
-    /// Aborts a `watch` (its controller) with the reason `"closed"`.
-    #[wasm_bindgen(js_name = closeWatch)]
-    pub fn close_watch(ctl: &JsValue);
+    /// Gives the snippet the [`crate::Runtime`] its `KippClient` calls.
+    pub fn install(rt: JsValue);
+}
+
+// The snippet's public classes, for Rust callers (and the browser tests): the same methods
+// as in JavaScript.
+#[wasm_bindgen(module = "/src/js/kipp.js")]
+extern "C" {
+    /// A client of the kipp edge worker (`KippClient` of `js/kipp.js`).
+    #[derive(Debug, Clone)]
+    pub type KippClient;
+
+    /// `new KippClient(options)`; Rust callers use [`KippClient::new`].
+    #[wasm_bindgen(constructor, catch)]
+    pub(crate) fn construct(options: JsValue) -> Result<KippClient, JsValue>;
+    /// Validates locally, then creates a session (`POST /ipp/v1/sessions`).
+    #[wasm_bindgen(method, js_name = createSession)]
+    pub fn create_session(this: &KippClient, request: JsValue, options: Option<JsValue>) -> js_sys::Promise;
+    /// `GET /ipp/v1/sessions/{id}`.
+    #[wasm_bindgen(method, js_name = getSession)]
+    pub fn get_session(this: &KippClient, id: &str) -> js_sys::Promise;
+    /// `PUT /ipp/v1/sessions/{id}/cancel`.
+    #[wasm_bindgen(method, js_name = cancelSession)]
+    pub fn cancel_session(this: &KippClient, id: &str) -> js_sys::Promise;
+    /// `GET /ipp/v1/devices`.
+    #[wasm_bindgen(method, js_name = listDevices)]
+    pub fn list_devices(this: &KippClient, filter: Option<JsValue>) -> js_sys::Promise;
+    /// `DELETE /ipp/v1/devices/{id}` (admin).
+    #[wasm_bindgen(method, js_name = deleteDevice)]
+    pub fn delete_device(this: &KippClient, id: &str) -> js_sys::Promise;
+    /// `GET /kipp/v1/devices/{id}/current-session`: the device's open session or `null`.
+    #[wasm_bindgen(method, js_name = deviceSession)]
+    pub fn device_session(this: &KippClient, device_id: &str) -> js_sys::Promise;
+    /// `GET /kipp/v1/me`.
+    #[wasm_bindgen(method)]
+    pub fn me(this: &KippClient) -> js_sys::Promise;
+    /// Resolves with the session once it reaches a terminal status.
+    #[wasm_bindgen(method, js_name = waitForOutcome)]
+    pub fn wait_for_outcome(this: &KippClient, id: &str, options: Option<JsValue>) -> js_sys::Promise;
+    /// Calls `onUpdate(session, state)` on every change until a terminal status.
+    #[wasm_bindgen(method, catch)]
+    pub fn watch(
+        this: &KippClient,
+        id: &str,
+        on_update: js_sys::Function,
+        options: Option<JsValue>,
+    ) -> Result<WatchHandle, JsValue>;
+
+    /// What `watch` returns.
+    #[derive(Debug, Clone)]
+    pub type WatchHandle;
+
+    /// Stops watching (closes the WebSocket or the polling).
+    #[wasm_bindgen(method)]
+    pub fn close(this: &WatchHandle);
 }
 
 #[wasm_bindgen]

@@ -14,11 +14,15 @@
 //! | [`error`] | the failure type and its stable codes (`KippError` in JS) |
 //! | `alloc` | the wasm allocator (size classes; the one module with `unsafe`) |
 //!
-//! Carrying calls out (`fetch`, token refresh, retries with backoff) and
-//! following a session live (WebSocket, polling with jittered backoff, abort,
-//! deadline) is JavaScript plumbing in the package's snippet `js/kipp.js`:
-//! no wasm async runtime and no closures ship. An error answer comes back to
-//! Rust ([`Runtime::failure`]) to become a `KippError`.
+//! The `KippClient` class itself is JavaScript (`js/kipp.js`): each method is
+//! one line that hands its arguments to [`Runtime::run`], the one dispatching
+//! export, which decodes and validates them with kipp-core and returns the
+//! promise of the call. Carrying calls out (`fetch`, token refresh, retries
+//! with backoff) and following a session live (WebSocket, polling with
+//! jittered backoff, abort, deadline) is JavaScript plumbing in the same
+//! snippet: no wasm async runtime and no closures ship. An error answer comes
+//! back to Rust ([`Runtime::failure`]) to become a `KippError`. The snippet
+//! gets the [`Runtime`] when the module starts (`install`).
 //!
 //! No cargo features: kipp-core is used without `webhook`, so no HMAC code
 //! ships to browsers.
@@ -36,7 +40,9 @@ pub mod error;
 mod js;
 pub mod json;
 
-use js_sys::{Function, Promise};
+pub use js::{KippClient, WatchHandle};
+
+use js_sys::Promise;
 use kipp_core::ids::{escape_segment, SessionId};
 use wasm_bindgen::prelude::*;
 
@@ -54,202 +60,106 @@ const TYPES: &str = include_str!("types.d.ts");
 /// Default `timeoutMs` of `waitForOutcome`: the session lifetime.
 const DEFAULT_WAIT_MS: f64 = 900_000.0;
 
+/// Hands the [`Runtime`] to the snippet, whose `KippClient` calls it.
+#[wasm_bindgen(start, skip_typescript, js_name = __kippStart)]
+fn start() {
+    js::install(Runtime.into());
+}
+
+impl KippClient {
+    /// `new KippClient({ baseUrl, token, getToken?, timeoutMs?, retries? })` from Rust. Hands the
+    /// snippet the [`Runtime`] first: a module instantiated without running its start function
+    /// (wasm-bindgen-test does that) has not done so yet.
+    pub fn new(options: JsValue) -> Result<KippClient, JsValue> {
+        js::install(Runtime.into());
+        KippClient::construct(options)
+    }
+}
+
 fn rejected(f: Failure) -> Promise {
     Promise::reject(&f.into_js())
 }
 
-/// A client of the kipp edge worker.
-#[wasm_bindgen]
-#[derive(Debug)]
-pub struct KippClient {
-    /// The JS side's state (`conn` in `js/kipp.js`).
-    conn: JsValue,
+/// A string argument; anything else reads as `""` (which no id parser accepts).
+fn text(v: &JsValue) -> String {
+    v.as_string().unwrap_or_default()
 }
 
-impl KippClient {
-    /// The one path of every plain call: checked in Rust, carried out by `call` in the snippet.
-    fn run(&self, call: Result<client::Call, Failure>) -> Promise {
-        match call {
-            Ok(c) => js::call(
-                &self.conn,
-                c.method,
-                &c.path,
-                c.body.as_deref(),
-                c.idempotency_key.as_deref(),
-                c.retry,
-                c.nullable,
-            ),
-            Err(f) => rejected(f),
-        }
-    }
+/// An optional argument: `undefined` and `null` are absent.
+fn given(v: JsValue) -> Option<JsValue> {
+    (!v.is_undefined() && !v.is_null()).then_some(v)
 }
 
-/// What the snippet asks of Rust while it carries calls out: the `KippError` of
-/// an error answer (problem details decoded here) and which statuses are
-/// terminal (kipp-core's). Internal: not in the `.d.ts`.
+/// Which client method [`Runtime::run`] carries out (the numbers are `js/kipp.js`'s).
+mod op {
+    pub const CREATE_SESSION: u8 = 0;
+    pub const GET_SESSION: u8 = 1;
+    pub const CANCEL_SESSION: u8 = 2;
+    pub const LIST_DEVICES: u8 = 3;
+    pub const LIST_LOCATIONS: u8 = 4;
+    pub const CREATE_LOCATION: u8 = 5;
+    pub const CREATE_ENROLLMENT: u8 = 6;
+    pub const LIST_ENROLLMENTS: u8 = 7;
+    pub const DELETE_ENROLLMENT: u8 = 8;
+    pub const UPDATE_DEVICE: u8 = 9;
+    pub const DELETE_DEVICE: u8 = 10;
+    pub const CREATE_SIMULATED_DEVICE: u8 = 11;
+    pub const SIMULATE_TAP: u8 = 12;
+    pub const ME: u8 = 13;
+    pub const ISSUE_TOKEN: u8 = 14;
+    pub const DEVICE_SESSION: u8 = 15;
+}
+
+/// What the snippet asks of Rust: the client's options checked, each method's
+/// arguments decoded and validated into a call, the `KippError` of an error
+/// answer (problem details decoded here) and which statuses are terminal
+/// (kipp-core's). Internal: not in the `.d.ts`.
 #[wasm_bindgen(skip_typescript, js_name = __KippRuntime)]
 #[derive(Debug, Clone, Copy)]
 pub struct Runtime;
 
 #[wasm_bindgen(js_class = __KippRuntime)]
 impl Runtime {
-    /// The `KippError` for an error answer (`status`, body `text`, `x-request-id`,
-    /// `Retry-After` in ms).
-    pub fn failure(&self, status: u16, text: &str, request_id: Option<String>, retry_after_ms: Option<u32>) -> JsValue {
-        error::Failure::from_response(status, text, request_id, retry_after_ms).into_js()
+    /// `new KippClient(options)`: the checked options as the JS side's state.
+    pub fn connect(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        Ok(client::connect(&options)?)
     }
 
-    /// True for FINALIZED, CANCELLED, EXPIRED and FAILED.
-    #[wasm_bindgen(js_name = isTerminal)]
-    pub fn is_terminal(&self, status: &str) -> bool {
-        kipp_core::api::sessions::SessionStatus::from_wire(status).is_terminal()
-    }
-}
-
-#[wasm_bindgen]
-impl KippClient {
-    /// `new KippClient({ baseUrl, token, getToken? })`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(#[wasm_bindgen(unchecked_param_type = "KippClientOptions")] options: JsValue) -> Result<Self, JsValue> {
-        Ok(Self { conn: client::connect(&options)? })
-    }
-
-    /// Validates locally, then creates a session (`POST /ipp/v1/sessions`).
-    #[wasm_bindgen(js_name = createSession, unchecked_return_type = "Promise<Session>")]
-    pub fn create_session(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "CreateSessionRequest")] request: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "CreateSessionOptions")] options: Option<JsValue>,
-    ) -> Promise {
-        self.run(api::create_session(request, options.unwrap_or_default()))
-    }
-
-    /// `GET /ipp/v1/sessions/{id}`.
-    #[wasm_bindgen(js_name = getSession, unchecked_return_type = "Promise<Session>")]
-    pub fn get_session(&self, id: String) -> Promise {
-        self.run(api::get_session(&id))
-    }
-
-    /// `PUT /ipp/v1/sessions/{id}/cancel`.
-    #[wasm_bindgen(js_name = cancelSession, unchecked_return_type = "Promise<Session>")]
-    pub fn cancel_session(&self, id: String) -> Promise {
-        self.run(api::cancel_session(&id))
+    /// Client method `op` with its arguments `a`, `b` as the caller gave them: the
+    /// promise of the call, or a rejected one when they are invalid.
+    pub fn run(&self, conn: &JsValue, op: u8, a: JsValue, b: JsValue) -> Promise {
+        let call = match op {
+            op::CREATE_SESSION => api::create_session(a, b),
+            op::GET_SESSION => api::get_session(&text(&a)),
+            op::CANCEL_SESSION => api::cancel_session(&text(&a)),
+            op::LIST_DEVICES => api::list_devices(a),
+            op::LIST_LOCATIONS => api::list_locations(a),
+            op::CREATE_LOCATION => api::create_location(a),
+            op::CREATE_ENROLLMENT => api::create_enrollment(a),
+            op::LIST_ENROLLMENTS => api::list_enrollments(a),
+            op::DELETE_ENROLLMENT => api::delete_enrollment(&text(&a)),
+            op::UPDATE_DEVICE => api::update_device(&text(&a), b),
+            op::DELETE_DEVICE => api::delete_device(&text(&a)),
+            op::CREATE_SIMULATED_DEVICE => api::create_simulated_device(text(&a), b),
+            op::SIMULATE_TAP => api::simulate_tap(&text(&a), given(b).map(|o| text(&o))),
+            op::ME => api::me(),
+            op::ISSUE_TOKEN => api::issue_token(a),
+            op::DEVICE_SESSION => api::device_session(&text(&a)),
+            _ => Err(Failure::new("http_error", "unknown operation")),
+        };
+        match call {
+            Ok(c) => {
+                js::call(conn, c.method, &c.path, c.body.as_deref(), c.idempotency_key.as_deref(), c.retry, c.nullable)
+            }
+            Err(f) => rejected(f),
+        }
     }
 
-    /// `GET /ipp/v1/devices`.
-    #[wasm_bindgen(js_name = listDevices, unchecked_return_type = "Promise<Page<Device>>")]
-    pub fn list_devices(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "DeviceFilter")] filter: Option<JsValue>,
-    ) -> Promise {
-        self.run(api::list_devices(filter.unwrap_or_default()))
-    }
-
-    /// `GET /ipp/v1/locations`.
-    #[wasm_bindgen(js_name = listLocations, unchecked_return_type = "Promise<Page<Location>>")]
-    pub fn list_locations(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "PageOptions")] page: Option<JsValue>,
-    ) -> Promise {
-        self.run(api::list_locations(page.unwrap_or_default()))
-    }
-
-    /// `POST /ipp/v1/locations` (admin).
-    #[wasm_bindgen(js_name = createLocation, unchecked_return_type = "Promise<Location>")]
-    pub fn create_location(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "LocationRequest")] request: JsValue,
-    ) -> Promise {
-        self.run(api::create_location(request))
-    }
-
-    /// `POST /ipp/v1/enrollments` (admin).
-    #[wasm_bindgen(js_name = createEnrollment, unchecked_return_type = "Promise<Enrollment>")]
-    pub fn create_enrollment(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "CreateEnrollmentRequest")] request: Option<JsValue>,
-    ) -> Promise {
-        self.run(api::create_enrollment(request.unwrap_or_default()))
-    }
-
-    /// `GET /ipp/v1/enrollments` (admin).
-    #[wasm_bindgen(js_name = listEnrollments, unchecked_return_type = "Promise<Page<Enrollment>>")]
-    pub fn list_enrollments(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "EnrollmentFilter")] filter: Option<JsValue>,
-    ) -> Promise {
-        self.run(api::list_enrollments(filter.unwrap_or_default()))
-    }
-
-    /// `DELETE /ipp/v1/enrollments/{id}` (admin).
-    #[wasm_bindgen(js_name = deleteEnrollment, unchecked_return_type = "Promise<void>")]
-    pub fn delete_enrollment(&self, id: String) -> Promise {
-        self.run(api::delete_enrollment(&id))
-    }
-
-    /// `PUT /ipp/v1/devices/{id}` (admin): rename or move.
-    #[wasm_bindgen(js_name = updateDevice, unchecked_return_type = "Promise<Device>")]
-    pub fn update_device(
-        &self,
-        id: String,
-        #[wasm_bindgen(unchecked_param_type = "UpdateDeviceRequest")] update: JsValue,
-    ) -> Promise {
-        self.run(api::update_device(&id, update))
-    }
-
-    /// `DELETE /ipp/v1/devices/{id}` (admin).
-    #[wasm_bindgen(js_name = deleteDevice, unchecked_return_type = "Promise<void>")]
-    pub fn delete_device(&self, id: String) -> Promise {
-        self.run(api::delete_device(&id))
-    }
-
-    /// `POST /ipp/v1/dev/devices` (playground only).
-    #[wasm_bindgen(js_name = createSimulatedDevice, unchecked_return_type = "Promise<Device>")]
-    pub fn create_simulated_device(
-        &self,
-        name: String,
-        #[wasm_bindgen(unchecked_param_type = "SimulatedDeviceOptions")] options: Option<JsValue>,
-    ) -> Promise {
-        self.run(api::create_simulated_device(name, options.unwrap_or_default()))
-    }
-
-    /// `POST /ipp/v1/dev/sessions/{id}/simulate-tap` (playground only); default outcome SUCCESS.
-    #[wasm_bindgen(js_name = simulateTap, unchecked_return_type = "Promise<Session>")]
-    pub fn simulate_tap(
-        &self,
-        #[wasm_bindgen(js_name = sessionId)] session_id: String,
-        #[wasm_bindgen(unchecked_param_type = "TapOutcome | undefined")] outcome: Option<String>,
-    ) -> Promise {
-        self.run(api::simulate_tap(&session_id, outcome))
-    }
-
-    /// `GET /kipp/v1/me`: the token's role, location and expiry.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Me>")]
-    pub fn me(&self) -> Promise {
-        self.run(api::me())
-    }
-
-    /// `POST /kipp/v1/tokens` (admin): a token for a clerk or admin.
-    #[wasm_bindgen(js_name = issueToken, unchecked_return_type = "Promise<IssuedToken>")]
-    pub fn issue_token(&self, #[wasm_bindgen(unchecked_param_type = "IssueTokenRequest")] request: JsValue) -> Promise {
-        self.run(api::issue_token(request))
-    }
-
-    /// `GET /kipp/v1/devices/{id}/current-session`: the device's open session or `null`.
-    #[wasm_bindgen(js_name = deviceSession, unchecked_return_type = "Promise<Session | null>")]
-    pub fn device_session(&self, #[wasm_bindgen(js_name = deviceId)] device_id: String) -> Promise {
-        self.run(api::device_session(&device_id))
-    }
-
-    /// Resolves with the session once it is FINALIZED, CANCELLED, EXPIRED or
-    /// FAILED; rejects with `timeout` at the deadline or `aborted` on the signal.
-    #[wasm_bindgen(js_name = waitForOutcome, unchecked_return_type = "Promise<Session>")]
-    pub fn wait_for_outcome(
-        &self,
-        id: String,
-        #[wasm_bindgen(unchecked_param_type = "WaitOptions")] options: Option<JsValue>,
-    ) -> Promise {
-        let options = options.unwrap_or_default();
+    /// `waitForOutcome(id, options)`: resolves with the session once it is FINALIZED,
+    /// CANCELLED, EXPIRED or FAILED; rejects with `timeout` at the deadline or `aborted`
+    /// on the signal.
+    pub fn wait(&self, conn: &JsValue, id: JsValue, options: JsValue) -> Promise {
+        let id = text(&id);
         if let Err(f) = api::parse_id(&id, "id", SessionId::parse) {
             return rejected(f);
         }
@@ -264,37 +174,27 @@ impl KippClient {
             }
             None => DEFAULT_WAIT_MS,
         };
-        js::wait_for(&self.conn, &escape_segment(&id), timeout, prop(&options, "signal"), prop(&options, "onUpdate"))
+        js::wait_for(conn, &escape_segment(&id), timeout, prop(&options, "signal"), prop(&options, "onUpdate"))
     }
 
-    /// Calls `onUpdate(session, state)` on every change until a terminal
-    /// status; reconnects with backoff. Returns a handle whose `close()` stops it.
-    pub fn watch(
-        &self,
-        id: String,
-        #[wasm_bindgen(js_name = onUpdate, unchecked_param_type = "(session: Session, state: SessionState) => void")]
-        on_update: Function,
-        #[wasm_bindgen(unchecked_param_type = "WatchOptions")] options: Option<JsValue>,
-    ) -> Result<WatchHandle, JsValue> {
+    /// `watch(id, onUpdate, options)`: follows the session until a terminal status or
+    /// `close()`; returns the follow's `AbortController`.
+    pub fn watch(&self, conn: &JsValue, id: JsValue, on_update: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let id = text(&id);
         api::parse_id(&id, "id", SessionId::parse)?;
-        let on_error = prop(&options.unwrap_or_default(), "onError");
-        Ok(WatchHandle { ctl: js::watch(&self.conn, &escape_segment(&id), &on_update, on_error) })
+        Ok(js::watch(conn, &escape_segment(&id), &on_update, prop(&options, "onError")))
     }
-}
 
-/// What `watch` returns.
-#[wasm_bindgen]
-#[derive(Debug)]
-pub struct WatchHandle {
-    /// The follow's `AbortController`.
-    ctl: JsValue,
-}
+    /// The `KippError` for an error answer (`status`, body `text`, `x-request-id`,
+    /// `Retry-After` in ms).
+    pub fn failure(&self, status: u16, text: &str, request_id: Option<String>, retry_after_ms: Option<u32>) -> JsValue {
+        error::Failure::from_response(status, text, request_id, retry_after_ms).into_js()
+    }
 
-#[wasm_bindgen]
-impl WatchHandle {
-    /// Stops watching (closes the WebSocket or the polling).
-    pub fn close(&self) {
-        js::close_watch(&self.ctl);
+    /// True for FINALIZED, CANCELLED, EXPIRED and FAILED.
+    #[wasm_bindgen(js_name = isTerminal)]
+    pub fn is_terminal(&self, status: &str) -> bool {
+        kipp_core::api::sessions::SessionStatus::from_wire(status).is_terminal()
     }
 }
 

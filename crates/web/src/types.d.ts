@@ -268,3 +268,102 @@ export class KippError extends Error {
   /** Quote this in a support request. */
   readonly requestId: string | null;
 }
+
+/**
+ * A client of the kipp edge worker.
+ */
+export class KippClient {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * `PUT /ipp/v1/sessions/{id}/cancel`.
+     */
+    cancelSession(id: string): Promise<Session>;
+    /**
+     * `POST /ipp/v1/enrollments` (admin).
+     */
+    createEnrollment(request?: CreateEnrollmentRequest): Promise<Enrollment>;
+    /**
+     * `POST /ipp/v1/locations` (admin).
+     */
+    createLocation(request: LocationRequest): Promise<Location>;
+    /**
+     * Validates locally, then creates a session (`POST /ipp/v1/sessions`).
+     */
+    createSession(request: CreateSessionRequest, options?: CreateSessionOptions): Promise<Session>;
+    /**
+     * `POST /ipp/v1/dev/devices` (playground only).
+     */
+    createSimulatedDevice(name: string, options?: SimulatedDeviceOptions): Promise<Device>;
+    /**
+     * `DELETE /ipp/v1/devices/{id}` (admin).
+     */
+    deleteDevice(id: string): Promise<void>;
+    /**
+     * `DELETE /ipp/v1/enrollments/{id}` (admin).
+     */
+    deleteEnrollment(id: string): Promise<void>;
+    /**
+     * `GET /kipp/v1/devices/{id}/current-session`: the device's open session or `null`.
+     */
+    deviceSession(deviceId: string): Promise<Session | null>;
+    /**
+     * `GET /ipp/v1/sessions/{id}`.
+     */
+    getSession(id: string): Promise<Session>;
+    /**
+     * `POST /kipp/v1/tokens` (admin): a token for a clerk or admin.
+     */
+    issueToken(request: IssueTokenRequest): Promise<IssuedToken>;
+    /**
+     * `GET /ipp/v1/devices`.
+     */
+    listDevices(filter?: DeviceFilter): Promise<Page<Device>>;
+    /**
+     * `GET /ipp/v1/enrollments` (admin).
+     */
+    listEnrollments(filter?: EnrollmentFilter): Promise<Page<Enrollment>>;
+    /**
+     * `GET /ipp/v1/locations`.
+     */
+    listLocations(page?: PageOptions): Promise<Page<Location>>;
+    /**
+     * `GET /kipp/v1/me`: the token's role, location and expiry.
+     */
+    me(): Promise<Me>;
+    /**
+     * `new KippClient({ baseUrl, token, getToken? })`.
+     */
+    constructor(options?: KippClientOptions);
+    /**
+     * `POST /ipp/v1/dev/sessions/{id}/simulate-tap` (playground only); default outcome SUCCESS.
+     */
+    simulateTap(sessionId: string, outcome?: TapOutcome | undefined): Promise<Session>;
+    /**
+     * `PUT /ipp/v1/devices/{id}` (admin): rename or move.
+     */
+    updateDevice(id: string, update: UpdateDeviceRequest): Promise<Device>;
+    /**
+     * Resolves with the session once it is FINALIZED, CANCELLED, EXPIRED or
+     * FAILED; rejects with `timeout` at the deadline or `aborted` on the signal.
+     */
+    waitForOutcome(id: string, options?: WaitOptions): Promise<Session>;
+    /**
+     * Calls `onUpdate(session, state)` on every change until a terminal
+     * status; reconnects with backoff. Returns a handle whose `close()` stops it.
+     */
+    watch(id: string, onUpdate: (session: Session, state: SessionState) => void, options?: WatchOptions): WatchHandle;
+}
+
+/**
+ * What `watch` returns.
+ */
+export class WatchHandle {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Stops watching (closes the WebSocket or the polling).
+     */
+    close(): void;
+}

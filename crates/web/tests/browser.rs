@@ -157,7 +157,7 @@ fn constructor_rejects_bad_options() {
 #[wasm_bindgen_test]
 async fn large_amounts_stay_numbers() {
     let c = client("t", &[]);
-    let sess = ok(c.get_session(sid(6).into())).await;
+    let sess = ok(c.get_session(sid(6))).await;
     let amount = get(&sess, "order_amount");
     assert_eq!(amount.as_f64(), Some(9_007_199_254_740_991.0));
     assert!(amount.as_f64().is_some(), "a number, not a BigInt");
@@ -250,14 +250,14 @@ async fn create_session_reuses_its_idempotency_key_on_retry() {
 #[wasm_bindgen_test]
 async fn error_codes_are_stable() {
     let c = client("t", &[]);
-    let e = err(c.get_session(sid(404).into())).await;
+    let e = err(c.get_session(sid(404))).await;
     assert_eq!((code(&e).as_str(), get(&e, "status").as_f64()), ("not_found", Some(404.0)));
     assert!(get(&e, "requestId").as_string().unwrap().starts_with("prob-"));
     assert_eq!(get(&e, "retryable"), JsValue::FALSE);
 
-    let e = err(client("expired", &[]).get_session(sid(1).into())).await;
+    let e = err(client("expired", &[]).get_session(sid(1))).await;
     assert_eq!(code(&e), "unauthorized");
-    let e = err(client("clerk-elsewhere", &[]).get_session(sid(1).into())).await;
+    let e = err(client("clerk-elsewhere", &[]).get_session(sid(1))).await;
     assert_eq!(code(&e), "forbidden");
     assert!(get(&e, "message").as_string().unwrap().contains("own location"));
 
@@ -267,11 +267,11 @@ async fn error_codes_are_stable() {
     assert_eq!(code(&e), "conflict", "a server code outside the set maps by status");
     assert!(get(&e, "message").as_string().unwrap().contains("busy"));
 
-    let e = err(c.get_session("not-a-uuid".into())).await;
+    let e = err(c.get_session("not-a-uuid")).await;
     assert_eq!(code(&e), "validation_failed");
 
     let dead = KippClient::new(obj(&[("baseUrl", s("http://127.0.0.1:9")), ("retries", n(0.0))])).unwrap();
-    let e = err(dead.get_session(sid(1).into())).await;
+    let e = err(dead.get_session(sid(1))).await;
     assert_eq!(code(&e), "network");
     assert_eq!(get(&e, "retryable"), JsValue::TRUE);
     assert!(e.is_instance_of::<js_sys::Error>());
@@ -310,7 +310,7 @@ async fn get_token_is_called_per_request() {
     });
     let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", f.as_ref().clone())])).unwrap();
     reset().await;
-    ok(c.get_session(sid(2).into())).await;
+    ok(c.get_session(sid(2))).await;
     assert_eq!(*calls.borrow(), 1);
     let auth = Array::from(&get(&test_log().await, "authHeaders"));
     assert_eq!(auth.get(0).as_string().unwrap(), "Bearer from-callback");
@@ -319,7 +319,7 @@ async fn get_token_is_called_per_request() {
 #[wasm_bindgen_test]
 async fn timeout_per_attempt() {
     let c = client("t", &[("timeoutMs", n(300.0))]);
-    let e = err(c.get_session(sid(5).into())).await;
+    let e = err(c.get_session(sid(5))).await;
     assert_eq!(code(&e), "timeout");
 }
 
@@ -336,8 +336,8 @@ async fn list_devices_sends_the_filter() {
     );
     let e = err(c.list_devices(Some(obj(&[("page_size", n(500.0))])))).await;
     assert_eq!(code(&e), "validation_failed");
-    assert!(ok(c.delete_device(DEVICE.into())).await.is_undefined());
-    assert!(ok(c.device_session(DEVICE.into())).await.is_null());
+    assert!(ok(c.delete_device(DEVICE)).await.is_undefined());
+    assert!(ok(c.device_session(DEVICE)).await.is_null());
 }
 
 // ---- live: WebSocket, polling fallback, abort, deadline, watch reconnect ----------------------
@@ -352,10 +352,9 @@ async fn wait_for_outcome_polls_when_websockets_are_refused() {
         u2.borrow_mut().push(get(&st, "status").as_string().unwrap());
     });
     let t0 = js_sys::Date::now();
-    let sess = ok(c.wait_for_outcome(
-        sid(1).into(),
-        Some(obj(&[("timeoutMs", n(20_000.0)), ("onUpdate", on_update.as_ref().clone())])),
-    ))
+    let sess = ok(
+        c.wait_for_outcome(sid(1), Some(obj(&[("timeoutMs", n(20_000.0)), ("onUpdate", on_update.as_ref().clone())])))
+    )
     .await;
     assert_eq!(get(&sess, "status").as_string().unwrap(), "FINALIZED");
     assert_eq!(*updates.borrow(), ["CREATED", "FINALIZED"]);
@@ -378,7 +377,7 @@ async fn wait_for_outcome_uses_the_websocket() {
             .push((get(&st, "status").as_string().unwrap(), get(&st, "failed_attempts").as_f64().unwrap_or(-1.0)));
     });
     let t0 = js_sys::Date::now();
-    let sess = ok(c.wait_for_outcome(sid(4).into(), Some(obj(&[("onUpdate", on_update.as_ref().clone())])))).await;
+    let sess = ok(c.wait_for_outcome(sid(4), Some(obj(&[("onUpdate", on_update.as_ref().clone())])))).await;
     assert_eq!(get(&sess, "order_id").as_string().unwrap(), "00000000-0000-4000-8000-000000000777");
     assert_eq!(
         *updates.borrow(),
@@ -398,14 +397,14 @@ async fn wait_for_outcome_honours_abort_signal() {
         .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), 1_500)
         .unwrap();
     let t0 = js_sys::Date::now();
-    let e = err(c.wait_for_outcome(sid(2).into(), Some(obj(&[("signal", ctl.signal().into())])))).await;
+    let e = err(c.wait_for_outcome(sid(2), Some(obj(&[("signal", ctl.signal().into())])))).await;
     assert_eq!(code(&e), "aborted");
     let dt = js_sys::Date::now() - t0;
     assert!((1_400.0..3_000.0).contains(&dt), "stopped right at the abort ({dt} ms)");
 
     let done = web_sys::AbortController::new().unwrap();
     done.abort();
-    let e = err(c.wait_for_outcome(sid(2).into(), Some(obj(&[("signal", done.signal().into())])))).await;
+    let e = err(c.wait_for_outcome(sid(2), Some(obj(&[("signal", done.signal().into())])))).await;
     assert_eq!(code(&e), "aborted");
 }
 
@@ -414,7 +413,7 @@ async fn wait_for_outcome_never_polls_past_the_deadline() {
     reset().await;
     let c = client("t", &[]);
     let t0 = js_sys::Date::now();
-    let e = err(c.wait_for_outcome(sid(2).into(), Some(obj(&[("timeoutMs", n(2_500.0))])))).await;
+    let e = err(c.wait_for_outcome(sid(2), Some(obj(&[("timeoutMs", n(2_500.0))])))).await;
     let end = js_sys::Date::now();
     assert_eq!(code(&e), "timeout");
     assert_eq!(get(&e, "retryable"), JsValue::TRUE);
@@ -424,7 +423,7 @@ async fn wait_for_outcome_never_polls_past_the_deadline() {
     for p in polls.iter() {
         assert!(get(&p, "at").as_f64().unwrap() <= t0 + 2_500.0, "a poll after the deadline");
     }
-    let e = err(c.wait_for_outcome(sid(404).into(), Some(obj(&[("timeoutMs", n(5_000.0))])))).await;
+    let e = err(c.wait_for_outcome(sid(404), Some(obj(&[("timeoutMs", n(5_000.0))])))).await;
     assert_eq!(code(&e), "not_found", "a failure retrying cannot fix ends the wait");
 }
 
@@ -453,7 +452,7 @@ async fn watch_reconnects_after_a_dropped_socket() {
     });
     let handle = c
         .watch(
-            sid(3).into(),
+            sid(3),
             on_update.as_ref().clone().unchecked_into(),
             Some(obj(&[("onError", on_error.as_ref().clone())])),
         )
@@ -472,7 +471,7 @@ async fn watch_close_stops_polling() {
     let count = Rc::new(RefCell::new(0));
     let c2 = count.clone();
     let on_update = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_: JsValue, _: JsValue| *c2.borrow_mut() += 1);
-    let handle = c.watch(sid(2).into(), on_update.as_ref().clone().unchecked_into(), None).unwrap();
+    let handle = c.watch(sid(2), on_update.as_ref().clone().unchecked_into(), None).unwrap();
     JsFuture::from(sleep(1_500)).await.unwrap();
     handle.close();
     let before = Array::from(&get(&test_log().await, "polls")).length();

@@ -39,6 +39,91 @@ export function makeKippError(code, message, status, fieldErrors, retryable, req
   return new KippError(code, message, status ?? null, fieldErrors ?? [], retryable, requestId ?? null);
 }
 
+// ---- the client class: each method hands its arguments to Rust (`rt.run`) -----------------------
+
+/** The Rust side (`__KippRuntime`), handed over when the wasm module starts. */
+let rt;
+export function install(runtime) {
+  rt = runtime;
+}
+
+/** A client of the kipp edge worker; declared in `types.d.ts`. */
+export class KippClient {
+  constructor(options) {
+    this.c = rt.connect(options);
+  }
+  createSession(request, options) {
+    return rt.run(this.c, 0, request, options);
+  }
+  getSession(id) {
+    return rt.run(this.c, 1, id);
+  }
+  cancelSession(id) {
+    return rt.run(this.c, 2, id);
+  }
+  listDevices(filter) {
+    return rt.run(this.c, 3, filter);
+  }
+  listLocations(page) {
+    return rt.run(this.c, 4, page);
+  }
+  createLocation(request) {
+    return rt.run(this.c, 5, request);
+  }
+  createEnrollment(request) {
+    return rt.run(this.c, 6, request);
+  }
+  listEnrollments(filter) {
+    return rt.run(this.c, 7, filter);
+  }
+  deleteEnrollment(id) {
+    return rt.run(this.c, 8, id);
+  }
+  updateDevice(id, update) {
+    return rt.run(this.c, 9, id, update);
+  }
+  deleteDevice(id) {
+    return rt.run(this.c, 10, id);
+  }
+  createSimulatedDevice(name, options) {
+    return rt.run(this.c, 11, name, options);
+  }
+  simulateTap(sessionId, outcome) {
+    return rt.run(this.c, 12, sessionId, outcome);
+  }
+  me() {
+    return rt.run(this.c, 13);
+  }
+  issueToken(request) {
+    return rt.run(this.c, 14, request);
+  }
+  deviceSession(deviceId) {
+    return rt.run(this.c, 15, deviceId);
+  }
+  waitForOutcome(id, options) {
+    return rt.wait(this.c, id, options);
+  }
+  watch(id, onUpdate, options) {
+    return new WatchHandle(rt.watch(this.c, id, onUpdate, options));
+  }
+  /** Nothing to release (kept from the wasm-bindgen class it replaced). */
+  free() {}
+}
+
+/** What `watch` returns. */
+export class WatchHandle {
+  constructor(ctl) {
+    this.c = ctl;
+  }
+  /** Stops watching (closes the WebSocket or the polling). */
+  close() {
+    this.c.abort('closed');
+  }
+  free() {}
+}
+
+if (Symbol.dispose) KippClient.prototype[Symbol.dispose] = WatchHandle.prototype[Symbol.dispose] = () => {};
+
 // ---- HTTP ------------------------------------------------------------------------------------
 
 /** A failure with no response behind it; transient codes are retryable. */
@@ -211,10 +296,6 @@ export function watch(c, id, onUpdate, onError) {
   return ctl;
 }
 
-/** `close()` of a watch handle. */
-export function closeWatch(ctl) {
-  ctl.abort('closed');
-}
 
 /** Follows a session until a terminal status, an abort, the deadline or a failure retrying cannot fix. */
 async function follow(c, f) {
