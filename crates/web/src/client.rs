@@ -3,7 +3,7 @@
 //! Carrying a call out (`fetch`, token, retries, backoff) is JavaScript plumbing
 //! and lives in the package's snippet (`js/kipp.js`, `call`).
 
-use kipp_core::api::Operation;
+use kipp_core::api::{Operation, OperationId};
 use kipp_core::validate::FieldError;
 use wasm_bindgen::JsValue;
 
@@ -40,14 +40,24 @@ impl Call {
         Self { method: "GET", path, body: None, idempotency_key: None, retry: true, nullable: false }
     }
 
-    /// The call for a kipp-core operation.
+    /// The call for a kipp-core operation. Only the path and body need the
+    /// operation's type; the rest is [`Call::of`], once for all of them.
     pub fn op<O: Operation>(op: &O, idempotency_key: Option<String>) -> Result<Self, Failure> {
-        let body = op.body().map(to_json).transpose()?;
+        Self::of(O::ID, op.path_and_query(), op.body().map(to_json).transpose(), idempotency_key)
+    }
+
+    #[inline(never)]
+    fn of(
+        id: OperationId,
+        path: String,
+        body: Result<Option<String>, Failure>,
+        idempotency_key: Option<String>,
+    ) -> Result<Self, Failure> {
         Ok(Self {
-            method: O::ID.method().as_str(),
-            path: op.path_and_query(),
-            body,
-            retry: O::ID.is_idempotent() || idempotency_key.is_some(),
+            method: id.method().as_str(),
+            path,
+            body: body?,
+            retry: id.is_idempotent() || idempotency_key.is_some(),
             idempotency_key,
             nullable: false,
         })
@@ -95,8 +105,7 @@ fn field(path: &str, code: &str, message: &str) -> Failure {
 }
 
 fn location_origin() -> Option<String> {
-    let loc = prop(&js_sys::global(), "location");
-    opt_string(&loc, "origin").filter(|o| o.starts_with("http"))
+    js::origin().filter(|o| o.starts_with("http"))
 }
 
 /// Makes a base URL absolute (relative to the page) and drops a trailing slash.

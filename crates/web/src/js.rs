@@ -54,6 +54,9 @@ extern "C" {
     /// Follows session `id` (already escaped) without a deadline; returns its `AbortController`.
     pub fn watch(conn: &JsValue, id: &str, on_update: &JsValue, on_error: JsValue) -> JsValue;
 
+    /// `location.origin` when it is a string.
+    pub fn origin() -> Option<String>;
+
     /// Gives the snippet the [`crate::Runtime`] its `KippClient` calls.
     pub fn install(rt: JsValue);
 }

@@ -52,54 +52,6 @@ export class KippClient {
   constructor(options) {
     this.c = rt.connect(options);
   }
-  createSession(request, options) {
-    return rt.run(this.c, 0, request, options);
-  }
-  getSession(id) {
-    return rt.run(this.c, 1, id);
-  }
-  cancelSession(id) {
-    return rt.run(this.c, 2, id);
-  }
-  listDevices(filter) {
-    return rt.run(this.c, 3, filter);
-  }
-  listLocations(page) {
-    return rt.run(this.c, 4, page);
-  }
-  createLocation(request) {
-    return rt.run(this.c, 5, request);
-  }
-  createEnrollment(request) {
-    return rt.run(this.c, 6, request);
-  }
-  listEnrollments(filter) {
-    return rt.run(this.c, 7, filter);
-  }
-  deleteEnrollment(id) {
-    return rt.run(this.c, 8, id);
-  }
-  updateDevice(id, update) {
-    return rt.run(this.c, 9, id, update);
-  }
-  deleteDevice(id) {
-    return rt.run(this.c, 10, id);
-  }
-  createSimulatedDevice(name, options) {
-    return rt.run(this.c, 11, name, options);
-  }
-  simulateTap(sessionId, outcome) {
-    return rt.run(this.c, 12, sessionId, outcome);
-  }
-  me() {
-    return rt.run(this.c, 13);
-  }
-  issueToken(request) {
-    return rt.run(this.c, 14, request);
-  }
-  deviceSession(deviceId) {
-    return rt.run(this.c, 15, deviceId);
-  }
   waitForOutcome(id, options) {
     return rt.wait(this.c, id, options);
   }
@@ -109,6 +61,16 @@ export class KippClient {
   /** Nothing to release (kept from the wasm-bindgen class it replaced). */
   free() {}
 }
+
+// The plain calls: method i hands (this client, i, its arguments) to Rust, which decodes and
+// validates them into a call (the numbers are lib.rs's `op` module).
+'createSession getSession cancelSession listDevices listLocations createLocation createEnrollment listEnrollments deleteEnrollment updateDevice deleteDevice createSimulatedDevice simulateTap me issueToken deviceSession'
+  .split(' ')
+  .forEach((name, op) => {
+    KippClient.prototype[name] = function (a, b) {
+      return rt.run(this.c, op, a, b);
+    };
+  });
 
 /** What `watch` returns. */
 export class WatchHandle {
@@ -139,6 +101,12 @@ const never = () => new AbortController().signal;
 /** `base × 2^(attempt−1)`, capped, ±20 % jitter. */
 const backoff = (attempt, base, cap) => jitter(Math.min(base * 2 ** Math.min(Math.max(attempt - 1, 0), 16), cap));
 const jitter = (ms) => ms * (0.8 + 0.4 * Math.random());
+
+/** The page's origin, if there is a page (`location.origin`). */
+export function origin() {
+  const o = globalThis.location?.origin;
+  return typeof o === 'string' ? o : undefined;
+}
 
 /** The client state Rust hands over after checking the options. */
 export function conn(base, token, getToken, timeoutMs, retries, rt) {
