@@ -77,7 +77,7 @@ fn amount(r: &mut Reader, o: &Json, p: Parent<'_>, key: &str, required: bool) ->
 
 fn order_item(r: &mut Reader, o: &Json, p: Parent<'_>) -> Option<OrderItem> {
     r.object(o, p)?;
-    let item_type = r.str(o, p, "type", false).map(|t| OrderItemType::from_wire(&t));
+    let item_type = r.str_ref(o, p, "type", false).map(OrderItemType::from_wire);
     let reference = r.str(o, p, "reference", false);
     let name = r.str(o, p, "name", true);
     let quantity = r.int_as(o, p, "quantity", false, u32::try_from, "must be from 1 to 1000000");

@@ -211,7 +211,7 @@ async function once(c, method, path, body, key, token, signal) {
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
-export function sleep(ms, signal) {
+function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {
