@@ -36,7 +36,7 @@ if [ -z "${KIPP_WEB_NO_OPT:-}" ]; then
   # --one-caller-inline-max-function-size=0: functions with one caller stay functions. More
   # bytes raw (+4 %), but -3.4 KB gzip (-6 %): small functions with low local indices repeat
   # and compress far better than one big inlined body. No measurable change in speed.
-  "$WASM_OPT" -Oz --converge --one-caller-inline-max-function-size=0 --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  "$WASM_OPT" -Oz --converge --one-caller-inline-max-function-size=0 --strip-debug --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-reference-types --enable-multivalue --enable-mutable-globals \
     "$OUT/kipp_web_bg.wasm" -o "$OUT/kipp_web_bg.wasm.opt"
   mv "$OUT/kipp_web_bg.wasm.opt" "$OUT/kipp_web_bg.wasm"
