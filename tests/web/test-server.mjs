@@ -67,6 +67,10 @@ const server = createServer(async (req, res) => {
     if (s === 429) return send(res, 429, problem(429, 'rate_limited', 'Too Many Requests', 'slow down'), { 'retry-after': '1' });
     if (s === 502) return send(res, 502, '<html>bad gateway</html>', { 'content-type': 'text/html' });
     if (s === 200) return send(res, 200, 'not json', { 'content-type': 'text/plain' });
+    // Kustom's own shape: `errors` maps field → message (no kipp code, no field_errors).
+    if (url.searchParams.has('kustom')) return send(res, s, { title: 'Bad Request', status: s, errors: { 'order_items[0].name': 'must not be blank', amount: 'must be positive', skipped: 7 } });
+    // kipp's shape: ordered field_errors with codes (malformed entries are left out).
+    if (url.searchParams.has('fields')) return send(res, s, problem(s, 'validation_failed', 'Validation Failed', 'HTTP 422', { field_errors: [{ path: '', code: 'invalid', message: 'body is not valid' }, { path: 'x' }] }));
     return send(res, s, problem(s, url.searchParams.get('code') ?? 'whatever', 'Some Title', url.searchParams.get('detail') ?? undefined));
   }
 

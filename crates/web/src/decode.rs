@@ -11,7 +11,6 @@ use kipp_core::api::Validate;
 use kipp_core::ids::{DeviceId, InvalidId, LocationId};
 use kipp_core::metadata::{Metadata, MetadataFilter};
 use kipp_core::money::{Amount, Currency, TaxRate};
-use kipp_core::problem::Problem;
 use kipp_core::time::Timestamp;
 use kipp_core::validate::{join, FieldError};
 use wasm_bindgen::{JsCast, JsValue};
@@ -285,52 +284,4 @@ pub fn issue_token(v: &Json) -> Result<(String, Option<LocationId>, Option<u32>)
         Some((role?, loc, ttl))
     })();
     finish(r, out)
-}
-
-/// Problem details from an error response body (anything unreadable is left out).
-#[must_use]
-pub fn problem(v: &Json) -> Problem {
-    let s = |k: &str| match v.get(k) {
-        Some(Json::Str(s)) => Some(s.to_string()),
-        _ => None,
-    };
-    let field_errors = match v.get("field_errors") {
-        Some(Json::Arr(a)) => Some(
-            a.iter()
-                .filter_map(|e| match (e.get("path"), e.get("code"), e.get("message")) {
-                    (Some(Json::Str(p)), Some(Json::Str(c)), Some(Json::Str(m))) => {
-                        Some(FieldError::new(p.to_string(), c, m.to_string()))
-                    }
-                    _ => None,
-                })
-                .collect(),
-        ),
-        _ => None,
-    };
-    let errors = match v.get("errors") {
-        Some(Json::Obj(m)) => {
-            let mut map = BTreeMap::new();
-            for (k, v) in m {
-                if let Json::Str(s) = v {
-                    map.insert(k.to_string(), s.to_string());
-                }
-            }
-            Some(map)
-        }
-        _ => None,
-    };
-    Problem {
-        problem_type: s("type"),
-        title: s("title").unwrap_or_default(),
-        status: match v.get("status") {
-            Some(Json::Int(n)) => u16::try_from(*n).ok(),
-            _ => None,
-        },
-        detail: s("detail"),
-        instance: s("instance"),
-        errors,
-        code: s("code"),
-        field_errors,
-        request_id: s("request_id"),
-    }
 }

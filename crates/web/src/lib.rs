@@ -20,9 +20,10 @@
 //! promise of the call. Carrying calls out (`fetch`, token refresh, retries
 //! with backoff) and following a session live (WebSocket, polling with
 //! jittered backoff, abort, deadline) is JavaScript plumbing in the same
-//! snippet: no wasm async runtime and no closures ship. An error answer comes
-//! back to Rust ([`Runtime::failure`]) to become a `KippError`. The snippet
-//! gets the [`Runtime`] when the module starts (`install`).
+//! snippet: no wasm async runtime and no closures ship. An error answer
+//! becomes a `KippError` there too, with kipp-core's code and title for its
+//! status ([`Runtime::status_code`]). The snippet gets the [`Runtime`] when the
+//! module starts (`install`).
 //!
 //! No cargo features: kipp-core is used without `webhook`, so no HMAC code
 //! ships to browsers.
@@ -111,9 +112,9 @@ mod op {
 }
 
 /// What the snippet asks of Rust: the client's options checked, each method's
-/// arguments decoded and validated into a call, the `KippError` of an error
-/// answer (problem details decoded here) and which statuses are terminal
-/// (kipp-core's). Internal: not in the `.d.ts`.
+/// arguments decoded and validated into a call, and kipp-core's knowledge of
+/// statuses (the code and title of an HTTP status; which session statuses are
+/// terminal). Internal: not in the `.d.ts`.
 #[wasm_bindgen(skip_typescript, js_name = __KippRuntime)]
 #[derive(Debug, Clone, Copy)]
 pub struct Runtime;
@@ -185,10 +186,12 @@ impl Runtime {
         Ok(js::watch(conn, &escape_segment(&id), &on_update, prop(&options, "onError")))
     }
 
-    /// The `KippError` for an error answer (`status`, body `text`, `x-request-id`,
-    /// `Retry-After` in ms).
-    pub fn failure(&self, status: u16, text: &str, request_id: Option<String>, retry_after_ms: Option<u32>) -> JsValue {
-        error::Failure::from_response(status, text, request_id, retry_after_ms).into_js()
+    /// kipp-core's stable code and title for an HTTP status, as `"code Title"`
+    /// (for an error answer without problem details).
+    #[wasm_bindgen(js_name = statusCode)]
+    pub fn status_code(&self, status: u16) -> String {
+        let (code, title) = kipp_core::problem::status_code_title(status);
+        [code, " ", title].concat()
     }
 
     /// True for FINALIZED, CANCELLED, EXPIRED and FAILED.

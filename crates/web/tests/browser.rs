@@ -301,6 +301,32 @@ async fn status_codes_map_to_codes() {
 }
 
 #[wasm_bindgen_test]
+async fn problem_details_become_field_errors() {
+    let probe = |q: &str| KippClient::new(obj(&[("baseUrl", s(&format!("{BASE}/_status/{q}#"))), ("retries", n(0.0))]));
+    // Kustom's `errors` map: every string entry, in path order, code `invalid`.
+    let e = err(probe("400?kustom=1").unwrap().me()).await;
+    assert_eq!(code(&e), "validation_failed");
+    let fields = Array::from(&get(&e, "fieldErrors"));
+    let paths: Vec<String> = fields.iter().map(|f| get(&f, "path").as_string().unwrap()).collect();
+    assert_eq!(paths, ["amount", "order_items[0].name"]);
+    assert_eq!(get(&fields.get(0), "code").as_string().unwrap(), "invalid");
+    assert_eq!(get(&e, "message").as_string().unwrap(), "amount must be positive (and 1 more)");
+    assert_eq!(get(&e, "retryable"), JsValue::FALSE);
+    // kipp's field_errors: kept in order (malformed ones left out); the message names the first.
+    let e = err(probe("422?fields=1").unwrap().me()).await;
+    assert_eq!(Array::from(&get(&e, "fieldErrors")).length(), 1);
+    assert_eq!(get(&e, "message").as_string().unwrap(), "body is not valid");
+    assert!(get(&e, "requestId").as_string().unwrap().starts_with("prob-"));
+    // No problem details at all: the status's code and kipp's advice.
+    let e = err(probe("502").unwrap().me()).await;
+    assert_eq!(
+        get(&e, "message").as_string().unwrap(),
+        "Upstream Unavailable: the payment service is unavailable; try again shortly"
+    );
+    assert!(get(&e, "requestId").as_string().unwrap().starts_with("req-"));
+}
+
+#[wasm_bindgen_test]
 async fn get_token_is_called_per_request() {
     let calls = Rc::new(RefCell::new(0));
     let c2 = calls.clone();

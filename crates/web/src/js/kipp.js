@@ -1,8 +1,8 @@
 // The JS side of kipp-web: a real Error subclass, and the plumbing that is only
 // JavaScript (fetch, WebSocket, timers, AbortSignal, retries and backoff). Every
-// request is decoded and validated in Rust (kipp-core) before it gets here, and an
-// error response is turned into a KippError by Rust (`rt.failure`); no wasm async
-// runtime or closures are needed.
+// request is decoded and validated in Rust (kipp-core) before it gets here; an error
+// answer becomes a KippError here (`failure`), with kipp-core's code and title for its
+// status (`rt.statusCode`). No wasm async runtime or closures are needed.
 
 /** The one error type every kipp-web failure is thrown as. */
 export class KippError extends Error {
@@ -205,9 +205,84 @@ async function once(c, method, path, body, key, token, signal) {
   const ra = (res.headers.get('retry-after') ?? '').trim();
   const secs = /^\+?\d+$/.test(ra) && Number(ra) <= 0xffffffff ? Number(ra) : undefined;
   const ms = secs === undefined ? undefined : Math.min(secs * 1000, 60000);
-  const f = c.rt.failure(status, text, rid ?? undefined, ms);
+  const f = failure(c, status, text, rid, ms);
   if (ms !== undefined) retryAfter.set(f, ms);
   throw f;
+}
+
+// ---- error answers → KippError -------------------------------------------------------------
+
+/** The stable `KippError.code` set (`KippErrorCode` in the .d.ts); a server code outside it maps by status. */
+const CODES = 'validation_failed unauthorized forbidden not_found method_not_allowed conflict payload_too_large unsupported_media_type rate_limited upstream_unavailable timeout aborted network invalid_response http_error'.split(' ');
+/** What to do, by code, when the server gave no detail. */
+const ADVICE = {
+  unauthorized: 'sign in again: the token is missing, expired or revoked',
+  forbidden: 'this token may not do that (ask an admin for a token with the right role or location)',
+  not_found: 'it does not exist (or not at this token\'s location)',
+  conflict: 'it is busy or changed meanwhile; reload and try again',
+  rate_limited: 'too many requests; wait a moment and try again',
+  upstream_unavailable: 'the payment service is unavailable; try again shortly',
+  timeout: 'the payment service did not answer in time; try again',
+};
+
+/** `path message`, and how many more there are (the same wording as local validation). */
+const describe = (errors) => {
+  const e = errors[0];
+  const one = e.path === '' ? e.message : e.path + ' ' + e.message;
+  return errors.length > 1 ? `${one} (and ${errors.length - 1} more)` : one;
+};
+
+/**
+ * The KippError of an error answer: its problem details (RFC 7807 plus kipp's `code`,
+ * `field_errors`, `request_id`, or Kustom's `errors` map) when the body has them, else those
+ * of its status, whose code and title come from kipp-core (`rt.statusCode`).
+ */
+function failure(c, status, text, rid, retryAfterMs) {
+  let v;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    // Not JSON: the status's problem.
+  }
+  const o = isObj(v) && !Array.isArray(v) ? v : {};
+  const s = (k) => str(o[k]);
+  let title = s('title') ?? '';
+  let detail = s('detail');
+  let code = s('code');
+  let requestId = s('request_id');
+  let fieldErrors = Array.isArray(o.field_errors)
+    ? o.field_errors
+        .filter((e) => isObj(e) && !Array.isArray(e) && [e.path, e.code, e.message].every((x) => typeof x === 'string'))
+        .map((e) => ({ path: e.path, code: e.code, message: e.message }))
+    : undefined;
+  const map = isObj(o.errors) && !Array.isArray(o.errors) ? o.errors : undefined;
+  const [statusCode, ...statusTitle] = c.rt.statusCode(status).split(' ');
+  if (!(title !== '' || map || detail !== undefined || code !== undefined)) {
+    [title, detail, code, requestId, fieldErrors] = [statusTitle.join(' '), `HTTP ${status}`, statusCode, undefined, undefined];
+  }
+  // Kustom's `errors` (path → message), in path order, when there are no kipp field errors.
+  fieldErrors ??= map
+    ? Object.keys(map)
+        .filter((k) => typeof map[k] === 'string')
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+        .map((k) => ({ path: k, code: 'invalid', message: map[k] }))
+    : [];
+  const stable = CODES.includes(code) ? code : CODES.includes(statusCode) ? statusCode : 'http_error';
+  if (title === '') title = statusTitle.join(' ');
+  const message =
+    stable === 'validation_failed' && fieldErrors.length
+      ? describe(fieldErrors)
+      : detail && !detail.startsWith('HTTP ')
+        ? detail
+        : ADVICE[stable]
+          ? `${title}: ${ADVICE[stable]}`
+          : title;
+  // 409 idempotency_in_progress: the first attempt of this very create is still running at the
+  // worker, and a conflict that says when it clears (Retry-After) is worth a retry with the same key.
+  const retryable =
+    [408, 429, 500, 502, 503, 504].includes(status) ||
+    (status === 409 && (code === 'idempotency_in_progress' || retryAfterMs !== undefined));
+  return new KippError(stable, message, status, fieldErrors, retryable, requestId ?? rid ?? null);
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
