@@ -66,8 +66,8 @@ impl Call {
 
 /// The checked options of a client, handed to the JS side (`conn` in `js/kipp.js`), which
 /// carries calls out: token (`getToken`), `fetch`, time limit per attempt, retries with
-/// jittered backoff honouring `Retry-After`, one more `getToken` after a 401. Error answers
-/// come back to Rust ([`crate::Runtime::failure`]) to become a `KippError`.
+/// jittered backoff honouring `Retry-After`, one more `getToken` after a 401, error answers
+/// into `KippError`s.
 pub fn connect(options: &JsValue) -> Result<JsValue, Failure> {
     let base = match opt_string(options, "baseUrl") {
         Some(b) => b,
@@ -90,7 +90,7 @@ pub fn connect(options: &JsValue) -> Result<JsValue, Failure> {
         None => DEFAULT_RETRIES,
     };
     let get_token = if get_token.is_function() { get_token } else { JsValue::UNDEFINED };
-    Ok(js::conn(&base, token.as_deref(), &get_token, timeout_ms, retries, crate::Runtime.into()))
+    Ok(js::conn(&base, token.as_deref(), &get_token, timeout_ms, retries))
 }
 
 /// A fresh idempotency key (UUID v4 from `crypto.getRandomValues`).

@@ -25,15 +25,8 @@ extern "C" {
     #[wasm_bindgen(js_name = utf8Into)]
     pub fn utf8_into(text: &js_sys::JsString, buf: &mut [u8]) -> i32;
 
-    /// The client state the JS side works with (checked options and the [`crate::Runtime`]).
-    pub fn conn(
-        base: &str,
-        token: Option<&str>,
-        get_token: &JsValue,
-        timeout_ms: f64,
-        retries: u32,
-        rt: JsValue,
-    ) -> JsValue;
+    /// The client state the JS side works with (the checked options).
+    pub fn conn(base: &str, token: Option<&str>, get_token: &JsValue, timeout_ms: f64, retries: u32) -> JsValue;
 
     /// Carries out one call (token, `fetch`, time limit, retries); resolves with the parsed
     /// answer, rejects with a `KippError`.

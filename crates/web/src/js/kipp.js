@@ -109,8 +109,8 @@ export function origin() {
 }
 
 /** The client state Rust hands over after checking the options. */
-export function conn(base, token, getToken, timeoutMs, retries, rt) {
-  return { base, token, getToken, timeoutMs, retries, rt };
+export function conn(base, token, getToken, timeoutMs, retries) {
+  return { base, token, getToken, timeoutMs, retries };
 }
 
 /** The token for the next request: `getToken()` when given, else `token`. */
@@ -256,7 +256,7 @@ function failure(c, status, text, rid, retryAfterMs) {
         .map((e) => ({ path: e.path, code: e.code, message: e.message }))
     : undefined;
   const map = isObj(o.errors) && !Array.isArray(o.errors) ? o.errors : undefined;
-  const [statusCode, ...statusTitle] = c.rt.statusCode(status).split(' ');
+  const [statusCode, ...statusTitle] = rt.statusCode(status).split(' ');
   if (!(title !== '' || map || detail !== undefined || code !== undefined)) {
     [title, detail, code, requestId, fieldErrors] = [statusTitle.join(' '), `HTTP ${status}`, statusCode, undefined, undefined];
   }
@@ -414,7 +414,7 @@ function interrupted(f) {
  * Hands a `{session, state}` message to `onUpdate` when it differs from the last one
  * (status, failed_attempts); returns the session when its status is terminal.
  */
-function deliver(c, t, msg, onUpdate) {
+function deliver(t, msg, onUpdate) {
   const session = prop(msg, 'session');
   if (!isObj(session)) return null;
   let state = prop(msg, 'state');
@@ -435,7 +435,7 @@ function deliver(c, t, msg, onUpdate) {
     }
   }
   t.last = [status, attempts];
-  return c.rt.isTerminal(status) ? session : null;
+  return rt.isTerminal(status) ? session : null;
 }
 
 async function pollOnce(c, f, t) {
@@ -443,14 +443,14 @@ async function pollOnce(c, f, t) {
   const path = '/ipp/v1/sessions/' + f.id;
   if (t.eventsPoll) {
     try {
-      return deliver(c, t, await call(c, 'GET', path + '/events?wait=0', null, null, false, false, signal), f.onUpdate);
+      return deliver(t, await call(c, 'GET', path + '/events?wait=0', null, null, false, false, signal), f.onUpdate);
     } catch (e) {
       if (![404, 405, 426, 501].includes(e.status)) throw e;
       t.eventsPoll = false;
     }
   }
   const session = await call(c, 'GET', path, null, null, false, false, signal);
-  return deliver(c, t, { session }, f.onUpdate);
+  return deliver(t, { session }, f.onUpdate);
 }
 
 /** Percent-encodes all but the unreserved characters (kipp-core's `escape_segment`). */
@@ -500,7 +500,7 @@ async function wsOnce(c, f, t) {
       } catch {
         return;
       }
-      const session = deliver(c, t, msg, f.onUpdate);
+      const session = deliver(t, msg, f.onUpdate);
       if (session) end({ session });
     };
     ws.onclose = () => end(opened ? { opened, gotMessage } : { opened: false });
