@@ -1,6 +1,6 @@
 //! The client's operations in plain Rust: decode and validate the caller's
-//! input with kipp-core and build the [`Call`]. `lib.rs` hands the call to
-//! the one async runner ([`crate::client::Client::call`]).
+//! input with kipp-core and build the [`Call`]. [`crate::Runtime::run`] hands
+//! the call to the snippet's `call` (`js/kipp.js`), which carries it out.
 
 use kipp_core::api::devices::{DeleteDevice, ListDevices, UpdateDevice};
 use kipp_core::api::enrollments::{CreateEnrollment, CreateEnrollmentRequest, DeleteEnrollment, ListEnrollments};

@@ -41,7 +41,7 @@ impl Call {
     }
 
     /// The call for a kipp-core operation. Only the path and body need the
-    /// operation's type; the rest is [`Call::of`], once for all of them.
+    /// operation's type; the rest is `Call::of`, once for all of them.
     pub fn op<O: Operation>(op: &O, idempotency_key: Option<String>) -> Result<Self, Failure> {
         Self::of(O::ID, op.path_and_query(), op.body().map(to_json).transpose(), idempotency_key)
     }

@@ -1,4 +1,4 @@
-//! The one failure type of the package and its stable codes. Plain Rust; only
+//! A failure found in Rust (bad input, bad options), on its way to JavaScript. Plain Rust; only
 //! [`Failure::into_js`] knows about JavaScript (it builds a `KippError`).
 
 use kipp_core::validate::FieldError;

@@ -11,7 +11,7 @@
 //! | [`client`] | the [`client::Call`] of an operation, the client's options, idempotency keys |
 //! | [`decode`], [`json`] | JS request objects → kipp-core types, every field error with its path |
 //! | [`convert`] | kipp-core values → JSON text (serde_json) → JS |
-//! | [`error`] | the failure type and its stable codes (`KippError` in JS) |
+//! | [`error`] | a failure found in Rust (bad input or options) → `KippError` |
 //! | `alloc` | the wasm allocator (size classes; the one module with `unsafe`) |
 //!
 //! The `KippClient` class itself is JavaScript (`js/kipp.js`): each method is
