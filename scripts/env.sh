@@ -73,3 +73,10 @@ kipp_wasm_bindgen_version() {
   fi
   printf '%s\n' "${v:-$KIPP_WASM_BINDGEN_FALLBACK}"
 }
+
+# Open files: workerd under `wrangler dev` keeps each Durable Object's SQLite database open (three
+# descriptors: db, -wal, -shm) for the life of the process, one object per payment session. With
+# a soft limit of 1024 or 4096 a long `make dev` or `make soak` would hit EMFILE after roughly a
+# thousand sessions and the worker would die; raise the soft limit to the hard one (no privilege
+# needed). docs/decisions.md § Soak and benchmarks.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

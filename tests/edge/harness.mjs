@@ -3,7 +3,7 @@
 // process group, with a temporary .dev.vars; stops exactly those groups.
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, createWriteStream, readFileSync, existsSync, cpSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, createWriteStream, readFileSync, existsSync, cpSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -75,12 +75,13 @@ async function waitFor(fn, timeoutMs, what) {
   throw new Error(`timed out waiting for ${what}: ${last ?? ''}`);
 }
 
-function kippBin() {
-  for (const p of ['target/release/kipp', 'target/debug/kipp']) {
-    const f = path.join(ROOT, p);
-    if (existsSync(f)) return f;
-  }
-  throw new Error('kipp binary not built (cargo build -p kipp-cli)');
+/** The `kipp` binary: $KIPP_BIN, else the most recently built of target/{debug,release}/kipp (a
+ * stale release build must not win over the debug build `make test` just made). */
+export function kippBin() {
+  if (process.env.KIPP_BIN) return process.env.KIPP_BIN;
+  const built = ['target/release/kipp', 'target/debug/kipp'].map((p) => path.join(ROOT, p)).filter(existsSync);
+  if (built.length === 0) throw new Error('kipp binary not built (cargo build -p kipp-cli)');
+  return built.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 /** Starts emulator + worker. Returns a stack object with helpers; call stack.stop(). */
