@@ -205,6 +205,9 @@ impl Runtime {
 #[wasm_bindgen(js_name = validateSession, unchecked_return_type = "FieldError[]")]
 pub fn validate_session(#[wasm_bindgen(unchecked_param_type = "CreateSessionRequest")] request: JsValue) -> JsValue {
     let errors = api::validate_session(&request);
+    if errors.is_empty() {
+        return js_sys::Array::new().into();
+    }
     convert::to_js(&errors).unwrap_or_else(|_| js_sys::Array::new().into())
 }
 
