@@ -123,14 +123,24 @@ main() {
     return 0
   fi
   say "Ctrl-C stops everything."
-  # Stay up while every started part is running; if one dies, say so and stop the rest.
+  # Stay up while every started part is running. wrangler dev exits when its proxy loses a
+  # connection to the worker under load (docs/decisions.md § Soak and benchmarks): the worker is
+  # started again on the same port with the same persisted state (.wrangler/state), at most
+  # KIPP_DEV_WORKER_RESTARTS times (default 5). If the emulator dies, stop the rest.
+  local restarts=0 max_restarts="${KIPP_DEV_WORKER_RESTARTS:-5}"
   while :; do
-    for name in "${STACK_NAMES[@]}"; do
-      if ! stack_alive "$name"; then
-        say "$name exited; last lines of target/stack-logs/$name.log:"
-        tail -n 20 "$KIPP_STACK_LOG_DIR/$name.log" || true
-        return 1
+    for name in emulator worker; do
+      [[ " ${STACK_NAMES[*]} " == *" $name "* ]] || continue
+      stack_alive "$name" && continue
+      say "$name exited; last lines of target/stack-logs/$name.log:"
+      tail -n 20 "$KIPP_STACK_LOG_DIR/$name.log" || true
+      if [ "$name" = worker ] && [ "$restarts" -lt "$max_restarts" ]; then
+        restarts=$((restarts + 1))
+        mv -f "$KIPP_STACK_LOG_DIR/worker.log" "$KIPP_STACK_LOG_DIR/worker.$restarts.log" 2>/dev/null || true
+        say "starting the worker again ($restarts of $max_restarts; state persists; previous log: target/stack-logs/worker.$restarts.log)"
+        KIPP_WORKER_NO_BUILD=1 stack_start_worker && stack_wait_http "http://$KIPP_WORKER_ADDR/" 120 worker && continue
       fi
+      return 1
     done
     sleep 1
   done
