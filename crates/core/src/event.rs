@@ -96,24 +96,21 @@ pub type IppEvent = WebhookEvent<IppEventData>;
 pub enum ParsedEvent {
     /// An `ipp.*` event.
     Ipp(IppEvent),
-    /// Any other event type (kept so it can be logged and acknowledged).
-    Other(WebhookEvent<serde_json::Value>),
+    /// Any other event type (its envelope kept so it can be logged and acknowledged; its `data`
+    /// is skipped, not decoded).
+    Other(WebhookEvent<serde::de::IgnoredAny>),
 }
 
 /// Decodes a (verified) delivery body.
+///
+/// The envelope is read first with `data` skipped; an `ipp.*` event is then read again with
+/// its typed `data`. No `serde_json::Value` tree is built (nor its decoder compiled in).
 pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, CoreError> {
-    let raw: WebhookEvent<serde_json::Value> = serde_json::from_slice(body)?;
-    if !raw.event_type.is_ipp() {
-        return Ok(ParsedEvent::Other(raw));
+    let head: WebhookEvent<serde::de::IgnoredAny> = serde_json::from_slice(body)?;
+    if !head.event_type.is_ipp() {
+        return Ok(ParsedEvent::Other(head));
     }
-    let data: IppEventData = serde_json::from_value(raw.data)?;
-    Ok(ParsedEvent::Ipp(WebhookEvent {
-        id: raw.id,
-        merchant_id: raw.merchant_id,
-        timestamp: raw.timestamp,
-        event_type: raw.event_type,
-        data,
-    }))
+    Ok(ParsedEvent::Ipp(serde_json::from_slice(body)?))
 }
 
 /// Formats 16 random bytes as a `kevt_` id (22 base62 characters, like Kustom's).

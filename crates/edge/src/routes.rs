@@ -466,22 +466,17 @@ async fn create_session(
         Err(p) if p.status == Some(404) => return Ok(fail(ctx, p)),
         Err(_) => None,
     };
-    let call = device::Create {
-        key,
-        body_hash: idem::body_hash(body),
-        body: create.body.clone(),
-        query_location: create.location_id.clone(),
-        device_location,
-    };
-    let mut r = stub(env, DEVICES, device_id.as_str())?
-        .fetch_with_request(internal(Method::Post, "/create", Some(serde_json::to_string(&call)?), &[])?)
-        .await?;
-    let out: device::Outcome = crate::http::resp_json(&mut r).await?;
+    let body_hash = idem::body_hash(body);
+    let call =
+        device::Create::request(&key, &body_hash, &create.body, create.location_id.as_ref(), device_location.as_ref())?;
+    let mut r = stub(env, DEVICES, device_id.as_str())?.fetch_with_request(call).await?;
+    let out = device::Outcome::read(&mut r).await?;
     ctx.stats.attempts += out.attempts;
     ctx.stats.ms += out.upstream_ms;
-    match (out.session, out.problem) {
+    match (out.session_json, out.problem) {
         (Some(s), _) => {
-            let resp = json(200, &s);
+            // The session JSON as the object encoded it: the same bytes as encoding the session here.
+            let resp = http::raw_json(200, s);
             if out.replayed {
                 let _ = resp.headers().set("idempotent-replayed", "true");
             }
@@ -638,10 +633,7 @@ async fn revoke(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Re
         return Ok(fail(ctx, field("jti", "invalid", "must be a token id")));
     }
     let exp = now_ms() / 1000 + i64::try_from(token::MAX_TTL_SECS).unwrap_or(0);
-    let call = registry::Revoke { jti: b.jti.clone(), exp };
-    let r = stub(env, REGISTRY, REGISTRY_NAME)?
-        .fetch_with_request(internal(Method::Post, "/revoke", Some(serde_json::to_string(&call)?), &[])?)
-        .await?;
+    let r = stub(env, REGISTRY, REGISTRY_NAME)?.fetch_with_request(registry::revoke_request(&b.jti, exp)?).await?;
     if r.status_code() != 200 {
         return Ok(fail(
             ctx,

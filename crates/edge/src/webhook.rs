@@ -16,7 +16,7 @@ use worker::{Env, Method, Request, Response, Result};
 
 use crate::config::Config;
 use crate::http::{self, internal, json, now_ms, problem};
-use crate::objects::{device, session, DEVICES, REGISTRY, REGISTRY_NAME, SESSIONS};
+use crate::objects::{session, DEVICES, REGISTRY, REGISTRY_NAME, SESSIONS};
 use crate::routes::Ctx;
 use crate::upstream;
 
@@ -122,12 +122,13 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
     if !pending.iter().any(|d| d == s.device_id.as_str()) {
         return Ok(false);
     }
-    let call = device::Adopt { session: s.clone(), location_id: None };
+    // The object gets the session as Kustom sent it (it decodes it to the same value).
+    let raw = String::from_utf8(reply.body).map_err(|_| worker::Error::RustError("body".into()))?;
     let mut r = env
         .durable_object(DEVICES)?
         .id_from_name(s.device_id.as_str())?
         .get_stub()?
-        .fetch_with_request(internal(Method::Post, "/adopt", Some(serde_json::to_string(&call)?), &[])?)
+        .fetch_with_request(internal(Method::Post, "/adopt", Some(raw), &[])?)
         .await?;
     Ok(crate::http::resp_json::<bool>(&mut r).await.unwrap_or(false))
 }

@@ -21,7 +21,6 @@ use kipp_core::api::sessions::{CreateSession, CreateSessionRequest, Session};
 use kipp_core::api::{build_request, decode_response, Operation};
 use kipp_core::ids::LocationId;
 use kipp_core::problem::Problem;
-use serde::{Deserialize, Serialize};
 use worker::{durable_object, Delay, DurableObject, Env, Method, ObjectNamespace, Request, Response, Result, State};
 
 use crate::http::{internal, json, now_ms, store_get, store_get_str, store_put};
@@ -29,8 +28,9 @@ use crate::idem::{CartFingerprint, CreateRecord, PENDING_MAX_AGE_MS};
 use crate::objects::{registry, session, REGISTRY, REGISTRY_NAME, SESSIONS};
 use crate::upstream::{self, Stats};
 
-/// `POST /create`.
-#[derive(Debug, Serialize, Deserialize)]
+/// `POST /create`: the body is the validated cart (`CreateSessionRequest` JSON), the rest
+/// travels in headers (no wrapper type to encode and decode on both sides).
+#[derive(Debug)]
 pub struct Create {
     /// Storage key (see `idem::storage_key`).
     pub key: String,
@@ -44,8 +44,28 @@ pub struct Create {
     pub device_location: Option<LocationId>,
 }
 
-/// The answer to `POST /create`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// `x-kipp-key` of `POST /create`: the storage key.
+pub const H_KEY: &str = "x-kipp-key";
+/// `x-kipp-body-hash` of `POST /create`: the body fingerprint.
+pub const H_BODY_HASH: &str = "x-kipp-body-hash";
+/// `x-kipp-query-location` of `POST /create` (absent when none).
+pub const H_QUERY_LOCATION: &str = "x-kipp-query-location";
+/// `x-kipp-device-location` of `POST /create` (absent when unknown).
+pub const H_DEVICE_LOCATION: &str = "x-kipp-device-location";
+/// The answer's kind: `session` (the body is the session JSON) or `problem` (problem JSON).
+pub const H_OUTCOME: &str = "x-kipp-outcome";
+/// `1` when an earlier attempt's session was returned.
+pub const H_REPLAYED: &str = "x-kipp-replayed";
+/// Seconds the client should wait before retrying (absent when none).
+pub const H_RETRY_AFTER: &str = "x-kipp-retry-after";
+/// Upstream attempts made.
+pub const H_ATTEMPTS: &str = "x-kipp-attempts";
+/// Upstream time, ms.
+pub const H_UPSTREAM_MS: &str = "x-kipp-upstream-ms";
+
+/// The answer to `POST /create`, sent as a status-200 response: the session or problem JSON as
+/// the body, the rest in headers (see [`Outcome::response`], [`Outcome::read`]).
+#[derive(Debug, Default)]
 pub struct Outcome {
     /// The session, on success.
     pub session: Option<Session>,
@@ -59,6 +79,103 @@ pub struct Outcome {
     pub attempts: u32,
     /// Upstream time, ms.
     pub upstream_ms: u64,
+}
+
+/// [`Outcome`] as the worker reads it: the session JSON is passed on to the client unread.
+#[derive(Debug, Default)]
+pub struct OutcomeReply {
+    /// The session JSON, on success.
+    pub session_json: Option<Vec<u8>>,
+    /// True when an earlier attempt's session was returned.
+    pub replayed: bool,
+    /// The problem, on failure.
+    pub problem: Option<Problem>,
+    /// Seconds the client should wait before retrying.
+    pub retry_after: Option<u32>,
+    /// Upstream attempts.
+    pub attempts: u32,
+    /// Upstream time, ms.
+    pub upstream_ms: u64,
+}
+
+impl Outcome {
+    fn response(&self) -> Result<Response> {
+        let (kind, body) = match (&self.session, &self.problem) {
+            (Some(s), _) => ("session", serde_json::to_vec(s)?),
+            (None, Some(p)) => ("problem", serde_json::to_vec(p)?),
+            (None, None) => ("none", Vec::new()),
+        };
+        let r = crate::http::raw_json(200, body);
+        let h = r.headers();
+        h.set(H_OUTCOME, kind)?;
+        if self.replayed {
+            h.set(H_REPLAYED, "1")?;
+        }
+        if let Some(ra) = self.retry_after {
+            h.set(H_RETRY_AFTER, &ra.to_string())?;
+        }
+        h.set(H_ATTEMPTS, &self.attempts.to_string())?;
+        h.set(H_UPSTREAM_MS, &self.upstream_ms.to_string())?;
+        Ok(r)
+    }
+
+    /// Reads the object's answer to `POST /create`.
+    pub async fn read(resp: &mut Response) -> Result<OutcomeReply> {
+        let h = resp.headers();
+        let num = |name: &str| -> Result<Option<u64>> { Ok(h.get(name)?.and_then(|v| v.parse::<u64>().ok())) };
+        let kind = h.get(H_OUTCOME)?.unwrap_or_default();
+        let mut out = OutcomeReply {
+            replayed: h.get(H_REPLAYED)?.is_some(),
+            retry_after: num(H_RETRY_AFTER)?.and_then(|v| u32::try_from(v).ok()),
+            attempts: num(H_ATTEMPTS)?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+            upstream_ms: num(H_UPSTREAM_MS)?.unwrap_or(0),
+            ..OutcomeReply::default()
+        };
+        let body = resp.bytes().await?;
+        match kind.as_str() {
+            "session" => out.session_json = Some(body),
+            "problem" => out.problem = Some(crate::http::from_json(&body)?),
+            _ => {}
+        }
+        Ok(out)
+    }
+}
+
+impl Create {
+    /// The internal request for this create.
+    pub fn request(
+        key: &str,
+        body_hash: &str,
+        body: &CreateSessionRequest,
+        query_location: Option<&LocationId>,
+        device_location: Option<&LocationId>,
+    ) -> Result<Request> {
+        let mut extra = vec![(H_KEY, key), (H_BODY_HASH, body_hash)];
+        if let Some(l) = query_location {
+            extra.push((H_QUERY_LOCATION, l.as_str()));
+        }
+        if let Some(l) = device_location {
+            extra.push((H_DEVICE_LOCATION, l.as_str()));
+        }
+        internal(Method::Post, "/create", Some(serde_json::to_string(body)?), &extra)
+    }
+
+    async fn read(req: &mut Request) -> Result<Self> {
+        let h = req.headers();
+        let loc = |name: &str| -> Result<Option<LocationId>> {
+            match h.get(name)? {
+                None => Ok(None),
+                Some(v) => LocationId::parse(&v).map(Some).map_err(|e| worker::Error::RustError(e.reason.to_owned())),
+            }
+        };
+        let missing = || worker::Error::RustError("missing create header".into());
+        let key = h.get(H_KEY)?.ok_or_else(missing)?;
+        let body_hash = h.get(H_BODY_HASH)?.ok_or_else(missing)?;
+        let query_location = loc(H_QUERY_LOCATION)?;
+        let device_location = loc(H_DEVICE_LOCATION)?;
+        let body = crate::http::req_json(req).await?;
+        Ok(Self { key, body_hash, body, query_location, device_location })
+    }
 }
 
 /// The device Durable Object.
@@ -136,8 +253,7 @@ impl DeviceObject {
         let ns = self.env.durable_object(REGISTRY)?;
         let stub = ns.id_from_name(REGISTRY_NAME)?.get_stub()?;
         let device_id = store_get_str(&self.state.storage(), "device").await?.unwrap_or_default();
-        let body = serde_json::to_string(&registry::Pending { device_id, add })?;
-        stub.fetch_with_request(internal(Method::Post, "/pending", Some(body), &[])?).await?;
+        stub.fetch_with_request(registry::pending_request(&device_id, add)?).await?;
         Ok(())
     }
 
@@ -283,7 +399,7 @@ impl DeviceObject {
     /// Adopts a session seen in a webhook into the ambiguous create it belongs to.
     async fn adopt(&self, s: Session, location_id: Option<LocationId>) -> Result<bool> {
         let storage = self.state.storage();
-        let map = storage.list_with_options(worker::ListOptions::new().prefix("idem:")).await?;
+        let map = list_prefix(&self.state, "idem:").await?;
         let mut adopted = false;
         for entry in map.entries() {
             let Ok(entry) = entry else { continue };
@@ -307,6 +423,16 @@ impl DeviceObject {
     }
 }
 
+/// `storage.list({prefix})`, called directly: workers-rs' `list_with_options` encodes its
+/// `ListOptions` through serde-wasm-bindgen, a second serializer in the bundle for one object.
+async fn list_prefix(state: &State, prefix: &str) -> Result<js_sys::Map> {
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"prefix".into(), &prefix.into())?;
+    let promise = state.as_raw().storage()?.list_with_options(opts)?;
+    let map = wasm_bindgen_futures::JsFuture::from(promise).await?;
+    Ok(wasm_bindgen::JsCast::dyn_into::<js_sys::Map>(map)?)
+}
+
 /// Decodes a stored value (stored via serde → JS object) back into a record.
 fn serde_wasm_bindgen_free(v: &wasm_bindgen::JsValue) -> core::result::Result<CreateRecord, ()> {
     let text = match v.as_string() {
@@ -314,15 +440,6 @@ fn serde_wasm_bindgen_free(v: &wasm_bindgen::JsValue) -> core::result::Result<Cr
         None => js_sys::JSON::stringify(v).map_err(|_| ())?.as_string().ok_or(())?,
     };
     serde_json::from_slice(text.as_bytes()).map_err(|_| ())
-}
-
-/// `POST /adopt`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Adopt {
-    /// The session read from Kustom.
-    pub session: Session,
-    /// The device's location.
-    pub location_id: Option<LocationId>,
 }
 
 impl DurableObject for DeviceObject {
@@ -333,17 +450,18 @@ impl DurableObject for DeviceObject {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/create") => {
-                let c: Create = crate::http::req_json(&mut req).await?;
+                let c = Create::read(&mut req).await?;
                 let out = self.create(c).await?;
-                Ok(json(200, &out))
+                out.response()
             }
             (Method::Get, "/current") => match store_get_str(&self.state.storage(), "current").await? {
                 Some(id) => Ok(json(200, &id)),
                 None => Ok(json(404, &"none")),
             },
             (Method::Post, "/adopt") => {
-                let a: Adopt = crate::http::req_json(&mut req).await?;
-                let ok = self.adopt(a.session, a.location_id).await?;
+                // The body is the session read from Kustom.
+                let s: Session = crate::http::req_json(&mut req).await?;
+                let ok = self.adopt(s, None).await?;
                 Ok(json(200, &ok))
             }
             _ => Ok(json(404, &"no such device route")),

@@ -1,27 +1,29 @@
 //! The registry object (one instance): the token revocation list and the devices with an
 //! ambiguous (timed-out) session creation awaiting reconciliation.
 
-use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
-use crate::http::{json, now_ms, store_get, store_put};
+use crate::http::{internal, json, now_ms, store_get, store_put};
 
-/// A revocation: token id and its expiry (unix s), after which it need not be kept.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Revoke {
-    /// Token id.
-    pub jti: String,
-    /// Expiry, unix seconds.
-    pub exp: i64,
+/// `POST /revoke`: the token id (`x-kipp-jti`) and its expiry in unix seconds (`x-kipp-exp`),
+/// after which it need not be kept.
+pub fn revoke_request(jti: &str, exp: i64) -> Result<Request> {
+    internal(Method::Post, "/revoke", None, &[(H_JTI, jti), (H_EXP, &exp.to_string())])
 }
 
-/// Adds or removes a device with an ambiguous create.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Pending {
-    /// Device id.
-    pub device_id: String,
-    /// Add (true) or remove (false).
-    pub add: bool,
+/// `POST /pending`: adds (`x-kipp-add: 1`) or removes a device (`x-kipp-device`) with an
+/// ambiguous create.
+pub fn pending_request(device_id: &str, add: bool) -> Result<Request> {
+    internal(Method::Post, "/pending", None, &[(H_DEVICE, device_id), (H_ADD, if add { "1" } else { "0" })])
+}
+
+const H_JTI: &str = "x-kipp-jti";
+const H_EXP: &str = "x-kipp-exp";
+const H_DEVICE: &str = "x-kipp-device";
+const H_ADD: &str = "x-kipp-add";
+
+fn header(req: &Request, name: &str) -> Result<String> {
+    req.headers().get(name)?.ok_or_else(|| worker::Error::RustError("missing registry header".into()))
 }
 
 const MAX_REVOKED: usize = 10_000;
@@ -38,7 +40,7 @@ impl DurableObject for Registry {
         Self { state }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
+    async fn fetch(&self, req: Request) -> Result<Response> {
         let storage = self.state.storage();
         let now_s = now_ms() / 1000;
         match (req.method(), req.path().as_str()) {
@@ -48,13 +50,16 @@ impl DurableObject for Registry {
                 Ok(json(200, &live))
             }
             (Method::Post, "/revoke") => {
-                let r: Revoke = crate::http::req_json(&mut req).await?;
+                let jti = header(&req, H_JTI)?;
+                let exp = header(&req, H_EXP)?
+                    .parse::<i64>()
+                    .map_err(|_| worker::Error::RustError("bad x-kipp-exp".into()))?;
                 let mut list: Vec<(String, i64)> = store_get(&storage, "revoked").await?.unwrap_or_default();
-                list.retain(|(j, exp)| *exp > now_s && *j != r.jti);
+                list.retain(|(j, e)| *e > now_s && *j != jti);
                 if list.len() >= MAX_REVOKED {
                     return Ok(json(507, &"revocation list full"));
                 }
-                list.push((r.jti, r.exp));
+                list.push((jti, exp));
                 store_put(&storage, "revoked", &list).await?;
                 Ok(json(200, &true))
             }
@@ -64,12 +69,13 @@ impl DurableObject for Registry {
                 Ok(json(200, &list.into_iter().filter(|(_, at)| *at > cutoff).map(|(d, _)| d).collect::<Vec<_>>()))
             }
             (Method::Post, "/pending") => {
-                let p: Pending = crate::http::req_json(&mut req).await?;
+                let device_id = header(&req, H_DEVICE)?;
+                let add = header(&req, H_ADD)? == "1";
                 let mut list: Vec<(String, i64)> = store_get(&storage, "pending").await?.unwrap_or_default();
                 let cutoff = now_ms() - crate::idem::PENDING_MAX_AGE_MS;
-                list.retain(|(d, at)| *at > cutoff && *d != p.device_id);
-                if p.add {
-                    list.push((p.device_id, now_ms()));
+                list.retain(|(d, at)| *at > cutoff && *d != device_id);
+                if add {
+                    list.push((device_id, now_ms()));
                 }
                 store_put(&storage, "pending", &list).await?;
                 Ok(json(200, &true))
