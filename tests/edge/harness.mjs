@@ -102,7 +102,8 @@ export async function startStack({ vars = {}, emulatorArgs = [] } = {}) {
   };
   const varsFile = path.join(dir, '.dev.vars');
   // A private copy of the built worker and site, so a rebuild elsewhere cannot reload it mid-test.
-  cpSync(path.join(ROOT, 'crates/edge/build'), path.join(dir, 'build'), { recursive: true });
+  // KIPP_EDGE_BUILD_DIR: run another build of the worker (e.g. an instrumented copy).
+  cpSync(process.env.KIPP_EDGE_BUILD_DIR ?? path.join(ROOT, 'crates/edge/build'), path.join(dir, 'build'), { recursive: true });
   cpSync(path.join(ROOT, 'target/site'), path.join(dir, 'site'), { recursive: true });
   const toml = readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8')
     .replace(/^main = .*$/m, `main = "${path.join(dir, 'build/index.js')}"`)

@@ -147,3 +147,47 @@ test('restart of wrangler dev with persisted state: nothing lost', { timeout: 18
   await st.call('POST', `/ipp/v1/dev/sessions/${id}/simulate-tap?outcome=SUCCESS`);
   await eventually(async () => (await stateOf(id)).state.status === 'FINALIZED', 10000, 'finalized after restart');
 });
+
+// Kustom's own view: the sessions the emulator created for one merchant_reference1 (read through
+// its created-webhook log and its API with the worker's key).
+async function upstreamByRef(ref) {
+  const log = await st.control('GET', '/_emulator/deliveries?type=ipp.session.created');
+  const ids = [...new Set((log.deliveries ?? []).map((d) => d.session_id).filter(Boolean))];
+  const found = [];
+  for (const id of ids) {
+    const r = await fetch(`${st.emulator}/ipp/v1/sessions/${id}`, { headers: { authorization: `Basic ${st.s.apiKey}`, 'x-merchant-id': st.s.merchantId } });
+    const s = r.status === 200 ? await r.json() : null;
+    if (s?.merchant_reference1 === ref) found.push(s);
+  }
+  return found;
+}
+
+test('a create cut off by a worker restart is adopted on retry: one upstream session for the key', { timeout: 180000 }, async () => {
+  const dev = await device(st, 'Cut-off till');
+  const ref = `cutoff-${Date.now()}`;
+  const body = cart(dev.id, 4321, ref);
+  // Kustom takes the create but answers only after the worker is gone; its webhooks wait.
+  await st.control('POST', '/_emulator/webhooks', { paused: true });
+  await st.control('POST', '/_emulator/faults', { latency_ms: 3000, count: 1, path_prefix: '/ipp/v1/sessions' });
+  const first = st.call('POST', '/ipp/v1/sessions', { body, headers: { 'idempotency-key': ref } }).catch(() => null);
+  await sleep(1000);
+  await st.stopWorker();
+  await first;
+  await st.startWorker();
+  // The emulator finishes the create although the worker that sent it is gone.
+  await eventually(async () => (await upstreamByRef(ref)).length === 1, 10000, 'the first create reached Kustom');
+  // The retry finds its key pending with no attempt in flight: ambiguous. The created webhook,
+  // let through once the retry is under way, is adopted into it.
+  const unpause = sleep(500).then(() => st.control('POST', '/_emulator/webhooks', { paused: false }));
+  let again;
+  for (let i = 0; i < 20 && again?.status !== 200; i++) {
+    again = await st.call('POST', '/ipp/v1/sessions', { body, headers: { 'idempotency-key': ref } });
+    if (again.status !== 200) await sleep(Number(again.headers.get('retry-after') ?? 1) * 1000);
+  }
+  await unpause;
+  assert.equal(again.status, 200, again.text);
+  await eventually(async () => (await upstreamByRef(ref)).length > 0, 10000, 'the created webhook was delivered');
+  const up = await upstreamByRef(ref);
+  assert.equal(up.length, 1, `one upstream session for the key, got ${up.map((s) => s.session_id).join(', ')}`);
+  assert.equal(again.body.session_id, up[0].session_id);
+});

@@ -50,7 +50,13 @@ pub async fn accept_loop(listener: TcpListener, emulator: Arc<Emulator>, mut sto
 
 async fn serve_connection(emulator: Arc<Emulator>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| handle(emulator.clone(), req));
+    // Each request runs in its own task, so it completes even when the client goes away
+    // mid-request, as a real API server that has received a request does: a create whose caller
+    // timed out (the latency fault) or died still takes effect, and the caller cannot know.
+    let service = service_fn(move |req| {
+        let task = tokio::spawn(handle(emulator.clone(), req));
+        async move { task.await.unwrap_or_else(|e| Err(Error::Message(format!("request handler failed: {e}")))) }
+    });
     let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
 }
 

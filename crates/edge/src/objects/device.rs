@@ -328,7 +328,7 @@ impl DeviceObject {
                 }
                 return Ok(Outcome { session: Some(*session), replayed: true, ..Outcome::default() });
             }
-            Some(CreateRecord::Pending { body_hash, started_ms, .. }) => {
+            Some(CreateRecord::Pending { body_hash, started_ms, ambiguous, fingerprint }) => {
                 if body_hash != c.body_hash {
                     return Ok(fail(key_reused(), None, stats));
                 }
@@ -345,6 +345,16 @@ impl DeviceObject {
                     ));
                 }
                 if now_ms() - started_ms < PENDING_MAX_AGE_MS {
+                    // Not in flight in this instance: the attempt that wrote the record ended
+                    // without recording an outcome (the object was reset, or its process died
+                    // mid-call), so its create may have reached Kustom. Mark it ambiguous, so the
+                    // first session's `created` webhook is adopted instead of a second session
+                    // being opened once the first one ends.
+                    if !ambiguous {
+                        let amb = CreateRecord::Pending { body_hash, started_ms, ambiguous: true, fingerprint };
+                        store_put(&storage, &c.key, &amb).await?;
+                        self.set_pending(true).await?;
+                    }
                     self.inflight.borrow_mut().insert(c.key.clone());
                     let r = self.reconcile(&c, &mut stats).await;
                     self.inflight.borrow_mut().remove(&c.key);
