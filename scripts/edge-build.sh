@@ -10,12 +10,13 @@ cd "$KIPP_ROOT"
 (cd crates/edge && worker-build --release --no-opt) >&2
 # -Oz without inlining functions that have a single caller (binaryen inlines those at any size
 # by default, which copies big async state machines into their callers and costs ~19 KB gzip
-# here; see docs/decisions.md § Edge worker, size); then drop the debug name section and the
-# producers section. The --enable-* set is the one worker-build passes.
+# here; see docs/decisions.md § Edge worker, size); then drop the debug name, producers and
+# target_features sections (none is used at run time). The --enable-* set is the one
+# worker-build passes.
 "$WASM_OPT_BIN" crates/edge/build/index_bg.wasm -Oz --one-caller-inline-max-function-size=10 \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
   --enable-multivalue --enable-reference-types --enable-exception-handling \
-  --strip-debug --strip-producers -o crates/edge/build/index_bg.wasm
+  --strip-debug --strip-producers --strip-target-features -o crates/edge/build/index_bg.wasm
 # Short names for the module's own imports and exports: wasm-bindgen names them like
 # `__wbg_getWebSockets_557696c97fc4ec99`, and each name is in both index_bg.wasm and index.js,
 # where its hash does not compress (~5 KB gzip). Imports of `./index_bg.js` become `a`.`a`, `b`,
