@@ -178,9 +178,9 @@ impl Create {
     }
 }
 
-/// The device Durable Object.
+/// The device Durable Object (`fetch` only: no alarm, WebSocket or socket handlers are exported).
 #[allow(missing_debug_implementations)] // State and Env have no Debug
-#[durable_object]
+#[durable_object(fetch)]
 pub struct DeviceObject {
     state: State,
     env: Env,

@@ -28,9 +28,9 @@ fn header(req: &Request, name: &str) -> Result<String> {
 
 const MAX_REVOKED: usize = 10_000;
 
-/// The registry Durable Object.
+/// The registry Durable Object (`fetch` only: no alarm, WebSocket or socket handlers are exported).
 #[allow(missing_debug_implementations)] // State and Env have no Debug
-#[durable_object]
+#[durable_object(fetch)]
 pub struct Registry {
     state: State,
 }
