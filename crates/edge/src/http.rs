@@ -116,11 +116,20 @@ pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues`, called directly: the getrandom crate's `js` backend also
+    /// carries its Node.js detection (`require`, `process.versions`, `randomFillSync`), which a
+    /// Worker never uses.
+    #[wasm_bindgen(catch, js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(buf: &mut [u8]) -> core::result::Result<(), wasm_bindgen::JsValue>;
+}
+
 /// 16 random bytes from the runtime's CSPRNG.
 #[must_use]
 pub fn random16() -> [u8; 16] {
     let mut b = [0u8; 16];
-    let _ = getrandom::getrandom(&mut b);
+    let _ = get_random_values(&mut b);
     b
 }
 
