@@ -86,7 +86,13 @@ async function api(st, method, p, { token, body, headers = {}, kind } = {}) {
     count(kind ?? method, 'network');
     return { status: 0, headers: new Headers(), body: undefined, text: String(e) };
   }
-  const text = await r.text();
+  let text;
+  try {
+    text = await r.text();
+  } catch (e) {   // the connection went away mid-answer (e.g. a worker restart): as a network error
+    count(kind ?? method, 'network');
+    return { status: 0, headers: new Headers(), body: undefined, text: String(e) };
+  }
   let json; try { json = JSON.parse(text); } catch { json = undefined; }
   count(kind ?? method, r.status);
   if (r.status >= 500) serverErrors.push({ t: (Date.now() - T0) / 1000, phase, kind: kind ?? method, status: r.status, code: json?.code, ct: r.headers.get('content-type'), rid: r.headers.get('x-request-id') });
@@ -642,14 +648,18 @@ async function main() {
       JSON.stringify([...internal500, ...untyped5xx, ...late5xx].slice(0, 5)));
     // Growth is compared, not bounded absolutely: under wrangler dev a kipp-free worker's workerd
     // grows per Durable Object and per request too. A kipp leak shows as a ratio above the bound.
-    const noise = 2 * 1048576;   // RSS moves in steps; below this, growth is not compared
+    // RSS moves in steps of tens of MiB as V8 grows and collects its heap (the probe's own steady
+    // phase has been seen to shrink 42 MiB and to grow 195 MiB); growth within this is not compared.
+    // A leak of ≥ ~13 KiB per request still shows over the phase's ~5,000 requests.
+    const noise = 64 * 1048576;
     check(steady.requests > 0 && steady.notOk === 0 && !probe.error
-      && steady1 - steady0 <= Math.max(noise, VS_RUNTIME * probe.perRequest * steady.requests),
+      && steady1 - steady0 <= Math.max(noise, VS_RUNTIME * Math.max(0, probe.perRequest) * steady.requests),
       `worker memory stable under steady load: growth per request within ${VS_RUNTIME}× the kipp-free probe's`,
       probe.error ?? `kipp ${mib(steady0)} → ${mib(steady1)} MiB over ${steady.requests} requests (${steady.notOk} not 200), ~${(steadyPerRequest / 1024).toFixed(1)} KiB per request; probe ~${(probe.perRequest / 1024).toFixed(1)} KiB per request`);
+    const noiseSession = 2 * 1048576;   // per-session growth below this is not compared
     if (memSessions < 50) {
       results.push({ ok: true, skip: `only ${memSessions} sessions since the last worker restart`, name: `worker memory per session within ${VS_RUNTIME_PER_SESSION}× what workerd keeps per Durable Object` });
-    } else check(!probe.error && perSession <= Math.max(noise / Math.max(1, memSessions), VS_RUNTIME_PER_SESSION * probe.perObject),
+    } else check(!probe.error && perSession <= Math.max(noiseSession / Math.max(1, memSessions), VS_RUNTIME_PER_SESSION * probe.perObject),
       `worker memory per session within ${VS_RUNTIME_PER_SESSION}× what workerd keeps per Durable Object (kipp-free probe, same requests per object)`,
       probe.error ?? `kipp ~${(perSession / 1024).toFixed(0)} KiB per session, probe ~${(probe.perObject / 1024).toFixed(0)} KiB per object`);
   } catch (e) {
@@ -670,3 +680,5 @@ async function main() {
 }
 
 await main();
+// Reconnect timers of subscribers cut off mid-run must not keep the process (and make) waiting.
+process.exit(process.exitCode ?? 0);

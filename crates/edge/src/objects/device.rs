@@ -178,6 +178,11 @@ impl Create {
     }
 }
 
+/// How long an ambiguous create waits for its first call's session (adopted from the created
+/// webhook) before re-sending: covers a call that reaches Kustom up to this long after the
+/// worker's own upstream timeout gave up on it.
+const LATE_ANSWER_GRACE_MS: u64 = 4_000;
+
 /// The device Durable Object (`fetch` only: no alarm, WebSocket or socket handlers are exported).
 #[allow(missing_debug_implementations)] // State and Env have no Debug
 #[durable_object(fetch)]
@@ -203,7 +208,10 @@ enum Attempt {
     Created(Session),
     Definite(Problem),
     Busy(Problem),
+    /// Kustom answered 5xx (or unreadably): done with the call, outcome unknown.
     Unknown(Problem),
+    /// No answer (timeout, dropped connection): the call may still reach Kustom later.
+    Lost(Problem),
 }
 
 impl DeviceObject {
@@ -216,7 +224,7 @@ impl DeviceObject {
             return Attempt::Definite(Problem::new(500, "encode", "Internal Server Error", "could not encode"));
         };
         match upstream::call_with(&cfg, CreateSession::ID, &req, false, stats).await {
-            Err(f) => Attempt::Unknown(f.problem()),
+            Err(f) => Attempt::Lost(f.problem()),
             Ok(reply) if reply.ok() => match decode_response::<CreateSession>(reply.status, &reply.body) {
                 Ok(s) => Attempt::Created(s),
                 Err(_) => Attempt::Unknown(Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable session")),
@@ -227,15 +235,13 @@ impl DeviceObject {
         }
     }
 
-    async fn finish(&self, c: &Create, session: &Session, was_ambiguous: bool) -> Result<()> {
+    /// Records the create's session and clears the device's pending mark in the registry.
+    async fn finish(&self, c: &Create, session: &Session) -> Result<()> {
         let rec = CreateRecord::Done { body_hash: c.body_hash.clone(), session: Box::new(session.clone()) };
         store_put(&self.state.storage(), &c.key, &rec).await?;
         self.state.storage().put_raw("current", session.session_id.as_str()).await?;
         self.init_session(session, c.device_location.clone()).await?;
-        if was_ambiguous {
-            self.set_pending(false).await?;
-        }
-        Ok(())
+        self.set_pending(false).await
     }
 
     async fn init_session(&self, session: &Session, location_id: Option<LocationId>) -> Result<()> {
@@ -264,16 +270,35 @@ impl DeviceObject {
         })
     }
 
-    /// Reconciles an ambiguous create: re-send (safe: one open session per device) and, if the
+    /// Waits up to [`LATE_ANSWER_GRACE_MS`] for the key's session to be adopted from its webhook.
+    async fn adopted_within_grace(&self, key: &str) -> Result<Option<Session>> {
+        for _ in 0..LATE_ANSWER_GRACE_MS / 200 {
+            if let Some(s) = self.done_for(key).await? {
+                return Ok(Some(s));
+            }
+            Delay::from(Duration::from_millis(200)).await;
+        }
+        self.done_for(key).await
+    }
+
+    /// Reconciles an ambiguous create: first give a call that may still land upstream time to
+    /// show up as an adopted webhook, then re-send (safe: one open session per device) and, if the
     /// device is busy, wait a little for the first session to be adopted from its webhook.
-    async fn reconcile(&self, c: &Create, stats: &mut Stats) -> Result<Outcome> {
+    async fn reconcile(&self, c: &Create, stats: &mut Stats, lost: bool) -> Result<Outcome> {
+        // A re-send that succeeds while a lost call is still on its way to Kustom leaves that
+        // call to open a second session as soon as the first one ends (a quick tap): wait first.
+        if lost {
+            if let Some(s) = self.adopted_within_grace(&c.key).await? {
+                return Ok(Outcome { session: Some(s), replayed: true, ..Outcome::default() });
+            }
+        }
         for round in 0..3u32 {
             if let Some(s) = self.done_for(&c.key).await? {
                 return Ok(Outcome { session: Some(s), replayed: true, ..Outcome::default() });
             }
             match self.attempt(c, stats).await {
                 Attempt::Created(s) => {
-                    self.finish(c, &s, true).await?;
+                    self.finish(c, &s).await?;
                     return Ok(Outcome {
                         session: Some(s),
                         attempts: stats.attempts,
@@ -307,6 +332,14 @@ impl DeviceObject {
                         return Ok(fail(p, Some(2), *stats));
                     }
                     Delay::from(Duration::from_millis(300 * u64::from(round + 1))).await;
+                }
+                Attempt::Lost(p) => {
+                    if let Some(s) = self.adopted_within_grace(&c.key).await? {
+                        return Ok(Outcome { session: Some(s), replayed: true, ..Outcome::default() });
+                    }
+                    if round == 2 {
+                        return Ok(fail(p, Some(2), *stats));
+                    }
                 }
             }
         }
@@ -356,7 +389,8 @@ impl DeviceObject {
                         self.set_pending(true).await?;
                     }
                     self.inflight.borrow_mut().insert(c.key.clone());
-                    let r = self.reconcile(&c, &mut stats).await;
+                    // No attempt in flight here: the one that wrote the record may be lost.
+                    let r = self.reconcile(&c, &mut stats, true).await;
                     self.inflight.borrow_mut().remove(&c.key);
                     return r;
                 }
@@ -364,19 +398,24 @@ impl DeviceObject {
             }
             Some(CreateRecord::Done { .. }) | None => {}
         }
+        // Adoptable (ambiguous) from the start, with the registry told before the call: under
+        // load the session's `created` webhook can reach the worker before this call's answer
+        // (or instead of it, when the answer is lost), and it must find this key to join.
         let pending = CreateRecord::Pending {
             body_hash: c.body_hash.clone(),
             started_ms: now_ms(),
-            ambiguous: false,
+            ambiguous: true,
             fingerprint: fingerprint(&c.body),
         };
         store_put(&storage, &c.key, &pending).await?;
         storage.put_raw("device", c.body.device_id.as_str()).await?;
+        self.set_pending(true).await?;
         self.inflight.borrow_mut().insert(c.key.clone());
         let result = async {
             match self.attempt(&c, &mut stats).await {
                 Attempt::Created(s) => {
-                    self.finish(&c, &s, false).await?;
+                    // The webhook may have adopted it already: the same session either way.
+                    self.finish(&c, &s).await?;
                     Ok(Outcome {
                         session: Some(s),
                         attempts: stats.attempts,
@@ -386,19 +425,11 @@ impl DeviceObject {
                 }
                 Attempt::Definite(p) | Attempt::Busy(p) => {
                     storage.delete(&c.key).await?;
+                    self.set_pending(false).await?;
                     Ok(fail(p, None, stats))
                 }
-                Attempt::Unknown(_) => {
-                    let amb = CreateRecord::Pending {
-                        body_hash: c.body_hash.clone(),
-                        started_ms: now_ms(),
-                        ambiguous: true,
-                        fingerprint: fingerprint(&c.body),
-                    };
-                    store_put(&storage, &c.key, &amb).await?;
-                    self.set_pending(true).await?;
-                    self.reconcile(&c, &mut stats).await
-                }
+                Attempt::Unknown(_) => self.reconcile(&c, &mut stats, false).await,
+                Attempt::Lost(_) => self.reconcile(&c, &mut stats, true).await,
             }
         }
         .await;
