@@ -47,43 +47,11 @@ fi
 # its hash does not compress): renamed to `a`, `b`, … in the .wasm's import and export sections
 # and, by exact name, in kipp_web.js. `memory` keeps its name (InitOutput.memory is public API).
 if [ -z "${KIPP_WEB_NO_OPT:-}" ]; then
-  node - "$OUT/kipp_web_bg.wasm" "$OUT/kipp_web.js" <<'NODE'
-const fs = require('fs');
-const [wasmFile, jsFile] = process.argv.slice(2);
-const b = fs.readFileSync(wasmFile);
-let p = 8;
-const u = () => { let r = 0, s = 0, x; do { x = b[p++]; r += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80); return r; };
-const leb = (n) => { const o = []; do { let x = n % 128; n = Math.floor(n / 128); if (n) x |= 0x80; o.push(x); } while (n); return Buffer.from(o); };
-const name = () => { const n = u(); const t = b.toString('utf8', p, p + n); p += n; return t; };
-const enc = (t) => Buffer.concat([leb(Buffer.byteLength(t)), Buffer.from(t)]);
-const MOD = './kipp_web_bg.js';
-let next = 0;
-const short = () => { let n = next++, t = ''; do { t = String.fromCharCode(97 + (n % 26)) + t; n = Math.floor(n / 26) - 1; } while (n >= 0); return t; };
-const imports = new Map(), exports = new Map();
-const out = [b.subarray(0, 8)];
-while (p < b.length) {
-  const id = b[p++]; const len = u(); const start = p, end = p + len;
-  if (id !== 2 && id !== 7) { out.push(Buffer.from([id]), leb(len), b.subarray(start, end)); p = end; continue; }
-  const n = u(); const parts = [leb(n)];
-  for (let i = 0; i < n; i++) {
-    if (id === 2) {
-      const mod = name(); const field = name(); const descStart = p; const kind = b[p++];
-      if (kind === 0) u(); else if (kind === 1) { p++; const f = b[p++]; u(); if (f & 1) u(); }
-      else if (kind === 2) { const f = b[p++]; u(); if (f & 1) u(); } else if (kind === 3) p += 2; else { p++; u(); }
-      let m = mod, f = field;
-      if (mod === MOD) { m = 'a'; f = imports.get(field) ?? short(); imports.set(field, f); }
-      parts.push(enc(m), enc(f), b.subarray(descStart, p));
-    } else {
-      const field = name(); const descStart = p; p++; u();
-      const f = field === 'memory' ? field : short();
-      exports.set(field, f);
-      parts.push(enc(f), b.subarray(descStart, p));
-    }
-  }
-  if (p !== end) throw new Error('unexpected section layout');
-  const body = Buffer.concat(parts);
-  out.push(Buffer.from([id]), leb(body.length), body);
-}
+  node --input-type=module - "$KIPP_ROOT/scripts/lib/wasm-short-names.mjs" "$OUT/kipp_web_bg.wasm" "$OUT/kipp_web.js" <<'NODE'
+import fs from 'node:fs';
+const [lib, wasmFile, jsFile] = process.argv.slice(2);
+const { shortNames } = await import(lib);
+const { wasm, imports, exports } = shortNames(fs.readFileSync(wasmFile), { module: './kipp_web_bg.js', keepExport: (f) => f === 'memory' });
 let js = fs.readFileSync(jsFile, 'utf8');
 const count = (re) => (js.match(re) ?? []).length;
 if (count(/"\.\/kipp_web_bg\.js":/g) !== 1) throw new Error('glue: import module key not found once');
@@ -98,7 +66,7 @@ for (const [from, to] of exports) {
   js = js.replace(new RegExp(`\\bwasm\\.${from}\\b`, 'g'), `wasm.${to}`);
 }
 if (/wasm\.__w|__wbg_\w+_[0-9a-f]{16}/.test(js)) throw new Error('glue: a long wasm name is left');
-fs.writeFileSync(wasmFile, Buffer.concat(out));
+fs.writeFileSync(wasmFile, wasm);
 fs.writeFileSync(jsFile, js);
 NODE
 fi

@@ -23,54 +23,21 @@ cd "$KIPP_ROOT"
 # …; an export is renamed only when the glue reads it solely as `<exports object>.<name>` and
 # the name has an `_` (`fetch`, `init`, `memory` keep theirs). The glue is checked afterwards:
 # every export it reads must exist under its new name.
-node - crates/edge/build/index_bg.wasm crates/edge/build/index.js <<'NODE'
-const fs = require('fs');
-const [wasmFile, jsFile] = process.argv.slice(2);
-const b = fs.readFileSync(wasmFile);
+node --input-type=module - "$KIPP_ROOT/scripts/lib/wasm-short-names.mjs" crates/edge/build/index_bg.wasm crates/edge/build/index.js <<'NODE'
+import fs from 'node:fs';
+const [lib, wasmFile, jsFile] = process.argv.slice(2);
+const { shortNames } = await import(lib);
 let js = fs.readFileSync(jsFile, 'utf8');
-let p = 8;
-const u = () => { let r = 0, s = 0, x; do { x = b[p++]; r += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80); return r; };
-const leb = (n) => { const o = []; do { let x = n % 128; n = Math.floor(n / 128); if (n) x |= 0x80; o.push(x); } while (n); return Buffer.from(o); };
-const name = () => { const n = u(); const t = b.toString('utf8', p, p + n); p += n; return t; };
-const enc = (t) => Buffer.concat([leb(Buffer.byteLength(t)), Buffer.from(t)]);
-const MOD = './index_bg.js';
-let next = 0;
-const short = () => { let n = next++, t = ''; do { t = String.fromCharCode(97 + (n % 26)) + t; n = Math.floor(n / 26) - 1; } while (n >= 0); return t; };
 const count = (re) => (js.match(re) ?? []).length;
 const esc = (s) => s.replace(/[$]/g, '\\$');
 // The exports object of the glue: `<x>=<y>.exports` (esbuild-minified by worker-build).
 const vars = new Set([...js.matchAll(/([\w$]+)=[\w$]+\.exports\b/g)].map((m) => m[1]));
 if (vars.size !== 1 || count(/\.exports\b/g) !== count(/[\w$]+=[\w$]+\.exports\b/g)) throw new Error('glue: exports object not found');
 const X = [...vars][0];
-const imports = new Map(), exps = new Map();
-const out = [b.subarray(0, 8)];
-while (p < b.length) {
-  const id = b[p++]; const len = u(); const start = p, end = p + len;
-  if (id !== 2 && id !== 7) { out.push(Buffer.from([id]), leb(len), b.subarray(start, end)); p = end; continue; }
-  const n = u(); const parts = [leb(n)];
-  for (let i = 0; i < n; i++) {
-    if (id === 2) {
-      const mod = name(); const field = name(); const descStart = p; const kind = b[p++];
-      if (kind === 0) u(); else if (kind === 1) { p++; const f = b[p++]; u(); if (f & 1) u(); }
-      else if (kind === 2) { const f = b[p++]; u(); if (f & 1) u(); } else if (kind === 3) p += 2; else if (kind === 4) { p++; u(); }
-      else throw new Error(`import kind ${kind}`);
-      let mo = mod, f = field;
-      if (mod === MOD) { mo = 'a'; f = imports.get(field) ?? short(); imports.set(field, f); }
-      parts.push(enc(mo), enc(f), b.subarray(descStart, p));
-    } else {
-      const field = name(); const descStart = p; p++; u();
-      // Only names no other object in the glue has (`fetch`, `init`, `memory` keep theirs).
-      const uses = count(new RegExp(`\\.${esc(field)}\\b`, 'g'));
-      const own = count(new RegExp(`(?<![\\w$])${esc(X)}\\.${esc(field)}\\b`, 'g'));
-      const f = field.includes('_') && uses === own ? short() : field;
-      exps.set(field, f);
-      parts.push(enc(f), b.subarray(descStart, p));
-    }
-  }
-  if (p !== end) throw new Error('unexpected section layout');
-  const body = Buffer.concat(parts);
-  out.push(Buffer.from([id]), leb(body.length), body);
-}
+// Only names no other object in the glue has (`fetch`, `init`, `memory` keep theirs).
+const keepExport = (field) => !field.includes('_')
+  || count(new RegExp(`\\.${esc(field)}\\b`, 'g')) !== count(new RegExp(`(?<![\\w$])${esc(X)}\\.${esc(field)}\\b`, 'g'));
+const { wasm, imports, exports: exps } = shortNames(fs.readFileSync(wasmFile), { module: './index_bg.js', keepExport });
 if (count(/"\.\/index_bg\.js":/g) !== 1) throw new Error('glue: import module key not found once');
 js = js.replace('"./index_bg.js":', 'a:');
 for (const [from, to] of imports) {
@@ -88,7 +55,7 @@ const names = new Set(exps.values());
 for (const m of js.matchAll(new RegExp(`(?<![\\w$.])${esc(X)}\\.([\\w$]+)`, 'g'))) {
   if (!names.has(m[1])) throw new Error(`glue: reads export ${m[1]}, which the .wasm does not have`);
 }
-fs.writeFileSync(wasmFile, Buffer.concat(out));
+fs.writeFileSync(wasmFile, wasm);
 fs.writeFileSync(jsFile, js);
 console.error(`short names: ${imports.size} imports, ${[...exps].filter(([a, b]) => a !== b).length} of ${exps.size} exports`);
 NODE
