@@ -39,7 +39,7 @@ const STEADY_SESSIONS = 24;
 // request, measured in the same run on the same workerd (RSS alone says little under wrangler dev:
 // a kipp-free worker grows too, see the decision).
 // Per request (steady GETs: worker + object, the probe's shape too) 3×: most of what both grow in
-// 20 s is V8's heap still expanding, and runs have put kipp at 1.0–2.1× the probe. Per session 3×: a kipp
+// 20 s is V8's heap still expanding, and runs have put kipp at 1.0–2.3× the probe. Per session 3×: a kipp
 // session's API calls cost more runtime-level requests than the probe's (a create is worker +
 // device object + upstream fetch + session object; a webhook is worker + object + upstream
 // re-read), about 1.5× the probe's two per request.
