@@ -23,10 +23,10 @@
 // `# fail N` (counted by scripts/test.sh). Exit code 1 when any assertion failed.
 // Bounded everywhere: loops end at the deadline, every wait has a timeout, loopback only.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, cart, signWebhook, sleep, kippBin } from '../edge/harness.mjs';
-import { probeRuntime } from './probe/probe.mjs';
+import { groupProcs, probeRuntime } from './probe/probe.mjs';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 16);
@@ -107,23 +107,7 @@ const retryAfterMs = (r, attempt) => {
 };
 
 // ------------------------------------------------------------------------------------------
-// Memory of the worker: workerd processes in the process group the harness started.
-function groupProcs(pgid) {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[2]) !== pgid) continue;
-      const status = readFileSync(`/proc/${d}/status`, 'utf8');
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      out.push({ pid: Number(d), comm, rss });
-    } catch { /* gone */ }
-  }
-  return out;
-}
+// Memory of the worker: workerd processes in the process group the harness started (groupProcs).
 const mib = (b) => (b / 1048576).toFixed(1);
 function workerRss(st) {
   const procs = groupProcs(st.children.worker.pid);

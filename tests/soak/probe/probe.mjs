@@ -14,20 +14,27 @@ import { freePort, sleep, ROOT } from '../../edge/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/** Sum of VmRSS of the `workerd` processes in process group `pgid`, in bytes. */
-export function workerdRss(pgid) {
-  let total = 0;
+/** The processes of process group `pgid`: { pid, comm, rss (bytes, VmRSS) }. */
+export function groupProcs(pgid) {
+  const out = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(rest[2]) !== pgid) continue;
-      if (!stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith('workerd')) continue;
-      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      const status = readFileSync(`/proc/${d}/status`, 'utf8');
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.push({ pid: Number(d), comm, rss });
     } catch { /* gone */ }
   }
-  return total;
+  return out;
+}
+
+/** Sum of VmRSS of the `workerd` processes in process group `pgid`, in bytes. */
+export function workerdRss(pgid) {
+  return groupProcs(pgid).filter((p) => p.comm.startsWith('workerd')).reduce((a, p) => a + p.rss, 0);
 }
 
 /** One object's life as in the soak: store + alarm + a WebSocket that gets a state and a close. */
