@@ -15,9 +15,10 @@ use kipp_core::validate::FieldError;
 use wasm_bindgen::JsValue;
 
 use crate::client::{idempotency_key, Call};
-use crate::convert::{opt_string, to_json};
+use crate::convert::opt_string;
 use crate::decode;
 use crate::error::Failure;
+use crate::write::Obj;
 
 fn invalid(path: &str, code: &str, message: &str) -> Failure {
     Failure::validation(vec![FieldError::new(path, code, message)])
@@ -202,21 +203,18 @@ pub fn me() -> Result<Call, Failure> {
 
 /// `issueToken(request)` (admin): `POST /kipp/v1/tokens`.
 pub fn issue_token(request: JsValue) -> Result<Call, Failure> {
-    #[derive(serde::Serialize)]
-    struct IssueToken {
-        role: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        location_id: Option<LocationId>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ttl_seconds: Option<u32>,
-    }
     let (role, location_id, ttl_seconds) =
         decode::read_with(&request, decode::issue_token).map_err(Failure::validation)?;
-    let req = IssueToken { role, location_id, ttl_seconds };
+    let mut body = Obj::default();
+    body.object(|o| {
+        o.str("role", &role);
+        o.opt_str("location_id", location_id.as_ref().map(LocationId::as_str));
+        o.opt_uint("ttl_seconds", ttl_seconds.map(u64::from));
+    });
     Ok(Call {
         method: "POST",
         path: "/kipp/v1/tokens".to_owned(),
-        body: Some(to_json(&req)?),
+        body: Some(body.into_text()),
         idempotency_key: None,
         retry: false,
         nullable: false,

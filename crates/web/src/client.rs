@@ -7,9 +7,10 @@ use kipp_core::api::{Operation, OperationId};
 use kipp_core::validate::FieldError;
 use wasm_bindgen::JsValue;
 
-use crate::convert::{opt_f64, opt_string, prop, to_json};
+use crate::convert::{opt_f64, opt_string, prop};
 use crate::error::Failure;
 use crate::js;
+use crate::write::{Obj, ToJson};
 
 /// Per-attempt time limit when the caller sets none.
 pub const DEFAULT_TIMEOUT_MS: f64 = 15_000.0;
@@ -42,8 +43,11 @@ impl Call {
 
     /// The call for a kipp-core operation. Only the path and body need the
     /// operation's type; the rest is `Call::of`, once for all of them.
-    pub fn op<O: Operation>(op: &O, idempotency_key: Option<String>) -> Result<Self, Failure> {
-        Self::of(O::ID, op.path_and_query(), op.body().map(to_json).transpose(), idempotency_key)
+    pub fn op<O: Operation>(op: &O, idempotency_key: Option<String>) -> Result<Self, Failure>
+    where
+        O::Body: ToJson,
+    {
+        Self::of(O::ID, op.path_and_query(), Ok(op.body().map(Obj::text)), idempotency_key)
     }
 
     #[inline(never)]

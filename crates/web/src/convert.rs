@@ -1,24 +1,17 @@
-//! kipp-core values → JS. Request bodies are serialized to JSON text with
-//! serde_json (kipp-core's own JSON dependency, serializer half only: no float
-//! formatting is reached, since no kipp-core type has a float); values handed
-//! to JavaScript (`FieldError[]`) go through that text and one `JSON.parse`.
-//! Integers stay plain numbers (kipp-core keeps every amount ≤ 2^53 − 1). The
-//! other direction is [`crate::decode`].
+//! kipp-core values → JS. Values handed to JavaScript (`FieldError[]`) go
+//! through their JSON text ([`crate::write`]) and one `JSON.parse`. Integers
+//! stay plain numbers (kipp-core keeps every amount ≤ 2^53 − 1). The other
+//! direction is [`crate::decode`].
 
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::error::Failure;
+use crate::write::{Obj, ToJson};
 
-/// Serializes to a plain JS value (objects, arrays, numbers; never a `Map` or `BigInt`).
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Failure> {
-    let text = to_json(value)?;
-    js_sys::JSON::parse(&text).map_err(|_| Failure::new("invalid_response", "could not serialize the value"))
-}
-
-/// Serializes a request body to JSON text.
-pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string(value).map_err(|_| Failure::new("invalid_response", "could not serialize the request"))
+/// A plain JS value (objects, arrays, numbers; never a `Map` or `BigInt`).
+pub fn to_js<T: ToJson + ?Sized>(value: &T) -> Result<JsValue, Failure> {
+    js_sys::JSON::parse(&Obj::text(value))
+        .map_err(|_| Failure::new("invalid_response", "could not serialize the value"))
 }
 
 /// Reads an optional string property (`undefined`/`null` → `None`).

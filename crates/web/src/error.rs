@@ -49,7 +49,8 @@ impl Failure {
     /// Builds the JavaScript `KippError`.
     #[must_use]
     pub fn into_js(self) -> JsValue {
-        let fields = crate::convert::to_js(&self.field_errors).unwrap_or_else(|_| js_sys::Array::new().into());
+        let fields =
+            crate::convert::to_js(self.field_errors.as_slice()).unwrap_or_else(|_| js_sys::Array::new().into());
         crate::js::make_kipp_error(
             self.code,
             &self.message,
@@ -82,7 +83,7 @@ fn describe(e: &FieldError) -> String {
 fn format_many(first: &FieldError, n: usize) -> String {
     let mut s = describe(first);
     s.push_str(" (and ");
-    s.push_str(&(n - 1).to_string());
+    kipp_core::validate::push_decimal(&mut s, (n - 1) as u64);
     s.push_str(" more)");
     s
 }

@@ -10,7 +10,7 @@
 //! | [`api`] | each client operation: decode + validate with kipp-core, then call |
 //! | [`client`] | the [`client::Call`] of an operation, the client's options, idempotency keys |
 //! | [`decode`], [`json`] | JS request objects → kipp-core types, every field error with its path |
-//! | [`convert`] | kipp-core values → JSON text (serde_json) → JS |
+//! | [`write`], [`convert`] | kipp-core values → JSON text (written by hand, checked against serde_json) → JS |
 //! | [`error`] | a failure found in Rust (bad input or options) → `KippError` |
 //! | `alloc` | the wasm allocator (size classes; the one module with `unsafe`) |
 //!
@@ -40,6 +40,7 @@ pub mod decode;
 pub mod error;
 mod js;
 pub mod json;
+pub mod write;
 
 pub use js::{KippClient, WatchHandle};
 
@@ -208,7 +209,7 @@ pub fn validate_session(#[wasm_bindgen(unchecked_param_type = "CreateSessionRequ
     if errors.is_empty() {
         return js_sys::Array::new().into();
     }
-    convert::to_js(&errors).unwrap_or_else(|_| js_sys::Array::new().into())
+    convert::to_js(errors.as_slice()).unwrap_or_else(|_| js_sys::Array::new().into())
 }
 
 /// Formats minor units for display: `formatAmount(12900, "SEK", "sv-SE")` → `129,00 kr`.
