@@ -19,26 +19,56 @@ pub const MAX_FILTERS: usize = 5;
 /// String→string metadata. Keys are 1–40 of `A-Z a-z 0-9 _ . -` (so a
 /// `key:value` filter is never ambiguous); values at most 500 characters; at most
 /// 50 keys (see docs/decisions.md).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// Held as pairs sorted by key, not a `BTreeMap`: with at most 50 keys a
+/// scan is as quick, and the browser package then carries no B-tree code
+/// (~5 KB of wasm). Serde still reads and writes a JSON object, in key order.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
-pub struct Metadata(BTreeMap<String, String>);
+pub struct Metadata(Vec<(String, String)>);
+
+impl core::fmt::Debug for Metadata {
+    /// As a map (`{"k": "v"}`), the way it printed when it was a `BTreeMap`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
 
 /// Why a metadata object was refused (first problem found).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid metadata: {0}")]
 pub struct InvalidMetadata(pub String);
 
-/// Appends `s` quoted and escaped exactly as `format!("{s:?}")` writes it, but
-/// without the `Debug` formatting machinery (which the browser build then does
-/// not carry): `str`'s `Debug` escapes each character like `char::escape_debug`,
-/// except that it leaves `'` alone.
+/// Appends `s` quoted the way `format!("{s:?}")` quotes it for everything a
+/// person types: `"` and `\` escaped, `\t` `\n` `\r` `\0`, other control
+/// characters as `\u{…}`, the rest as it is. (Rust's `Debug` also escapes
+/// Unicode's non-printable and combining characters; that takes ~1.5 KB of
+/// tables and the browser package does without them: docs/decisions.md.)
 pub(crate) fn push_debug_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for c in s.chars() {
-        if c == '\'' {
-            out.push(c);
-        } else {
-            out.extend(c.escape_debug());
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => {
+                let n = u32::from(c);
+                out.push_str("\\u{");
+                let mut started = false;
+                for shift in (0..8).rev().map(|i| i * 4) {
+                    let d = (n >> shift) & 0xf;
+                    if d != 0 || started || shift == 0 {
+                        started = true;
+                        out.push(char::from(HEX[d as usize]));
+                    }
+                }
+                out.push('}');
+            }
+            c => out.push(c),
         }
     }
     out.push('"');
@@ -75,17 +105,40 @@ fn check_key(k: &str) -> Result<(), String> {
 impl Metadata {
     /// Validates and wraps a map.
     pub fn new(map: BTreeMap<String, String>) -> Result<Self, InvalidMetadata> {
-        if map.len() > MAX_METADATA_KEYS {
-            return Err(InvalidMetadata(["at most ", &decimal(MAX_METADATA_KEYS), " keys"].concat()));
+        Self::checked(map.into_iter().collect())
+    }
+
+    /// Validates key/value pairs in any order; of a key given twice, the last
+    /// value counts (as in a JSON object).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, InvalidMetadata> {
+        if pairs.len() > MAX_METADATA_KEYS {
+            return Err(too_many_keys());
         }
-        for (k, v) in &map {
+        // Insertion sort, keeping the last of equal keys: at most 50 pairs,
+        // and no sort routine in the browser build.
+        let mut sorted: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            match sorted.binary_search_by(|(have, _)| have.as_str().cmp(&k)) {
+                Ok(i) => sorted[i].1 = v,
+                Err(i) => sorted.insert(i, (k, v)),
+            }
+        }
+        Self::checked(sorted)
+    }
+
+    /// Checks pairs already sorted by key, without repeats.
+    fn checked(pairs: Vec<(String, String)>) -> Result<Self, InvalidMetadata> {
+        if pairs.len() > MAX_METADATA_KEYS {
+            return Err(too_many_keys());
+        }
+        for (k, v) in &pairs {
             check_key(k).map_err(InvalidMetadata)?;
             if v.chars().count() > MAX_VALUE_LEN {
                 let max = decimal(MAX_VALUE_LEN);
                 return Err(InvalidMetadata(with_quoted("value of ", k, &[" must be at most ", &max, " characters"])));
             }
         }
-        Ok(Self(map))
+        Ok(Self(pairs))
     }
     /// An empty object.
     #[must_use]
@@ -95,25 +148,38 @@ impl Metadata {
     /// The value of `key`.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
     /// Sets a value, keeping the limits (used by the emulator for `simulated=true`).
     pub fn insert(&mut self, key: &str, value: &str) -> Result<(), InvalidMetadata> {
         let mut next = self.0.clone();
-        next.insert(key.to_owned(), value.to_owned());
-        *self = Self::new(next)?;
+        next.push((key.to_owned(), value.to_owned()));
+        *self = Self::from_pairs(next)?;
         Ok(())
     }
-    /// The entries.
+    /// The entries, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+    /// How many keys it holds.
     #[must_use]
-    pub fn as_map(&self) -> &BTreeMap<String, String> {
-        &self.0
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True when it holds no key.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
     /// True when every filter matches (filters are AND-ed).
     #[must_use]
     pub fn matches(&self, filters: &[MetadataFilter]) -> bool {
         filters.iter().all(|f| self.get(&f.key) == Some(f.value.as_str()))
     }
+}
+
+fn too_many_keys() -> InvalidMetadata {
+    InvalidMetadata(["at most ", &decimal(MAX_METADATA_KEYS), " keys"].concat())
 }
 
 impl TryFrom<BTreeMap<String, String>> for Metadata {
@@ -124,7 +190,7 @@ impl TryFrom<BTreeMap<String, String>> for Metadata {
 }
 impl From<Metadata> for BTreeMap<String, String> {
     fn from(m: Metadata) -> Self {
-        m.0
+        m.0.into_iter().collect()
     }
 }
 
@@ -194,7 +260,9 @@ mod tests {
 
     #[test]
     fn quoting_matches_debug() {
-        for s in [
+        // Everything typed on a keyboard, and every control character, quotes as `{:?}` does.
+        let ascii_and_controls: Vec<String> = (0u32..0xa0).filter_map(char::from_u32).map(String::from).collect();
+        for s in ascii_and_controls.iter().map(String::as_str).chain([
             "",
             "plain",
             "a b",
@@ -204,19 +272,44 @@ mod tests {
             "tab\tnl\ncr\r\0",
             "\u{7f}\u{1b}",
             "é ü ß",
-            "\u{301}e\u{301}",
-            "\u{200b}\u{feff}",
             "日本",
             "🦀",
-            "\u{10ffff}",
-        ] {
+        ]) {
             let mut q = String::new();
             push_debug_str(&mut q, s);
             assert_eq!(q, format!("{s:?}"), "{s:?}");
         }
+        // Non-printable and combining characters stay as they are (`Debug` escapes them).
+        for (s, want) in [
+            ("\u{a0}", "\"\u{a0}\""),
+            ("\u{301}e", "\"\u{301}e\""),
+            ("\u{200b}\u{feff}", "\"\u{200b}\u{feff}\""),
+            ("\u{10ffff}", "\"\u{10ffff}\""),
+        ] {
+            let mut q = String::new();
+            push_debug_str(&mut q, s);
+            assert_eq!(q, want);
+        }
         let long = "k".repeat(41);
         assert_eq!(check_key(&long).unwrap_err(), format!("key {long:?} must be 1-{MAX_KEY_LEN} characters"));
         assert_eq!(MetadataFilter::parse("a b").unwrap_err().0, format!("filter {:?} must be key:value", "a b"));
+    }
+
+    #[test]
+    fn pairs_are_sorted_and_the_last_of_a_repeated_key_counts() {
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let m = Metadata::from_pairs(pairs(&[("b", "1"), ("a", "2"), ("c", "3"), ("a", "4")])).unwrap();
+        assert_eq!(m.iter().collect::<Vec<_>>(), [("a", "4"), ("b", "1"), ("c", "3")]);
+        assert_eq!(m.get("a"), Some("4"));
+        assert_eq!(format!("{m:?}"), r#"{"a": "4", "b": "1", "c": "3"}"#);
+        let map: BTreeMap<String, String> = m.clone().into();
+        assert_eq!(Metadata::new(map).unwrap(), m);
+        assert_eq!(serde_json::to_string(&m).unwrap(), r#"{"a":"4","b":"1","c":"3"}"#);
+        assert_eq!(serde_json::from_str::<Metadata>(r#"{"c":"3","a":"4","b":"1"}"#).unwrap(), m);
+        // The first bad key in key order is the one reported, as with a map.
+        let err = Metadata::from_pairs(pairs(&[("z z", ""), ("a a", "")])).unwrap_err();
+        assert_eq!(err.0, Metadata::new(pairs(&[("z z", ""), ("a a", "")]).into_iter().collect()).unwrap_err().0);
+        assert!(err.0.contains("\"a a\""), "{}", err.0);
     }
 
     #[test]
@@ -225,6 +318,7 @@ mod tests {
         for i in 0..=MAX_METADATA_KEYS {
             big.insert(format!("k{i}"), String::new());
         }
+        assert!(Metadata::from_pairs(big.clone().into_iter().collect()).is_err());
         assert!(Metadata::new(big).is_err());
         assert!(serde_json::from_str::<Metadata>(r#"{"bad key":"x"}"#).is_err());
         let mut v = Validator::new();

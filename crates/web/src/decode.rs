@@ -1,8 +1,6 @@
 //! Request objects from JavaScript into kipp-core types, every field checked
 //! with its path; then kipp-core's own rules ([`Validate`]) run on the result.
 
-use std::collections::BTreeMap;
-
 use kipp_core::api::devices::UpdateDeviceRequest;
 use kipp_core::api::enrollments::{CreateEnrollmentRequest, EnrollmentTtl};
 use kipp_core::api::locations::LocationRequest;
@@ -150,16 +148,14 @@ fn metadata(r: &mut Reader, o: &Json, p: Parent<'_>) -> Option<Metadata> {
         r.err(path, "invalid", "must be an object of string values");
         return None;
     };
-    let mut map = BTreeMap::new();
+    let mut pairs = Vec::with_capacity(entries.len());
     for (k, v) in entries {
         match v {
-            Json::Str(s) => {
-                map.insert(k.to_string(), s.to_string());
-            }
+            Json::Str(s) => pairs.push((k.to_string(), s.to_string())),
             _ => r.err(join(&path, k), "invalid", "must be a string"),
         }
     }
-    match Metadata::new(map) {
+    match Metadata::from_pairs(pairs) {
         Ok(m) => Some(m),
         Err(e) => {
             r.err(path, "invalid", &e.0);

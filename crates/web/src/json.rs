@@ -193,9 +193,8 @@ impl<'a> Parser<'a> {
 
     fn hex4(&mut self) -> Result<u32, &'static str> {
         let h = self.b.get(self.i..self.i + 4).ok_or("bad \\u escape")?;
-        let s = core::str::from_utf8(h).map_err(|_| "bad \\u escape")?;
         self.i += 4;
-        u32::from_str_radix(s, 16).map_err(|_| "bad \\u escape")
+        h.iter().try_fold(0, |v, &c| Some(v * 16 + char::from(c).to_digit(16)?)).ok_or("bad \\u escape")
     }
 
     fn string(&mut self) -> Result<Cow<'a, str>, &'static str> {

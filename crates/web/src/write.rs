@@ -166,7 +166,7 @@ impl ToJson for () {
 impl ToJson for Metadata {
     fn write_json(&self, out: &mut Obj) {
         out.object(|o| {
-            for (k, v) in self.as_map() {
+            for (k, v) in self.iter() {
                 o.str(k, v);
             }
         });

@@ -29,7 +29,7 @@ impl Validate for CreateSimulatedDeviceRequest {
         let mut v = Validator::new();
         v.text("name", &self.name, 1, MAX_DEVICE_NAME_LEN);
         if let Some(m) = &self.metadata {
-            if m.as_map().len() >= crate::metadata::MAX_METADATA_KEYS && m.get("simulated").is_none() {
+            if m.len() >= crate::metadata::MAX_METADATA_KEYS && m.get("simulated").is_none() {
                 v.push("metadata", "too_many", "leave room for the simulated=true entry");
             }
         }
