@@ -68,6 +68,8 @@ try {
   console.log(`BENCH validate_50_lines_zod ${Math.round(r.zodOps)} ops/s`);
   console.log(`BENCH kipp_vs_ajv ${(r.kippOps / r.ajvOps).toFixed(2)} x`);
   console.log(`BENCH kipp_vs_zod ${(r.kippOps / r.zodOps).toFixed(2)} x`);
+  console.log(`BENCH stringify_50_lines_floor ${Math.round(r.stringifyOps)} ops/s`);
+  console.log(`BENCH stringify_floor_vs_ajv ${(r.stringifyOps / r.ajvOps).toFixed(3)} x`);
 } finally {
   await browser.close();
   server.close();
