@@ -35,6 +35,8 @@ pub mod names {
     pub const WEBHOOK_TOLERANCE_SECS: &str = "KIPP_WEBHOOK_TOLERANCE_SECS";
     /// Seconds an isolate caches the revocation list (var, optional, default 5).
     pub const REVOCATION_CACHE_SECS: &str = "KIPP_REVOCATION_CACHE_SECS";
+    /// Seconds a finished create's idempotency record is kept (var, optional, default 86400).
+    pub const IDEMPOTENCY_RETENTION_SECS: &str = "KIPP_IDEMPOTENCY_RETENTION_SECS";
 }
 
 /// A string that is never printed.
@@ -93,6 +95,9 @@ pub struct Config {
     pub webhook_tolerance_secs: u64,
     /// Revocation cache lifetime, s.
     pub revocation_cache_secs: u32,
+    /// Seconds a finished create's idempotency record is kept: a retry with the same key within
+    /// that time gets the same session, later it creates a new one (Stripe keeps keys 24 h).
+    pub idempotency_retention_secs: u32,
 }
 
 impl fmt::Debug for Config {
@@ -161,6 +166,7 @@ impl Config {
             reconcile_after_secs: number(get, names::RECONCILE_AFTER_SECS, 30)?,
             webhook_tolerance_secs: number(get, names::WEBHOOK_TOLERANCE_SECS, DEFAULT_TOLERANCE_SECS)?,
             revocation_cache_secs: number(get, names::REVOCATION_CACHE_SECS, 5)?,
+            idempotency_retention_secs: number(get, names::IDEMPOTENCY_RETENTION_SECS, 86_400)?,
         })
     }
 

@@ -235,10 +235,61 @@ impl DeviceObject {
         }
     }
 
+    /// Stores a `Pending` record; an ambiguous one is also listed under `amb:` for [`Self::adopt`].
+    async fn record_pending(&self, key: &str, rec: &CreateRecord) -> Result<()> {
+        let storage = self.state.storage();
+        store_put(&storage, key, rec).await?;
+        if matches!(rec, CreateRecord::Pending { ambiguous: true, .. }) {
+            storage.put_raw(&ambiguous_index(key), "").await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a `Done` record, listed under `done:<time>` so that it is removed once the
+    /// retention has passed, and no longer ambiguous.
+    async fn record_done(&self, key: &str, body_hash: String, session: &Session) -> Result<()> {
+        let storage = self.state.storage();
+        let rec = CreateRecord::Done { body_hash, session: Box::new(session.clone()) };
+        store_put(&storage, key, &rec).await?;
+        storage.put_raw(&done_index(now_ms(), key), "").await?;
+        storage.delete(&ambiguous_index(key)).await?;
+        Ok(())
+    }
+
+    /// Forgets a create that definitely failed.
+    async fn forget(&self, key: &str) -> Result<()> {
+        self.state.storage().delete_multiple(vec![key.to_owned(), ambiguous_index(key)]).await?;
+        Ok(())
+    }
+
+    /// Removes up to [`PURGE_BATCH`] `Done` records older than the retention (oldest first).
+    /// Spread over creates, so there is no alarm to run and no unbounded pass.
+    async fn purge_expired(&self) -> Result<()> {
+        let retention_ms = match crate::env::config(&self.env) {
+            Ok(cfg) => i64::from(cfg.idempotency_retention_secs) * 1000,
+            Err(_) => return Ok(()),
+        };
+        let end = done_index(now_ms() - retention_ms, "");
+        let expired = list(&self.state, DONE_PREFIX, Some(&end), Some(PURGE_BATCH)).await?;
+        let mut doomed = Vec::new();
+        for entry in expired.keys() {
+            let Some(index) = entry.ok().and_then(|k| k.as_string()) else { continue };
+            // `done:<13 digits>:<key>`
+            if let Some(key) = index.get(DONE_PREFIX.len() + 14..) {
+                doomed.push(key.to_owned());
+                doomed.push(ambiguous_index(key));
+            }
+            doomed.push(index);
+        }
+        if !doomed.is_empty() {
+            self.state.storage().delete_multiple(doomed).await?;
+        }
+        Ok(())
+    }
+
     /// Records the create's session and clears the device's pending mark in the registry.
     async fn finish(&self, c: &Create, session: &Session) -> Result<()> {
-        let rec = CreateRecord::Done { body_hash: c.body_hash.clone(), session: Box::new(session.clone()) };
-        store_put(&self.state.storage(), &c.key, &rec).await?;
+        self.record_done(&c.key, c.body_hash.clone(), session).await?;
         self.state.storage().put_raw("current", session.session_id.as_str()).await?;
         self.init_session(session, c.device_location.clone()).await?;
         self.set_pending(false).await
@@ -307,7 +358,7 @@ impl DeviceObject {
                     });
                 }
                 Attempt::Definite(p) => {
-                    self.state.storage().delete(&c.key).await?;
+                    self.forget(&c.key).await?;
                     self.set_pending(false).await?;
                     return Ok(fail(p, None, *stats));
                 }
@@ -347,6 +398,7 @@ impl DeviceObject {
     }
 
     async fn create(&self, c: Create) -> Result<Outcome> {
+        self.purge_expired().await?;
         let storage = self.state.storage();
         let mut stats = Stats::default();
         match store_get::<CreateRecord>(&storage, &c.key).await? {
@@ -385,7 +437,7 @@ impl DeviceObject {
                     // being opened once the first one ends.
                     if !ambiguous {
                         let amb = CreateRecord::Pending { body_hash, started_ms, ambiguous: true, fingerprint };
-                        store_put(&storage, &c.key, &amb).await?;
+                        self.record_pending(&c.key, &amb).await?;
                         self.set_pending(true).await?;
                     }
                     self.inflight.borrow_mut().insert(c.key.clone());
@@ -407,7 +459,7 @@ impl DeviceObject {
             ambiguous: true,
             fingerprint: fingerprint(&c.body),
         };
-        store_put(&storage, &c.key, &pending).await?;
+        self.record_pending(&c.key, &pending).await?;
         storage.put_raw("device", c.body.device_id.as_str()).await?;
         self.set_pending(true).await?;
         self.inflight.borrow_mut().insert(c.key.clone());
@@ -424,7 +476,7 @@ impl DeviceObject {
                     })
                 }
                 Attempt::Definite(p) | Attempt::Busy(p) => {
-                    storage.delete(&c.key).await?;
+                    self.forget(&c.key).await?;
                     self.set_pending(false).await?;
                     Ok(fail(p, None, stats))
                 }
@@ -437,21 +489,26 @@ impl DeviceObject {
         result
     }
 
-    /// Adopts a session seen in a webhook into the ambiguous create it belongs to.
+    /// Adopts a session seen in a webhook into the ambiguous create it belongs to. Only the
+    /// keys listed under `amb:` are read (a handful at most), not every record of the device.
     async fn adopt(&self, s: Session, location_id: Option<LocationId>) -> Result<bool> {
         let storage = self.state.storage();
-        let map = list_prefix(&self.state, "idem:").await?;
+        let ambiguous = list(&self.state, AMBIGUOUS_PREFIX, None, None).await?;
         let mut adopted = false;
-        for entry in map.entries() {
-            let Ok(entry) = entry else { continue };
-            let pair = js_sys::Array::from(&entry);
-            let Some(key) = pair.get(0).as_string() else { continue };
-            let Ok(rec) = serde_wasm_bindgen_free(&pair.get(1)) else { continue };
-            if let CreateRecord::Pending { body_hash, ambiguous: true, fingerprint, .. } = rec {
-                if !adopted && fingerprint.matches(&s) {
-                    let done = CreateRecord::Done { body_hash, session: Box::new(s.clone()) };
-                    store_put(&storage, &key, &done).await?;
-                    adopted = true;
+        for entry in ambiguous.keys() {
+            let Some(index) = entry.ok().and_then(|k| k.as_string()) else { continue };
+            let Some(key) = index.get(AMBIGUOUS_PREFIX.len()..) else { continue };
+            match store_get::<CreateRecord>(&storage, key).await? {
+                Some(CreateRecord::Pending { body_hash, ambiguous: true, fingerprint, .. }) => {
+                    if fingerprint.matches(&s) {
+                        self.record_done(key, body_hash, &s).await?;
+                        adopted = true;
+                        break;
+                    }
+                }
+                // A stale index entry (its record finished or was removed).
+                _ => {
+                    storage.delete(&index).await?;
                 }
             }
         }
@@ -464,23 +521,36 @@ impl DeviceObject {
     }
 }
 
-/// `storage.list({prefix})`, called directly: workers-rs' `list_with_options` encodes its
-/// `ListOptions` through serde-wasm-bindgen, a second serializer in the bundle for one object.
-async fn list_prefix(state: &State, prefix: &str) -> Result<js_sys::Map> {
+/// Storage prefix of the index of ambiguous `Pending` keys: `amb:<key>`.
+const AMBIGUOUS_PREFIX: &str = "amb:";
+/// Storage prefix of the index of `Done` records by time: `done:<13-digit ms>:<key>`.
+const DONE_PREFIX: &str = "done:";
+/// Expired `Done` records removed per create, at most.
+const PURGE_BATCH: u32 = 16;
+
+fn ambiguous_index(key: &str) -> String {
+    [AMBIGUOUS_PREFIX, key].concat()
+}
+
+/// `done:<ms, 13 digits>:<key>`: zero-padded, so keys sort by time (until the year 2286).
+fn done_index(at_ms: i64, key: &str) -> String {
+    format!("{DONE_PREFIX}{:013}:{key}", at_ms.max(0))
+}
+
+/// `storage.list({prefix, end, limit})`, called directly: workers-rs' `list_with_options` encodes
+/// its `ListOptions` through serde-wasm-bindgen, a second serializer in the bundle for one object.
+async fn list(state: &State, prefix: &str, end: Option<&str>, limit: Option<u32>) -> Result<js_sys::Map> {
     let opts = js_sys::Object::new();
     js_sys::Reflect::set(&opts, &"prefix".into(), &prefix.into())?;
+    if let Some(end) = end {
+        js_sys::Reflect::set(&opts, &"end".into(), &end.into())?;
+    }
+    if let Some(limit) = limit {
+        js_sys::Reflect::set(&opts, &"limit".into(), &limit.into())?;
+    }
     let promise = state.as_raw().storage()?.list_with_options(opts)?;
     let map = wasm_bindgen_futures::JsFuture::from(promise).await?;
     Ok(wasm_bindgen::JsCast::dyn_into::<js_sys::Map>(map)?)
-}
-
-/// Decodes a stored value (stored via serde → JS object) back into a record.
-fn serde_wasm_bindgen_free(v: &wasm_bindgen::JsValue) -> core::result::Result<CreateRecord, ()> {
-    let text = match v.as_string() {
-        Some(t) => t,
-        None => js_sys::JSON::stringify(v).map_err(|_| ())?.as_string().ok_or(())?,
-    };
-    serde_json::from_slice(text.as_bytes()).map_err(|_| ())
 }
 
 impl DurableObject for DeviceObject {
