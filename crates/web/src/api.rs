@@ -18,7 +18,7 @@ use crate::client::{idempotency_key, Call};
 use crate::convert::opt_string;
 use crate::decode;
 use crate::error::Failure;
-use crate::write::Obj;
+use crate::write::JsonWriter;
 
 fn invalid(path: &str, code: &str, message: &str) -> Failure {
     Failure::validation(vec![FieldError::new(path, code, message)])
@@ -205,7 +205,7 @@ pub fn me() -> Result<Call, Failure> {
 pub fn issue_token(request: JsValue) -> Result<Call, Failure> {
     let (role, location_id, ttl_seconds) =
         decode::read_with(&request, decode::issue_token).map_err(Failure::validation)?;
-    let mut body = Obj::default();
+    let mut body = JsonWriter::default();
     body.object(|o| {
         o.str("role", &role);
         o.opt_str("location_id", location_id.as_ref().map(LocationId::as_str));

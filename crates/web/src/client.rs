@@ -10,7 +10,7 @@ use wasm_bindgen::JsValue;
 use crate::convert::{opt_f64, opt_string, prop};
 use crate::error::Failure;
 use crate::js;
-use crate::write::{Obj, ToJson};
+use crate::write::{JsonWriter, ToJson};
 
 /// Per-attempt time limit when the caller sets none.
 pub const DEFAULT_TIMEOUT_MS: f64 = 15_000.0;
@@ -47,7 +47,7 @@ impl Call {
     where
         O::Body: ToJson,
     {
-        Self::of(O::ID, op.path_and_query(), Ok(op.body().map(Obj::text)), idempotency_key)
+        Self::of(O::ID, op.path_and_query(), Ok(op.body().map(JsonWriter::text)), idempotency_key)
     }
 
     #[inline(never)]

@@ -6,11 +6,11 @@
 use wasm_bindgen::JsValue;
 
 use crate::error::Failure;
-use crate::write::{Obj, ToJson};
+use crate::write::{JsonWriter, ToJson};
 
 /// A plain JS value (objects, arrays, numbers; never a `Map` or `BigInt`).
 pub fn to_js<T: ToJson + ?Sized>(value: &T) -> Result<JsValue, Failure> {
-    js_sys::JSON::parse(&Obj::text(value))
+    js_sys::JSON::parse(&JsonWriter::text(value))
         .map_err(|_| Failure::new("invalid_response", "could not serialize the value"))
 }
 

@@ -17,21 +17,21 @@ use kipp_core::validate::{push_decimal, FieldError};
 /// A value that writes itself as JSON.
 pub trait ToJson {
     /// Appends the JSON text of `self` to `out`.
-    fn write_json(&self, out: &mut Obj);
+    fn write_json(&self, out: &mut JsonWriter);
 }
 
 /// Builds the JSON text of one value (objects of objects, arrays, strings, integers).
 #[derive(Debug, Default)]
-pub struct Obj {
+pub struct JsonWriter {
     out: String,
     /// Whether the object being written already has a member (a `,` is due).
     more: bool,
 }
 
-impl Obj {
+impl JsonWriter {
     /// The JSON text of `value`.
     pub fn text(value: &(impl ToJson + ?Sized)) -> String {
-        let mut w = Obj::default();
+        let mut w = JsonWriter::default();
         value.write_json(&mut w);
         w.out
     }
@@ -157,14 +157,14 @@ impl Obj {
 }
 
 impl ToJson for () {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.out.push_str("null");
         out.more = true;
     }
 }
 
 impl ToJson for Metadata {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.object(|o| {
             for (k, v) in self.iter() {
                 o.str(k, v);
@@ -174,7 +174,7 @@ impl ToJson for Metadata {
 }
 
 impl ToJson for FieldError {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.object(|o| {
             o.str("path", &self.path);
             o.str("code", &self.code);
@@ -184,13 +184,13 @@ impl ToJson for FieldError {
 }
 
 impl ToJson for [FieldError] {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.array(self);
     }
 }
 
 impl ToJson for OrderItem {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.object(|o| {
             o.opt_str("type", self.item_type.as_ref().map(|t| t.as_str()));
             o.opt_str("reference", self.reference.as_deref());
@@ -206,7 +206,7 @@ impl ToJson for OrderItem {
 }
 
 impl ToJson for CreateSessionRequest {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.object(|o| {
             o.str("device_id", self.device_id.as_str());
             o.int("order_amount", self.order_amount.minor());
@@ -223,7 +223,7 @@ impl ToJson for CreateSessionRequest {
 }
 
 impl ToJson for LocationRequest {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.object(|o| {
             o.str("name", &self.name);
             o.opt_str("street_address", self.street_address.as_deref());
@@ -236,14 +236,14 @@ impl ToJson for LocationRequest {
 }
 
 /// `"metadata":{…}` when present.
-fn opt_metadata(o: &mut Obj, metadata: Option<&Metadata>) {
+fn opt_metadata(o: &mut JsonWriter, metadata: Option<&Metadata>) {
     if let Some(m) = metadata {
         o.value("metadata", m);
     }
 }
 
 impl ToJson for CreateEnrollmentRequest {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.object(|o| {
             opt_metadata(o, self.metadata.as_ref());
             o.opt_uint("expires_in", self.expires_in);
@@ -254,7 +254,7 @@ impl ToJson for CreateEnrollmentRequest {
 }
 
 impl ToJson for UpdateDeviceRequest {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.object(|o| {
             o.opt_str("name", self.name.as_deref());
             opt_metadata(o, self.metadata.as_ref());
@@ -264,7 +264,7 @@ impl ToJson for UpdateDeviceRequest {
 }
 
 impl ToJson for CreateSimulatedDeviceRequest {
-    fn write_json(&self, out: &mut Obj) {
+    fn write_json(&self, out: &mut JsonWriter) {
         out.object(|o| {
             o.str("name", &self.name);
             o.opt_str("location_id", self.location_id.as_ref().map(|l| l.as_str()));
@@ -287,7 +287,7 @@ mod tests {
     use super::*;
 
     fn same<T: ToJson + Serialize + ?Sized>(value: &T) {
-        assert_eq!(Obj::text(value), serde_json::to_string(value).unwrap());
+        assert_eq!(JsonWriter::text(value), serde_json::to_string(value).unwrap());
     }
 
     const AWKWARD: &str = "a\"b\\c/d\u{0}\u{1f}\u{7f}\n\r\t\u{8}\u{c} åé😀 </script>";
