@@ -47,24 +47,19 @@ impl Call {
     where
         O::Body: ToJson,
     {
-        Self::of(O::ID, op.path_and_query(), Ok(op.body().map(JsonWriter::text)), idempotency_key)
+        Ok(Self::of(O::ID, op.path_and_query(), op.body().map(JsonWriter::text), idempotency_key))
     }
 
     #[inline(never)]
-    fn of(
-        id: OperationId,
-        path: String,
-        body: Result<Option<String>, Failure>,
-        idempotency_key: Option<String>,
-    ) -> Result<Self, Failure> {
-        Ok(Self {
+    fn of(id: OperationId, path: String, body: Option<String>, idempotency_key: Option<String>) -> Self {
+        Self {
             method: id.method().as_str(),
             path,
-            body: body?,
+            body,
             retry: id.is_idempotent() || idempotency_key.is_some(),
             idempotency_key,
             nullable: false,
-        })
+        }
     }
 }
 
