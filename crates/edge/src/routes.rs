@@ -15,7 +15,7 @@ use kipp_core::problem::Problem;
 use kipp_core::session::SessionStatus;
 use kipp_core::token::{self, Claims, Role};
 use kipp_derive::MapDeserialize;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use worker::{event, Context, Env, Method, Request, Response, Result, Stub};
 
 use crate::config::Config;

@@ -17,7 +17,7 @@ use kipp_core::event::{parse_event, ParsedEvent};
 use kipp_core::ids::{LocationId, SessionId};
 use kipp_core::session::SessionStatus;
 use kipp_derive::MapDeserialize;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use worker::{
     durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
