@@ -9,9 +9,12 @@
 //! The decoder behaves as serde's derive does for a JSON object, with the same error messages
 //! and positions: `missing field`, `duplicate field`, `unknown field … expected one of …` (with
 //! `deny_unknown_fields`), `invalid type: …, expected struct Name`; an array is refused like any
-//! other non-object (`invalid type: sequence, expected struct Name`). A missing `Option` field
-//! is `None`; any other missing field goes through the field type's own `Deserialize` as serde
-//! does (`kipp_core::__de::missing`).
+//! other non-object (`invalid type: sequence, expected struct Name`). An absent field whose type
+//! is spelled `Option<…>` is `None`; one whose type is a type parameter of the struct goes
+//! through that type's own `Deserialize`, as serde does (`kipp_core::__de::missing`); any other
+//! absent field is serde's `missing field` error at once. That is what serde's derive does for
+//! every type whose `Deserialize` does not accept "no value" — among kipp's types only `Option`
+//! does; a field of another such type (a type alias of `Option`, say) needs `#[serde(default)]`.
 //!
 //! The `#[serde(...)]` attributes it reads: `deny_unknown_fields` on the struct; `rename = "…"`
 //! and `default` on fields. `skip_serializing_if` is left to `Serialize`; any other serde
@@ -63,6 +66,10 @@ fn is_option(ty: &Type) -> bool {
         && p.path.segments.last().is_some_and(|s| s.ident == "Option" && !s.arguments.is_empty()))
 }
 
+fn is_param(ty: &Type, params: &[syn::Ident]) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.get_ident().is_some_and(|i| params.contains(i)))
+}
+
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let Data::Struct(data) = &input.data else {
         return Err(Error::new(Span::call_site(), "MapDeserialize: structs only"));
@@ -108,6 +115,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         .collect();
     let type_params: Vec<_> = input.generics.type_params().map(|t| &t.ident).collect();
 
+    let params_idents: Vec<syn::Ident> = type_params.iter().map(|i| (*i).clone()).collect();
     let wires: Vec<&str> = fields.iter().map(|f| f.wire.as_str()).collect();
     let slots: Vec<syn::Ident> =
         (0..fields.len()).map(|i| syn::Ident::new(&format!("__f{i}"), Span::call_site())).collect();
@@ -123,8 +131,10 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 quote!(::core::default::Default::default())
             } else if is_option(&f.ty) {
                 quote!(::core::option::Option::None)
-            } else {
+            } else if is_param(&f.ty, &params_idents) {
                 quote!(::kipp_core::__de::missing::<_, __A::Error>(#wire)?)
+            } else {
+                quote!(return ::core::result::Result::Err(<__A::Error as ::serde::de::Error>::missing_field(#wire)))
             };
             quote!(#ident: match #slot { ::core::option::Option::Some(v) => v, ::core::option::Option::None => #missing })
         })
