@@ -94,6 +94,30 @@ mod tests {
         assert!(item.item_type.is_some() && item.quantity.is_none());
     }
 
+    /// serde's text for each kind of unexpected value (third_party/serde_json/KIPP.md).
+    #[test]
+    fn unexpected_values_keep_serde_text() {
+        for (json, kind) in [
+            ("1.5", "floating point `1.5`"),
+            ("-2", "integer `-2`"),
+            ("true", "boolean `true`"),
+            (r#""a\"b""#, r#"string "a\"b""#),
+            ("[]", "sequence"),
+            ("{}", "map"),
+            ("null", "null"),
+        ] {
+            let msg = err::<u8>(json);
+            assert!(
+                msg.starts_with(&format!(
+                    "invalid {}: {kind}, expected u8",
+                    if json == "-2" { "value" } else { "type" }
+                )),
+                "{json}: {msg}"
+            );
+        }
+        assert!(err::<bool>("7").starts_with("invalid type: integer `7`, expected a boolean"));
+    }
+
     #[cfg(feature = "token")]
     #[test]
     fn deny_unknown_fields_names_the_known_ones() {
