@@ -2,7 +2,8 @@
 //! timestamp, type, data) and the IPP event types. Signatures are in `webhook`.
 //! Docs: <https://docs.kustom.co/contents/checkout/in-person-payments/callbacks>
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 use crate::api::sessions::SessionStatus;
 use crate::api::wire_enum;
@@ -59,7 +60,7 @@ impl EventType {
 
 /// The `data` block of IPP events. `order_id` and `failure_reason` are sent as
 /// `null` when unset, as in Kustom's samples.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct IppEventData {
     /// The session.
     pub session_id: SessionId,
@@ -72,7 +73,7 @@ pub struct IppEventData {
 }
 
 /// A webhook envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct WebhookEvent<D> {
     /// Event id (`kevt_…`).
     pub id: EventId,

@@ -23,6 +23,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// `#[derive(kipp_derive::MapDeserialize)]` names `::kipp_core`, also inside this crate.
+extern crate self as kipp_core;
+
 pub mod api;
 pub mod event;
 pub mod ids;
@@ -37,5 +40,7 @@ pub mod validate;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
+#[doc(hidden)]
+pub mod __de;
 mod error;
 pub use error::CoreError;

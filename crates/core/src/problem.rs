@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 use crate::validate::FieldError;
 
@@ -13,7 +14,7 @@ use crate::validate::FieldError;
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// A problem details object.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, MapDeserialize)]
 pub struct Problem {
     /// URI identifying the problem type (`about:blank` when absent).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]

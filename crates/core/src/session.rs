@@ -11,6 +11,7 @@
 //! current one changes nothing, terminal states absorb everything, and an event
 //! id already applied is a no-op.
 
+use kipp_derive::MapDeserialize;
 use serde::{Deserialize, Serialize};
 
 use crate::api::sessions::Session;
@@ -101,7 +102,7 @@ impl Applied {
 }
 
 /// What kipp knows about one session's progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct SessionState {
     /// Current status.
     pub status: SessionStatus,

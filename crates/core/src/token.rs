@@ -28,6 +28,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use kipp_derive::MapDeserialize;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -171,7 +172,7 @@ impl Role {
 }
 
 /// The signed claims.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Claims {
     /// Token id (for revocation), 1–64 characters of `[A-Za-z0-9_-]`.

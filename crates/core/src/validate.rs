@@ -3,10 +3,11 @@
 //! Every rule reports where it failed as a path in the wire JSON, e.g.
 //! `order_items[1].total_tax_amount`, with a stable code and a human message.
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 /// One broken rule at one place in a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct FieldError {
     /// Path of the field in the wire JSON (`order_items[1].total_tax_amount`).
     pub path: String,

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use kipp_core::api::sessions::Session;
 use kipp_core::problem::Problem;
+use kipp_derive::MapDeserialize;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -86,7 +87,7 @@ pub enum CreateRecord {
 }
 
 /// The flat stored form of a [`CreateRecord`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, MapDeserialize)]
 pub struct StoredCreate {
     /// `pending` or `done`.
     state: String,
@@ -138,7 +139,7 @@ impl TryFrom<StoredCreate> for CreateRecord {
 }
 
 /// What identifies a cart among sessions on the same device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct CartFingerprint {
     /// Order amount (minor units).
     pub order_amount: i64,

@@ -9,7 +9,8 @@ use kipp_core::api::sessions::Session;
 use kipp_core::event::IppEvent;
 use kipp_core::ids::{DeviceId, LocationId, OrderId};
 use kipp_core::session::{Applied, SessionState, SessionStatus};
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 /// How long a processed webhook id is remembered (ms): longer than Kustom's retry horizon of a
 /// single delivery attempt series is not needed, because states only move forward anyway.
@@ -20,7 +21,7 @@ pub const MAX_REMEMBERED_WEBHOOKS: usize = 256;
 pub const MAX_HISTORY: usize = 64;
 
 /// One applied change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct HistoryEntry {
     /// When it was applied (ms since epoch).
     pub at_ms: i64,
@@ -36,7 +37,7 @@ pub struct HistoryEntry {
 /// A change as stored: the JSON of core's [`Applied`] for the variants that change something
 /// (`{"result":"transition","from":…,"to":…}`, `{"result":"payment_failed","reason":…}`), read
 /// back as a plain struct, so the internally tagged enum's buffering decoder is not in the bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct Change {
     /// `transition` or `payment_failed`.
     pub result: String,
@@ -73,7 +74,7 @@ impl Change {
 }
 
 /// The stored record of one session created through this worker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct SessionRecord {
     /// The session as last read (status and order id kept in step with `state`).
     pub session: Session,
@@ -98,7 +99,7 @@ pub struct SessionRecord {
 }
 
 /// The `state` part of a pushed message (nulls written out, as in docs/contracts.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct StateView {
     /// Status.
     pub status: SessionStatus,
@@ -111,7 +112,7 @@ pub struct StateView {
 }
 
 /// A message to subscribers: `{"type":"session","session":…,"state":…}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct Message {
     /// Always `session`.
     #[serde(rename = "type")]

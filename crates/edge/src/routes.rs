@@ -14,7 +14,8 @@ use kipp_core::ids::{DeviceId, LocationId, SessionId};
 use kipp_core::problem::Problem;
 use kipp_core::session::SessionStatus;
 use kipp_core::token::{self, Claims, Role};
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 use worker::{event, Context, Env, Method, Request, Response, Result, Stub};
 
 use crate::config::Config;
@@ -276,7 +277,7 @@ async fn device_location(
 }
 
 /// The one field of a Kustom device the worker reads.
-#[derive(Deserialize)]
+#[derive(MapDeserialize)]
 struct DeviceLocation {
     #[serde(default)]
     location_id: Option<LocationId>,
@@ -536,7 +537,7 @@ async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, i
     Ok(http::raw_json(resp.status_code(), body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, MapDeserialize)]
 #[serde(deny_unknown_fields)]
 struct MintBody {
     role: String,
@@ -606,7 +607,7 @@ async fn mint(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Resu
     Ok(json(200, &Minted { token: t, jti: claims.jti, expires_at: claims.exp }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, MapDeserialize)]
 struct RevokeBody {
     jti: String,
 }

@@ -2,7 +2,8 @@
 //! device registration with an enrollment code (what the POS app does).
 //! Docs: <https://docs.kustom.co/contents/api/in-person-payments/devices/updatedevice>
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 use super::page::{Page, PageRequest};
 use super::{wire_enum, Empty, Operation, OperationId, Validate};
@@ -27,7 +28,7 @@ wire_enum!(
 );
 
 /// Credentials a device receives once, when it registers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct DeviceCredentials {
     /// The device's bearer token.
     pub bearer_token: String,
@@ -37,7 +38,7 @@ pub struct DeviceCredentials {
 }
 
 /// A paired device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct Device {
     /// Device id.
     pub id: DeviceId,
@@ -75,7 +76,7 @@ pub struct Device {
 
 /// The body of `PUT /ipp/v1/devices/{id}`: replaces all three mutable fields
 /// (a field left out is cleared, as observed on the live API).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, MapDeserialize)]
 pub struct UpdateDeviceRequest {
     /// New name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,7 +100,7 @@ impl Validate for UpdateDeviceRequest {
 }
 
 /// The body of device registration (kipp decision; the POS app's call is undocumented).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct RegisterDeviceRequest {
     /// The code from an enrollment.
     pub enrollment_code: EnrollmentCode,

@@ -2,7 +2,8 @@
 //! `DELETE /ipp/v1/enrollments/{enrollment_id}`.
 //! Docs: <https://docs.kustom.co/contents/api/in-person-payments/enrollments>
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 use super::page::{Page, PageRequest};
 use super::{wire_enum, Empty, Operation, OperationId, Validate};
@@ -62,7 +63,7 @@ impl EnrollmentTtl {
 
 /// The body of `POST /ipp/v1/enrollments`. Give `expires_in` (documented, ms) or
 /// `ttl` (observed enum), not both; neither means 2 hours.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, MapDeserialize)]
 pub struct CreateEnrollmentRequest {
     /// Copied to the device on pairing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,7 +114,7 @@ impl Validate for CreateEnrollmentRequest {
 }
 
 /// An enrollment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct Enrollment {
     /// Enrollment id.
     pub enrollment_id: EnrollmentId,

@@ -2,7 +2,8 @@
 //! and, as kipp decisions (Kustom documents none), create, update and delete.
 //! Docs: <https://docs.kustom.co/contents/api/in-person-payments/locations/getlocation>
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 use super::page::{Page, PageRequest};
 use super::{Empty, Operation, OperationId, Validate};
@@ -11,7 +12,7 @@ use crate::time::Timestamp;
 use crate::validate::{FieldError, Validator};
 
 /// A physical location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct Location {
     /// Location id.
     pub id: LocationId,
@@ -45,7 +46,7 @@ pub struct Location {
 }
 
 /// The body of create and update location (kipp decision): update replaces all fields.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, MapDeserialize)]
 pub struct LocationRequest {
     /// Display name (required).
     pub name: String,

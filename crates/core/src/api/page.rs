@@ -1,7 +1,8 @@
 //! Page-number pagination: `page_number` (zero-based) and `page_size` (1–100,
 //! default 20) in, the page envelope out.
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 use crate::validate::Validator;
 
@@ -11,7 +12,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// Which page to fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct PageRequest {
     /// Zero-based page index.
     pub page_number: u32,
@@ -73,7 +74,7 @@ impl PageRequest {
 }
 
 /// The page envelope of every list operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct Page<T> {
     /// The items of this page.
     pub content: Vec<T>,

@@ -2,7 +2,8 @@
 //! `PUT /ipp/v1/sessions/{session_id}/cancel`.
 //! Docs: <https://docs.kustom.co/contents/api/in-person-payments/sessions/getsession>
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 use super::{wire_enum, Operation, OperationId, Validate};
 use crate::ids::{escape_segment, DeviceId, LocationId, OrderId, SessionId};
@@ -52,7 +53,7 @@ wire_enum!(
 );
 
 /// One order line. Amounts are minor units, tax included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct OrderItem {
     /// `physical` (default) or `discount`.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -174,7 +175,7 @@ fn item_path(index: usize, field: &str) -> String {
 }
 
 /// The body of `POST /ipp/v1/sessions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct CreateSessionRequest {
     /// The device that takes the payment.
     pub device_id: DeviceId,
@@ -276,7 +277,7 @@ impl Validate for CreateSessionRequest {
 }
 
 /// A session as Kustom returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct Session {
     /// Session id.
     pub session_id: SessionId,

@@ -2,7 +2,8 @@
 //! `POST /ipp/v1/dev/devices` and `POST /ipp/v1/dev/sessions/{sessionId}/simulate-tap`.
 //! Docs: <https://docs.kustom.co/contents/api/in-person-payments/testing>
 
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 
 use super::devices::{Device, MAX_DEVICE_NAME_LEN};
 use super::sessions::Session;
@@ -12,7 +13,7 @@ use crate::metadata::Metadata;
 use crate::validate::{FieldError, Validator};
 
 /// The body of `POST /ipp/v1/dev/devices`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct CreateSimulatedDeviceRequest {
     /// Display name (required, non-empty).
     pub name: String,

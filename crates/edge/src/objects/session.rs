@@ -16,7 +16,8 @@ use kipp_core::api::{build_request, decode_response, Operation};
 use kipp_core::event::{parse_event, ParsedEvent};
 use kipp_core::ids::{LocationId, SessionId};
 use kipp_core::session::SessionStatus;
-use serde::{Deserialize, Serialize};
+use kipp_derive::MapDeserialize;
+use serde::Serialize;
 use worker::{
     durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
@@ -34,7 +35,7 @@ pub const MAX_SUBSCRIBERS_PER_TOKEN: usize = 8;
 pub const MAX_WAIT_SECS: u64 = 25;
 
 /// `POST /init`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, MapDeserialize)]
 pub struct Init {
     /// The session as created.
     pub session: Session,
