@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync, readdirSync, rmSync, createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, cart, device, freePort, signWebhook, sleep, subscribe, eventually, ROOT } from '../tests/edge/harness.mjs';
+import { startStack, cart, device, freePort, signWebhook, sleep, subscribe, eventually, wranglerDev, ROOT } from '../tests/edge/harness.mjs';
 
 const DURATION_MS = Number(process.env.KIPP_BENCH_SECS ?? 5) * 1000;
 const DEADLINE_MS = Number(process.env.KIPP_BENCH_DEADLINE_SECS ?? 150) * 1000;
@@ -222,7 +222,8 @@ async function main() {
     writeFileSync(envFile, Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n') + `\nKUSTOM_API_BASE=${st.emulator}\n`);
     tsLog = path.join(st.dir, 'ts-worker.log');
     const log = createWriteStream(tsLog);
-    ts = spawn(path.join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--config', path.join(ROOT, 'bench/ts-worker/wrangler.toml'), '--local', '--ip', '127.0.0.1',
+    const [cmd, pre] = wranglerDev(); // the same launcher as the Rust worker's
+    ts = spawn(cmd, [...pre, 'dev', '--config', path.join(ROOT, 'bench/ts-worker/wrangler.toml'), '--local', '--ip', '127.0.0.1',
       '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--env-file', envFile,
       '--persist-to', path.join(st.dir, 'ts-state')], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', DO_NOT_TRACK: '1' } });
     ts.stdout.pipe(log); ts.stderr.pipe(log);
