@@ -135,6 +135,7 @@ export async function startStack({ vars = {}, emulatorArgs = [] } = {}) {
   };
   stack.startWorker = async () => {
     const inspector = await freePort();
+    stack.inspectorPort = inspector; // used only with KIPP_WRANGLER_INSPECTOR=1 (profiling)
     const [cmd, pre] = wranglerDev();
     stack.children.worker = groupSpawn(cmd, [...pre, 'dev', '--config', path.join(dir, 'wrangler.toml'),
       '--local', '--ip', '127.0.0.1', '--port', String(wPort), '--inspector-port', String(inspector),

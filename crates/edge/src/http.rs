@@ -53,6 +53,10 @@ pub async fn body(req: &mut Request, max: usize) -> Result<Option<Vec<u8>>> {
         if len > max {
             return Ok(None);
         }
+        // A declared length within bounds: one `arrayBuffer()` instead of a stream read with a
+        // promise per chunk (the runtime enforces the declared length, so the body cannot be
+        // longer). A body cut off mid-read is treated as empty, as below.
+        return Ok(Some(req.bytes().await.unwrap_or_default()));
     }
     // Read chunk by chunk and keep at most `max` bytes: a chunked body has no Content-Length,
     // and buffering it whole would let anyone fill the isolate's memory. The rest of an

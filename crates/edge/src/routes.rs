@@ -111,7 +111,8 @@ fn finish(resp: Response, ctx: &Ctx, method: &str, t0: i64, cfg: Option<&Config>
         role: ctx.role.map(Role::as_str),
     }
     .line();
-    worker::console_log!("{line}");
+    // The line as built: one string handed to the console (no `format!` copy).
+    web_sys::console::log_1(&wasm_bindgen::JsValue::from_str(&line));
     resp
 }
 
@@ -196,7 +197,7 @@ impl Me {
 }
 
 fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub> {
-    env.durable_object(binding)?.id_from_name(name)?.get_stub()
+    env.durable_object(binding)?.get_by_name(name)
 }
 
 /// Makes sure this isolate's copy of the revocation list is fresh (one registry read per
@@ -328,11 +329,8 @@ async fn session_known(env: &Env, id: &SessionId) -> Result<Option<Known>> {
     if r.status_code() != 200 {
         return Ok(None);
     }
-    let h = r.headers();
-    let device_id = h.get(session::H_DEVICE)?.unwrap_or_default();
-    let location_id = h.get(session::H_LOCATION)?;
-    let status = h.get(session::H_STATUS)?.unwrap_or_default();
-    Ok(Some(Known { resp: r, device_id, location_id, status }))
+    let f = session::Facts::parse(&r.headers().get(session::H_FACTS)?.unwrap_or_default());
+    Ok(Some(Known { resp: r, device_id: f.device_id, location_id: f.location_id, status: f.status }))
 }
 
 async fn check_session(

@@ -246,7 +246,7 @@ impl DeviceObject {
 
     async fn init_session(&self, session: &Session, location_id: Option<LocationId>) -> Result<()> {
         let ns: ObjectNamespace = self.env.durable_object(SESSIONS)?;
-        let stub = ns.id_from_name(session.session_id.as_str())?.get_stub()?;
+        let stub = ns.get_by_name(session.session_id.as_str())?;
         let body = serde_json::to_string(&session::Init { session: session.clone(), location_id })?;
         let resp = stub.fetch_with_request(internal(Method::Post, "/init", Some(body), &[])?).await?;
         if resp.status_code() != 200 {
@@ -257,7 +257,7 @@ impl DeviceObject {
 
     async fn set_pending(&self, add: bool) -> Result<()> {
         let ns = self.env.durable_object(REGISTRY)?;
-        let stub = ns.id_from_name(REGISTRY_NAME)?.get_stub()?;
+        let stub = ns.get_by_name(REGISTRY_NAME)?;
         let device_id = store_get_str(&self.state.storage(), "device").await?.unwrap_or_default();
         stub.fetch_with_request(registry::pending_request(&device_id, add)?).await?;
         Ok(())
