@@ -466,7 +466,7 @@ impl DeviceObject {
 
 /// `storage.list({prefix})`, called directly: workers-rs' `list_with_options` encodes its
 /// `ListOptions` through serde-wasm-bindgen, a second serializer in the bundle for one object.
-async fn list_prefix(state: &State, prefix: &str) -> Result<js_sys::Map> {
+pub(crate) async fn list_prefix(state: &State, prefix: &str) -> Result<js_sys::Map> {
     let opts = js_sys::Object::new();
     js_sys::Reflect::set(&opts, &"prefix".into(), &prefix.into())?;
     let promise = state.as_raw().storage()?.list_with_options(opts)?;

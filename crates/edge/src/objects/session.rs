@@ -6,7 +6,7 @@
 //! `POST /init`, `GET /get`, `POST /observe`, `POST /webhook`, `GET /events`. Answers other than
 //! `/get` and `/events` carry only an `x-kipp-result` header.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::time::Duration;
 
 use futures_channel::oneshot;
@@ -22,8 +22,9 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::http::{json, now_ms, query_param, raw_json, store_get, store_put};
-use crate::record::{next_reconcile_ms, SessionRecord};
+use crate::http::{json, now_ms, query_param, raw_json, store_get};
+use crate::objects::device::list_prefix;
+use crate::record::{next_reconcile_ms, SessionRecord, MAX_REMEMBERED_WEBHOOKS, WEBHOOK_DEDUPE_TTL_MS};
 use crate::upstream::{self, Stats};
 
 /// Most subscribers per session.
@@ -52,6 +53,36 @@ pub struct SessionObject {
     record: RefCell<Option<SessionRecord>>,
     /// The record's session as JSON, encoded once per change (GET session sends it as is).
     session_json: RefCell<String>,
+    /// Sequence number of the next remembered webhook id (see [`WH_PREFIX`]).
+    wh_seq: Cell<u64>,
+    /// The ids in memory came from a record written before the ring existed (inside `rec`):
+    /// the next save writes them all to the ring.
+    wh_legacy: Cell<bool>,
+}
+
+/// Processed webhook ids are not stored inside `rec` (whose JSON would then be re-encoded and
+/// rewritten with up to 256 ids for every delivery) but one per key in a ring of
+/// [`MAX_REMEMBERED_WEBHOOKS`] slots: `wh:<seq % 256>` = `<seq> <ms> <id>`. A delivery writes its
+/// one slot, overwriting the oldest id once the ring is full; `rec` is written in the same
+/// `put` (atomic) only when the delivery changed it. Read back once per object lifetime.
+pub const WH_PREFIX: &str = "wh:";
+
+/// The record minus what a delivery that changed nothing touches (the dedupe ids, `checked_ms`).
+fn same_durable(a: &SessionRecord, b: &SessionRecord) -> bool {
+    a.session == b.session
+        && a.state == b.state
+        && a.history == b.history
+        && a.device_id == b.device_id
+        && a.location_id == b.location_id
+        && a.created_ms == b.created_ms
+}
+
+/// `<seq> <ms> <id>` → parts.
+fn parse_slot(v: &str) -> Option<(u64, i64, String)> {
+    let mut it = v.splitn(3, ' ');
+    let seq = it.next()?.parse().ok()?;
+    let ms = it.next()?.parse().ok()?;
+    Some((seq, ms, it.next()?.to_owned()))
 }
 
 /// Header of `GET /get`: the facts the worker needs for scope checks, beside the session JSON,
@@ -99,7 +130,35 @@ impl SessionObject {
             return Ok(true);
         }
         let r: Option<SessionRecord> = store_get(&self.state.storage(), "rec").await?;
-        let Some(r) = r else { return Ok(false) };
+        let Some(mut r) = r else { return Ok(false) };
+        // The ring, oldest first: slot `seq % N` holds the latest id of its residue class, so the
+        // slot after the newest one holds the oldest (no sort needed).
+        let values = js_sys::Array::from(&list_prefix(&self.state, WH_PREFIX).await?.values());
+        if self.record.borrow().is_some() {
+            return Ok(true);
+        }
+        let n = MAX_REMEMBERED_WEBHOOKS;
+        let mut slots: Vec<Option<(u64, i64, String)>> = vec![None; n];
+        for v in values.iter() {
+            if let Some(e) = v.as_string().as_deref().and_then(parse_slot) {
+                let i = (e.0 % n as u64) as usize;
+                slots[i] = Some(e);
+            }
+        }
+        if let Some(newest) = slots.iter().flatten().map(|e| e.0).max() {
+            let now = now_ms();
+            let start = ((newest + 1) % n as u64) as usize;
+            self.wh_seq.set(newest + 1);
+            self.wh_legacy.set(false);
+            r.webhooks = (0..n)
+                .filter_map(|i| slots[(start + i) % n].take())
+                .filter(|(_, ms, _)| now - ms < WEBHOOK_DEDUPE_TTL_MS)
+                .map(|(_, ms, id)| (id, ms))
+                .collect();
+        } else {
+            self.wh_seq.set(0);
+            self.wh_legacy.set(!r.webhooks.is_empty());
+        }
         if self.record.borrow().is_none() {
             *self.session_json.borrow_mut() = serde_json::to_string(&r.session)?;
             *self.record.borrow_mut() = Some(r);
@@ -117,7 +176,41 @@ impl SessionObject {
 
     /// Writes the record (durably: the output gate holds replies until the write is confirmed).
     async fn save(&self, r: SessionRecord) -> Result<()> {
-        store_put(&self.state.storage(), "rec", &r).await?;
+        self.save_with(r, None).await
+    }
+
+    /// Writes the record and, for a delivery, its webhook id (see [`WH_PREFIX`]), in one `put`.
+    /// A delivery that changed nothing else writes its id only.
+    async fn save_with(&self, mut r: SessionRecord, webhook: Option<(&str, i64)>) -> Result<()> {
+        let values = js_sys::Object::new();
+        let set = |k: &str, v: &str| js_sys::Reflect::set(&values, &k.into(), &v.into()).map(|_| ());
+        let legacy = self.wh_legacy.get();
+        let rec_changed =
+            webhook.is_none() || legacy || !self.record.borrow().as_ref().is_some_and(|old| same_durable(old, &r));
+        if rec_changed {
+            let ids = core::mem::take(&mut r.webhooks);
+            let text = serde_json::to_string(&r);
+            r.webhooks = ids;
+            set("rec", &text?)?;
+        }
+        let slot = |seq: u64, ms: i64, id: &str| -> Result<()> {
+            let key = format!("{WH_PREFIX}{}", seq % MAX_REMEMBERED_WEBHOOKS as u64);
+            Ok(set(&key, &format!("{seq} {ms} {id}"))?)
+        };
+        let mut seq = self.wh_seq.get();
+        if legacy {
+            for (id, ms) in &r.webhooks {
+                slot(seq, *ms, id)?;
+                seq += 1;
+            }
+        } else if let Some((id, ms)) = webhook {
+            slot(seq, ms, id)?;
+            seq += 1;
+        }
+        // Claimed before the write: a second delivery saving meanwhile takes the next slot.
+        self.wh_seq.set(seq);
+        self.wh_legacy.set(false);
+        self.state.storage().put_multiple_raw(values).await?;
         // Most writes only remember a webhook id: the session JSON is re-encoded only when the
         // session itself changed.
         let same = self.record.borrow().as_ref().is_some_and(|old| old.session == r.session);
@@ -244,6 +337,8 @@ impl DurableObject for SessionObject {
             waiters: RefCell::new(Vec::new()),
             record: RefCell::new(None),
             session_json: RefCell::new(String::new()),
+            wh_seq: Cell::new(0),
+            wh_legacy: Cell::new(false),
         }
     }
 
@@ -299,8 +394,9 @@ impl DurableObject for SessionObject {
                 if r.seen_webhook(&webhook_id, now_ms()) {
                     return Ok(result(200, "duplicate"));
                 }
-                let changed = r.apply_webhook(&webhook_id, &event, observed.as_ref(), now_ms());
-                self.save(r).await?;
+                let now = now_ms();
+                let changed = r.apply_webhook(&webhook_id, &event, observed.as_ref(), now);
+                self.save_with(r, Some((&webhook_id, now))).await?;
                 if changed {
                     self.broadcast();
                     self.schedule().await?;
