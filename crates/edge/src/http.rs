@@ -178,7 +178,21 @@ pub async fn req_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Resu
 
 /// A response's JSON body.
 pub async fn resp_json<T: serde::de::DeserializeOwned>(resp: &mut Response) -> Result<T> {
-    from_json(&resp.bytes().await?)
+    from_json(&resp_bytes(resp).await?)
+}
+
+/// A response's body with one `arrayBuffer()`: workers-rs' `Response::bytes` reads a fetched
+/// body through a stream reader, with a promise, a waker and a copy per chunk.
+pub async fn resp_bytes(resp: &Response) -> Result<Vec<u8>> {
+    match resp.body() {
+        worker::ResponseBody::Stream(s) => {
+            let r = web_sys::Response::new_with_opt_readable_stream(Some(s))?;
+            let buf = wasm_bindgen_futures::JsFuture::from(r.array_buffer()?).await?;
+            Ok(js_sys::Uint8Array::new(&buf).to_vec())
+        }
+        worker::ResponseBody::Body(v) => Ok(v.clone()),
+        worker::ResponseBody::Empty => Ok(Vec::new()),
+    }
 }
 
 /// Reads a stored value written by [`store_put`] (a JSON string). Values written by earlier

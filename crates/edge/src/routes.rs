@@ -529,8 +529,7 @@ async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, i
     if resp.status_code() == 101 {
         return Ok(resp);
     }
-    let mut resp = resp;
-    let body = resp.bytes().await?;
+    let body = http::resp_bytes(&resp).await?;
     Ok(http::raw_json(resp.status_code(), body))
 }
 

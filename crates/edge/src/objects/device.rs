@@ -131,7 +131,7 @@ impl Outcome {
             upstream_ms: num(H_UPSTREAM_MS)?.unwrap_or(0),
             ..OutcomeReply::default()
         };
-        let body = resp.bytes().await?;
+        let body = crate::http::resp_bytes(resp).await?;
         match kind.as_str() {
             "session" => out.session_json = Some(body),
             "problem" => out.problem = Some(crate::http::from_json(&body)?),
