@@ -202,7 +202,7 @@ fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub> {
 
 /// Makes sure this isolate's copy of the revocation list is fresh (one registry read per
 /// `revocation_cache_secs`).
-async fn refresh_revoked(env: &Env, cfg: &Config) -> Result<()> {
+pub(crate) async fn refresh_revoked(env: &Env, cfg: &Config) -> Result<()> {
     let now = now_ms();
     let ttl = i64::from(cfg.revocation_cache_secs) * 1000;
     if REVOKED.with(|r| r.borrow().as_ref().is_some_and(|(at, _)| now - at < ttl)) {
@@ -216,7 +216,7 @@ async fn refresh_revoked(env: &Env, cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-fn is_revoked(jti: &str) -> bool {
+pub(crate) fn is_revoked(jti: &str) -> bool {
     REVOKED.with(|r| r.borrow().as_ref().is_some_and(|(_, s)| s.contains(jti)))
 }
 
@@ -512,7 +512,10 @@ async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, i
             q.push_str(&kipp_core::ids::escape_segment(&v));
         }
     }
-    let mut extra = vec![("x-kipp-jti", claims.jti.as_str())];
+    // The token's id and expiry go with the subscription: the object closes the socket when the
+    // token expires or is revoked (a WebSocket otherwise outlives its token).
+    let exp = claims.exp.to_string();
+    let mut extra = vec![(session::H_JTI, claims.jti.as_str()), (session::H_EXP, exp.as_str())];
     let upgrade = req.headers().get("upgrade")?;
     if upgrade.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
         extra.push(("upgrade", "websocket"));

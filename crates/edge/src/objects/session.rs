@@ -116,6 +116,18 @@ impl Facts {
 pub const H_WEBHOOK_ID: &str = "x-kipp-webhook-id";
 /// The result of an internal call (`applied`, `unchanged`, `duplicate`, …).
 pub const H_RESULT: &str = "x-kipp-result";
+/// `GET /events`: the subscriber's token id.
+pub const H_JTI: &str = "x-kipp-jti";
+/// `GET /events`: the subscriber's token expiry (unix seconds).
+pub const H_EXP: &str = "x-kipp-exp";
+/// Close code of a WebSocket whose token expired or was revoked (4000–4999: application codes;
+/// 4401 reads as HTTP 401). The browser reconnects, and the new upgrade answers 401.
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+
+/// A socket's tag value (`jti:…`, `exp:…`).
+fn tag<'a>(tags: &'a [String], prefix: &str) -> Option<&'a str> {
+    tags.iter().find_map(|t| t.strip_prefix(prefix))
+}
 
 fn result(status: u16, result: &str) -> Response {
     let r = raw_json(status, Vec::new());
@@ -233,9 +245,52 @@ impl SessionObject {
         self.record.borrow().as_ref().is_some_and(SessionRecord::is_terminal)
     }
 
+    /// Closes the sockets whose token has expired or was revoked (code [`CLOSE_UNAUTHORIZED`]).
+    /// The revocation list is the worker's per-isolate copy (refreshed at most every
+    /// `KIPP_REVOCATION_CACHE_SECS`); called before every push, on a client ping and by the alarm.
+    async fn close_unauthorized(&self) {
+        let sockets = self.state.get_websockets();
+        if sockets.is_empty() {
+            return;
+        }
+        if let Ok(cfg) = crate::env::config(&self.env) {
+            // A registry that cannot be read leaves the revocation check to the next push.
+            let _ = crate::routes::refresh_revoked(&self.env, &cfg).await;
+        }
+        let now_s = now_ms() / 1000;
+        for ws in sockets {
+            let tags = self.state.get_tags(&ws);
+            let expired = tag(&tags, "exp:").and_then(|e| e.parse::<i64>().ok()).is_some_and(|exp| exp <= now_s);
+            let revoked = tag(&tags, "jti:").is_some_and(crate::routes::is_revoked);
+            if expired || revoked {
+                let _ =
+                    ws.close(Some(CLOSE_UNAUTHORIZED), Some(if expired { "token expired" } else { "token revoked" }));
+            }
+        }
+    }
+
+    /// The earliest token expiry of the open sockets (ms), if any.
+    fn earliest_socket_exp_ms(&self) -> Option<i64> {
+        self.state
+            .get_websockets()
+            .iter()
+            .filter_map(|ws| tag(&self.state.get_tags(ws), "exp:").and_then(|e| e.parse::<i64>().ok()))
+            .min()
+            .map(|s| s.saturating_mul(1000))
+    }
+
     async fn schedule(&self) -> Result<()> {
         let cfg = crate::env::config(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let at = self.record.borrow().as_ref().and_then(|r| next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs));
+        let reconcile =
+            self.record.borrow().as_ref().and_then(|r| next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs));
+        let at = if self.is_terminal() {
+            reconcile
+        } else {
+            match (reconcile, self.earliest_socket_exp_ms()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
         match at {
             Some(at) => self.state.storage().set_alarm((at - now_ms()).max(0)).await, // i64 = offset in ms
             None => self.state.storage().delete_alarm().await,
@@ -272,7 +327,7 @@ impl SessionObject {
         if !self.load().await? {
             return Ok(result(404, "unknown"));
         }
-        let jti = req.headers().get("x-kipp-jti")?.unwrap_or_default();
+        let jti = req.headers().get(H_JTI)?.unwrap_or_default();
         let upgrade = req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
         if upgrade {
             let tag = format!("jti:{jti}");
@@ -281,11 +336,16 @@ impl SessionObject {
             {
                 return Ok(json(429, &"too many subscribers"));
             }
+            let exp = req.headers().get(H_EXP)?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(i64::MAX);
+            let exp_tag = format!("exp:{exp}");
             let pair = WebSocketPair::new()?;
-            self.state.accept_websocket_with_tags(&pair.server, &[tag.as_str()]);
+            self.state.accept_websocket_with_tags(&pair.server, &[tag.as_str(), exp_tag.as_str()]);
             pair.server.send_with_str(self.message())?;
             if self.is_terminal() {
                 pair.server.close(Some(1000), Some("session ended"))?;
+            } else {
+                // The alarm also fires at the earliest subscriber token expiry.
+                self.schedule().await?;
             }
             return Response::from_websocket(pair.client);
         }
@@ -362,6 +422,7 @@ impl DurableObject for SessionObject {
                 let changed = r.apply_observed(&s, now_ms(), "observed");
                 if changed {
                     self.save(r).await?;
+                    self.close_unauthorized().await;
                     self.broadcast();
                     self.schedule().await?;
                 }
@@ -398,6 +459,7 @@ impl DurableObject for SessionObject {
                 let changed = r.apply_webhook(&webhook_id, &event, observed.as_ref(), now);
                 self.save_with(r, Some((&webhook_id, now))).await?;
                 if changed {
+                    self.close_unauthorized().await;
                     self.broadcast();
                     self.schedule().await?;
                 }
@@ -409,6 +471,7 @@ impl DurableObject for SessionObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.close_unauthorized().await;
         let Some(r) = self.load_owned().await? else { return Response::ok("") };
         if r.is_terminal() {
             return Response::ok("");
@@ -417,6 +480,7 @@ impl DurableObject for SessionObject {
             let mut r = self.load_owned().await?.unwrap_or(r);
             if r.apply_observed(&s, now_ms(), "reconcile") {
                 self.save(r).await?;
+                self.close_unauthorized().await;
                 self.broadcast();
             } else {
                 r.checked_ms = now_ms();
@@ -430,6 +494,7 @@ impl DurableObject for SessionObject {
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         // Any text asks for the current state again (a client-side "ping").
         if let WebSocketIncomingMessage::String(_) = message {
+            self.close_unauthorized().await;
             if self.load().await? {
                 let _ = ws.send_with_str(self.message());
             }
