@@ -117,7 +117,12 @@ stack_start_worker() {
   if [ -f "$KIPP_DEV_VARS" ] && [ "$(dirname "$KIPP_DEV_VARS")" != "$dir" ]; then
     args+=(--env-file "$KIPP_DEV_VARS")
   fi
-  stack_spawn worker "$dir" "$KIPP_ROOT/node_modules/.bin/wrangler" "${args[@]}" "$@"
+  # scripts/lib/wrangler-dev.mjs: the same `wrangler dev` without the DevTools inspector, which
+  # doubles the cost of every console line (the worker logs one per request); the lines still
+  # reach the log through workerd's stdout. KIPP_WRANGLER_INSPECTOR=1: the plain command (DevTools).
+  local cmd=(node "$KIPP_ROOT/scripts/lib/wrangler-dev.mjs")
+  [ "${KIPP_WRANGLER_INSPECTOR:-}" = 1 ] && cmd=("$KIPP_ROOT/node_modules/.bin/wrangler")
+  stack_spawn worker "$dir" "${cmd[@]}" "${args[@]}" "$@"
 }
 
 # stack_wait_http URL [TIMEOUT_S=120] [NAME] — wait until URL answers any HTTP status; fail

@@ -126,6 +126,40 @@ test('lifecycle: create → created webhook → tap SUCCESS → FINALIZED via GE
   assert.equal((await st.call('GET', `/kipp/v1/devices/${dev.id}/current-session`)).status, 404);
 });
 
+test('a WebSocket does not outlive its token: closed with 4401 at expiry (no push needed) and at the next push after a revocation', async () => {
+  const dev = await device(st, 'Token till');
+  const s = await createSession(dev);
+  // The server's close frame (code 4401) puts the client in CLOSING at once; under wrangler dev
+  // the close *event* (with the code) only comes once the connection itself is torn down, so the
+  // test waits for the server-initiated close, and checks the code when the event came.
+  // Bounds only (a socket never closed fails instead of hanging); nothing here is timed.
+  const closedWithin = async (sub, what) => {
+    await eventually(() => sub.ws.readyState >= WebSocket.CLOSING, 30000, `${what}: the server closing the socket`);
+    const ev = await Promise.race([sub.closed, sleep(500).then(() => null)]);
+    if (ev) assert.equal(ev.code, 4401);
+    return ev;
+  };
+  const valid = subscribe(st, s.session_id);
+  // Expiry: a token with 2 s left; the object's alarm closes its socket (no push happens).
+  const short = subscribe(st, s.session_id, mintToken(st.s.tokenKey, { ttl: 2 }).token);
+  await Promise.all([valid.opened, short.opened]);
+  await closedWithin(short, 'expired token');
+  // Revocation: closed at the next push; a subscriber with a valid token stays and gets the push.
+  const minted = await st.call('POST', '/kipp/v1/tokens', { token: st.admin, body: { role: 'clerk' } });
+  const revoked = subscribe(st, s.session_id, minted.body.token);
+  await revoked.opened;
+  await eventually(() => revoked.messages.length >= 1, 5000, 'first message');
+  assert.equal((await st.call('POST', '/kipp/v1/tokens/revoke', { token: st.admin, body: { jti: minted.body.jti } })).status, 204);
+  const tap = await st.call('POST', `/ipp/v1/dev/sessions/${s.session_id}/simulate-tap?outcome=INSUFFICIENT_FUNDS`);
+  assert.equal(tap.status, 200, tap.text);
+  await closedWithin(revoked, 'revoked token');
+  await eventually(() => valid.messages.some((m) => m.state.failed_attempts === 1), 10000, 'the push to the valid subscriber');
+  assert.ok(revoked.messages.every((m) => m.state.failed_attempts === 0), 'the revoked subscriber got no push');
+  assert.equal(valid.ws.readyState, WebSocket.OPEN);
+  valid.ws.close();
+  await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`);
+});
+
 test('decline then success', async () => {
   const dev = await device(st, 'Decline till');
   const s = await createSession(dev);

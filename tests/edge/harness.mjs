@@ -49,6 +49,17 @@ export function signWebhook(secret, id, ts, body) {
   return { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': `v1,${sig}`, 'content-type': 'application/json' };
 }
 
+/**
+ * The command that runs `wrangler dev`: scripts/lib/wrangler-dev.mjs, the same wrangler without
+ * the DevTools inspector (which doubles the cost of every console line; see that file), or the
+ * plain `wrangler dev` command when KIPP_WRANGLER_INSPECTOR=1. Returns [cmd, prefixArgs].
+ */
+export function wranglerDev() {
+  return process.env.KIPP_WRANGLER_INSPECTOR === '1'
+    ? [path.join(ROOT, 'node_modules/.bin/wrangler'), []]
+    : [process.execPath, [path.join(ROOT, 'scripts/lib/wrangler-dev.mjs')]];
+}
+
 function groupSpawn(cmd, args, opts, logFile) {
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -124,7 +135,9 @@ export async function startStack({ vars = {}, emulatorArgs = [] } = {}) {
   };
   stack.startWorker = async () => {
     const inspector = await freePort();
-    stack.children.worker = groupSpawn(path.join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--config', path.join(dir, 'wrangler.toml'),
+    stack.inspectorPort = inspector; // used only with KIPP_WRANGLER_INSPECTOR=1 (profiling)
+    const [cmd, pre] = wranglerDev();
+    stack.children.worker = groupSpawn(cmd, [...pre, 'dev', '--config', path.join(dir, 'wrangler.toml'),
       '--local', '--ip', '127.0.0.1', '--port', String(wPort), '--inspector-port', String(inspector),
       '--show-interactive-dev-session=false', '--env-file', varsFile, '--persist-to', path.join(dir, 'state'),
       '--var', `KUSTOM_API_BASE:${stack.emulator}`, '--log-level', 'log'],

@@ -135,8 +135,22 @@ test('restart of wrangler dev with persisted state: nothing lost', { timeout: 18
   await eventually(async () => (await stateOf(id)).state.failed_attempts === 1, 10000, 'failure');
   const minted = await st.call('POST', '/kipp/v1/tokens', { token: st.admin, body: { role: 'clerk' } });
   await st.call('POST', '/kipp/v1/tokens/revoke', { token: st.admin, body: { jti: minted.body.jti } });
+  // Processed webhook ids (stored apart from the record, one per key) survive the restart: more
+  // deliveries than the ring holds, then the newest ones replayed after the restart.
+  const hook = (n) => {
+    const hid = `kevt_restart${String(n).padStart(15, '0')}`;
+    const body = JSON.stringify({ id: hid, merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: id, order_id: null, failure_reason: null } });
+    return fetch(`${st.worker}/webhooks/kustom`, { method: 'POST', headers: signWebhook(st.s.webhookSecret, hid, Math.floor(Date.now() / 1000), body), body }).then(async (x) => ({ status: x.status, body: await x.json() }));
+  };
+  for (let i = 0; i < 300; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => hook(i + j)));
+  assert.equal((await hook(299)).body.result, 'duplicate');
   await st.stopWorker();
   await st.startWorker();
+  for (const n of [299, 250, 100]) {
+    const replay = await hook(n);
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.result, 'duplicate', `delivery ${n} replayed after the restart`);
+  }
   const m = await stateOf(id);
   assert.equal(m.state.status, 'ACTIVE');
   assert.equal(m.state.failed_attempts, 1);

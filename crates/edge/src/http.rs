@@ -53,6 +53,10 @@ pub async fn body(req: &mut Request, max: usize) -> Result<Option<Vec<u8>>> {
         if len > max {
             return Ok(None);
         }
+        // A declared length within bounds: one `arrayBuffer()` instead of a stream read with a
+        // promise per chunk (the runtime enforces the declared length, so the body cannot be
+        // longer). A body cut off mid-read is treated as empty, as below.
+        return Ok(Some(req.bytes().await.unwrap_or_default()));
     }
     // Read chunk by chunk and keep at most `max` bytes: a chunked body has no Content-Length,
     // and buffering it whole would let anyone fill the isolate's memory. The rest of an
@@ -174,7 +178,21 @@ pub async fn req_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Resu
 
 /// A response's JSON body.
 pub async fn resp_json<T: serde::de::DeserializeOwned>(resp: &mut Response) -> Result<T> {
-    from_json(&resp.bytes().await?)
+    from_json(&resp_bytes(resp).await?)
+}
+
+/// A response's body with one `arrayBuffer()`: workers-rs' `Response::bytes` reads a fetched
+/// body through a stream reader, with a promise, a waker and a copy per chunk.
+pub async fn resp_bytes(resp: &Response) -> Result<Vec<u8>> {
+    match resp.body() {
+        worker::ResponseBody::Stream(s) => {
+            let r = web_sys::Response::new_with_opt_readable_stream(Some(s))?;
+            let buf = wasm_bindgen_futures::JsFuture::from(r.array_buffer()?).await?;
+            Ok(js_sys::Uint8Array::new(&buf).to_vec())
+        }
+        worker::ResponseBody::Body(v) => Ok(v.clone()),
+        worker::ResponseBody::Empty => Ok(Vec::new()),
+    }
 }
 
 /// Reads a stored value written by [`store_put`] (a JSON string). Values written by earlier

@@ -33,11 +33,82 @@ pub struct RequestLog<'a> {
 }
 
 impl RequestLog<'_> {
-    /// The JSON line.
+    /// The JSON line: the same text as serializing the struct with serde_json, written into one
+    /// pre-sized string (the line is emitted for every request).
     #[must_use]
     pub fn line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut o =
+            String::with_capacity(160 + self.request_id.len() + self.route.len() + self.code.map_or(0, str::len));
+        o.push_str("{\"msg\":");
+        push_json_str(&mut o, self.msg);
+        o.push_str(",\"request_id\":");
+        push_json_str(&mut o, self.request_id);
+        o.push_str(",\"method\":");
+        push_json_str(&mut o, self.method);
+        o.push_str(",\"route\":");
+        push_json_str(&mut o, self.route);
+        o.push_str(",\"status\":");
+        push_u64(&mut o, u64::from(self.status));
+        o.push_str(",\"duration_ms\":");
+        push_u64(&mut o, self.duration_ms);
+        if let Some(ms) = self.upstream_ms {
+            o.push_str(",\"upstream_ms\":");
+            push_u64(&mut o, ms);
+        }
+        if let Some(n) = self.upstream_attempts {
+            o.push_str(",\"upstream_attempts\":");
+            push_u64(&mut o, u64::from(n));
+        }
+        if let Some(c) = self.code {
+            o.push_str(",\"code\":");
+            push_json_str(&mut o, c);
+        }
+        if let Some(r) = self.role {
+            o.push_str(",\"role\":");
+            push_json_str(&mut o, r);
+        }
+        o.push('}');
+        o
     }
+}
+
+/// Appends `n` in decimal.
+fn push_u64(o: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    o.extend(buf[i..].iter().map(|&b| char::from(b)));
+}
+
+/// Appends `s` as a JSON string, escaped as serde_json escapes it.
+fn push_json_str(o: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            '\u{8}' => o.push_str("\\b"),
+            '\u{c}' => o.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                o.push_str("\\u00");
+                o.push(char::from(HEX[(c as usize) >> 4]));
+                o.push(char::from(HEX[(c as usize) & 15]));
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
 }
 
 /// A free-form event line with a fixed message and a few safe fields.
@@ -74,6 +145,21 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&l.line()).unwrap();
         assert_eq!(v["status"], 200);
         assert!(v.get("upstream_ms").is_none());
+        // The hand-written line is byte for byte what serde_json writes, escapes included.
+        let full = RequestLog {
+            msg: "request",
+            request_id: "0123456789abcdef0123456789abcdef",
+            method: "POST",
+            route: "/webhooks/kustom",
+            status: 503,
+            duration_ms: 18_446_744_073_709_551_615,
+            upstream_ms: Some(0),
+            upstream_attempts: Some(4),
+            code: Some("we\"ird\\ \n\r\t\u{8}\u{c}\u{1}\u{1f} é ☃ 😀"),
+            role: Some("clerk"),
+        };
+        assert_eq!(full.line(), serde_json::to_string(&full).unwrap());
+        assert_eq!(l.line(), serde_json::to_string(&l).unwrap());
         let e: serde_json::Value = serde_json::from_str(&event("webhook", &[("result", "applied")])).unwrap();
         assert_eq!(e["result"], "applied");
     }

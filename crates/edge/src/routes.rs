@@ -112,7 +112,8 @@ fn finish(resp: Response, ctx: &Ctx, method: &str, t0: i64, cfg: Option<&Config>
         role: ctx.role.map(Role::as_str),
     }
     .line();
-    worker::console_log!("{line}");
+    // The line as built: one string handed to the console (no `format!` copy).
+    web_sys::console::log_1(&wasm_bindgen::JsValue::from_str(&line));
     resp
 }
 
@@ -197,12 +198,12 @@ impl Me {
 }
 
 fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub> {
-    env.durable_object(binding)?.id_from_name(name)?.get_stub()
+    env.durable_object(binding)?.get_by_name(name)
 }
 
 /// Makes sure this isolate's copy of the revocation list is fresh (one registry read per
 /// `revocation_cache_secs`).
-async fn refresh_revoked(env: &Env, cfg: &Config) -> Result<()> {
+pub(crate) async fn refresh_revoked(env: &Env, cfg: &Config) -> Result<()> {
     let now = now_ms();
     let ttl = i64::from(cfg.revocation_cache_secs) * 1000;
     if REVOKED.with(|r| r.borrow().as_ref().is_some_and(|(at, _)| now - at < ttl)) {
@@ -216,7 +217,7 @@ async fn refresh_revoked(env: &Env, cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-fn is_revoked(jti: &str) -> bool {
+pub(crate) fn is_revoked(jti: &str) -> bool {
     REVOKED.with(|r| r.borrow().as_ref().is_some_and(|(_, s)| s.contains(jti)))
 }
 
@@ -329,11 +330,8 @@ async fn session_known(env: &Env, id: &SessionId) -> Result<Option<Known>> {
     if r.status_code() != 200 {
         return Ok(None);
     }
-    let h = r.headers();
-    let device_id = h.get(session::H_DEVICE)?.unwrap_or_default();
-    let location_id = h.get(session::H_LOCATION)?;
-    let status = h.get(session::H_STATUS)?.unwrap_or_default();
-    Ok(Some(Known { resp: r, device_id, location_id, status }))
+    let f = session::Facts::parse(&r.headers().get(session::H_FACTS)?.unwrap_or_default());
+    Ok(Some(Known { resp: r, device_id: f.device_id, location_id: f.location_id, status: f.status }))
 }
 
 async fn check_session(
@@ -515,7 +513,10 @@ async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, i
             q.push_str(&kipp_core::ids::escape_segment(&v));
         }
     }
-    let mut extra = vec![("x-kipp-jti", claims.jti.as_str())];
+    // The token's id and expiry go with the subscription: the object closes the socket when the
+    // token expires or is revoked (a WebSocket otherwise outlives its token).
+    let exp = claims.exp.to_string();
+    let mut extra = vec![(session::H_JTI, claims.jti.as_str()), (session::H_EXP, exp.as_str())];
     let upgrade = req.headers().get("upgrade")?;
     if upgrade.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
         extra.push(("upgrade", "websocket"));
@@ -532,8 +533,7 @@ async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, i
     if resp.status_code() == 101 {
         return Ok(resp);
     }
-    let mut resp = resp;
-    let body = resp.bytes().await?;
+    let body = http::resp_bytes(&resp).await?;
     Ok(http::raw_json(resp.status_code(), body))
 }
 

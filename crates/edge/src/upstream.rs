@@ -91,10 +91,10 @@ async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, 
     let controller = AbortController::default();
     let signal = controller.signal();
     let work = async move {
-        let mut resp = Fetch::Request(request).send_with_signal(&signal).await.map_err(|_| Outcome::Network)?;
+        let resp = Fetch::Request(request).send_with_signal(&signal).await.map_err(|_| Outcome::Network)?;
         let status = resp.status_code();
         let retry_after_ms = parse_retry_after(resp.headers().get("retry-after").ok().flatten().as_deref());
-        let body = resp.bytes().await.map_err(|_| Outcome::Network)?;
+        let body = crate::http::resp_bytes(&resp).await.map_err(|_| Outcome::Network)?;
         Ok(Reply { status, body, retry_after_ms })
     };
     let timeout = Delay::from(Duration::from_millis(u64::from(cfg.upstream_timeout_ms)));

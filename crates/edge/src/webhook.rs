@@ -75,8 +75,7 @@ pub async fn handle(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ct
     for round in 0..2 {
         let r = env
             .durable_object(SESSIONS)?
-            .id_from_name(sid.as_str())?
-            .get_stub()?
+            .get_by_name(sid.as_str())?
             .fetch_with_request(internal(
                 Method::Post,
                 "/webhook",
@@ -107,8 +106,7 @@ pub async fn handle(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ct
 async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::SessionId) -> Result<bool> {
     let mut r = env
         .durable_object(REGISTRY)?
-        .id_from_name(REGISTRY_NAME)?
-        .get_stub()?
+        .get_by_name(REGISTRY_NAME)?
         .fetch_with_request(internal(Method::Get, "/pending", None, &[])?)
         .await?;
     let pending: Vec<String> = crate::http::resp_json(&mut r).await?;
@@ -126,8 +124,7 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
     let raw = String::from_utf8(reply.body).map_err(|_| worker::Error::RustError("body".into()))?;
     let mut r = env
         .durable_object(DEVICES)?
-        .id_from_name(s.device_id.as_str())?
-        .get_stub()?
+        .get_by_name(s.device_id.as_str())?
         .fetch_with_request(internal(Method::Post, "/adopt", Some(raw), &[])?)
         .await?;
     Ok(crate::http::resp_json::<bool>(&mut r).await.unwrap_or(false))

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, readFileSync, readdirSync, createWriteStream } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, sleep, ROOT } from '../../edge/harness.mjs';
+import { freePort, sleep, wranglerDev, ROOT } from '../../edge/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -77,7 +77,9 @@ export async function probeRuntime(objects, { requestsPerObject = 2, steadyMs = 
   const port = await freePort();
   const inspector = await freePort();
   const out = createWriteStream(path.join(dir, 'probe.log'));
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--config', path.join(HERE, 'wrangler.toml'),
+  // The same launcher as the kipp worker's (tests/edge/harness.mjs wranglerDev): same wrangler, same inspector setting.
+  const [cmd, pre] = wranglerDev();
+  const child = spawn(cmd, [...pre, 'dev', '--config', path.join(HERE, 'wrangler.toml'),
     '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
     '--show-interactive-dev-session=false', '--persist-to', path.join(dir, 'state'), '--log-level', 'warn'],
   { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', DO_NOT_TRACK: '1' } });

@@ -131,7 +131,7 @@ impl Outcome {
             upstream_ms: num(H_UPSTREAM_MS)?.unwrap_or(0),
             ..OutcomeReply::default()
         };
-        let body = resp.bytes().await?;
+        let body = crate::http::resp_bytes(resp).await?;
         match kind.as_str() {
             "session" => out.session_json = Some(body),
             "problem" => out.problem = Some(crate::http::from_json(&body)?),
@@ -297,7 +297,7 @@ impl DeviceObject {
 
     async fn init_session(&self, session: &Session, location_id: Option<LocationId>) -> Result<()> {
         let ns: ObjectNamespace = self.env.durable_object(SESSIONS)?;
-        let stub = ns.id_from_name(session.session_id.as_str())?.get_stub()?;
+        let stub = ns.get_by_name(session.session_id.as_str())?;
         let body = serde_json::to_string(&session::Init { session: session.clone(), location_id })?;
         let resp = stub.fetch_with_request(internal(Method::Post, "/init", Some(body), &[])?).await?;
         if resp.status_code() != 200 {
@@ -308,7 +308,7 @@ impl DeviceObject {
 
     async fn set_pending(&self, add: bool) -> Result<()> {
         let ns = self.env.durable_object(REGISTRY)?;
-        let stub = ns.id_from_name(REGISTRY_NAME)?.get_stub()?;
+        let stub = ns.get_by_name(REGISTRY_NAME)?;
         let device_id = store_get_str(&self.state.storage(), "device").await?.unwrap_or_default();
         stub.fetch_with_request(registry::pending_request(&device_id, add)?).await?;
         Ok(())
@@ -539,7 +539,7 @@ fn done_index(at_ms: i64, key: &str) -> String {
 
 /// `storage.list({prefix, end, limit})`, called directly: workers-rs' `list_with_options` encodes
 /// its `ListOptions` through serde-wasm-bindgen, a second serializer in the bundle for one object.
-async fn list(state: &State, prefix: &str, end: Option<&str>, limit: Option<u32>) -> Result<js_sys::Map> {
+pub(crate) async fn list(state: &State, prefix: &str, end: Option<&str>, limit: Option<u32>) -> Result<js_sys::Map> {
     let opts = js_sys::Object::new();
     js_sys::Reflect::set(&opts, &"prefix".into(), &prefix.into())?;
     if let Some(end) = end {

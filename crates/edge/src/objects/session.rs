@@ -6,7 +6,7 @@
 //! `POST /init`, `GET /get`, `POST /observe`, `POST /webhook`, `GET /events`. Answers other than
 //! `/get` and `/events` carry only an `x-kipp-result` header.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::time::Duration;
 
 use futures_channel::oneshot;
@@ -23,8 +23,9 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::http::{json, now_ms, query_param, raw_json, store_get, store_put};
-use crate::record::{next_reconcile_ms, SessionRecord};
+use crate::http::{json, now_ms, query_param, raw_json, store_get};
+use crate::objects::device::list;
+use crate::record::{next_reconcile_ms, SessionRecord, MAX_REMEMBERED_WEBHOOKS, WEBHOOK_DEDUPE_TTL_MS};
 use crate::upstream::{self, Stats};
 
 /// Most subscribers per session.
@@ -53,18 +54,81 @@ pub struct SessionObject {
     record: RefCell<Option<SessionRecord>>,
     /// The record's session as JSON, encoded once per change (GET session sends it as is).
     session_json: RefCell<String>,
+    /// Sequence number of the next remembered webhook id (see [`WH_PREFIX`]).
+    wh_seq: Cell<u64>,
+    /// The ids in memory came from a record written before the ring existed (inside `rec`):
+    /// the next save writes them all to the ring.
+    wh_legacy: Cell<bool>,
 }
 
-/// Headers of `GET /get`: the facts the worker needs for scope checks, beside the session JSON.
-pub const H_DEVICE: &str = "x-kipp-device";
-/// The device's location (absent when unknown).
-pub const H_LOCATION: &str = "x-kipp-location";
-/// The session's status.
-pub const H_STATUS: &str = "x-kipp-status";
+/// Processed webhook ids are not stored inside `rec` (whose JSON would then be re-encoded and
+/// rewritten with up to 256 ids for every delivery) but one per key in a ring of
+/// [`MAX_REMEMBERED_WEBHOOKS`] slots: `wh:<seq % 256>` = `<seq> <ms> <id>`. A delivery writes its
+/// one slot, overwriting the oldest id once the ring is full; `rec` is written in the same
+/// `put` (atomic) only when the delivery changed it. Read back once per object lifetime.
+pub const WH_PREFIX: &str = "wh:";
+
+/// The record minus what a delivery that changed nothing touches (the dedupe ids, `checked_ms`).
+fn same_durable(a: &SessionRecord, b: &SessionRecord) -> bool {
+    a.session == b.session
+        && a.state == b.state
+        && a.history == b.history
+        && a.device_id == b.device_id
+        && a.location_id == b.location_id
+        && a.created_ms == b.created_ms
+}
+
+/// `<seq> <ms> <id>` → parts.
+fn parse_slot(v: &str) -> Option<(u64, i64, String)> {
+    let mut it = v.splitn(3, ' ');
+    let seq = it.next()?.parse().ok()?;
+    let ms = it.next()?.parse().ok()?;
+    Some((seq, ms, it.next()?.to_owned()))
+}
+
+/// Header of `GET /get`: the facts the worker needs for scope checks, beside the session JSON,
+/// in one header (one read per side instead of three): `<device id> <status> [<location id>]`
+/// (ids and statuses never contain spaces).
+pub const H_FACTS: &str = "x-kipp-facts";
+
+/// The facts of `GET /get` as the worker reads them back.
+#[derive(Debug)]
+pub struct Facts {
+    /// The session's device.
+    pub device_id: String,
+    /// The session's status.
+    pub status: String,
+    /// The device's location when the session was created (absent when unknown).
+    pub location_id: Option<String>,
+}
+
+impl Facts {
+    /// Reads an `x-kipp-facts` value.
+    #[must_use]
+    pub fn parse(v: &str) -> Self {
+        let mut it = v.split(' ');
+        let device_id = it.next().unwrap_or_default().to_owned();
+        let status = it.next().unwrap_or_default().to_owned();
+        let location_id = it.next().filter(|l| !l.is_empty()).map(str::to_owned);
+        Self { device_id, status, location_id }
+    }
+}
 /// `POST /webhook`: the `webhook-id` of the verified delivery whose body is the request body.
 pub const H_WEBHOOK_ID: &str = "x-kipp-webhook-id";
 /// The result of an internal call (`applied`, `unchanged`, `duplicate`, …).
 pub const H_RESULT: &str = "x-kipp-result";
+/// `GET /events`: the subscriber's token id.
+pub const H_JTI: &str = "x-kipp-jti";
+/// `GET /events`: the subscriber's token expiry (unix seconds).
+pub const H_EXP: &str = "x-kipp-exp";
+/// Close code of a WebSocket whose token expired or was revoked (4000–4999: application codes;
+/// 4401 reads as HTTP 401). The browser reconnects, and the new upgrade answers 401.
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+
+/// A socket's tag value (`jti:…`, `exp:…`).
+fn tag<'a>(tags: &'a [String], prefix: &str) -> Option<&'a str> {
+    tags.iter().find_map(|t| t.strip_prefix(prefix))
+}
 
 fn result(status: u16, result: &str) -> Response {
     let r = raw_json(status, Vec::new());
@@ -79,7 +143,35 @@ impl SessionObject {
             return Ok(true);
         }
         let r: Option<SessionRecord> = store_get(&self.state.storage(), "rec").await?;
-        let Some(r) = r else { return Ok(false) };
+        let Some(mut r) = r else { return Ok(false) };
+        // The ring, oldest first: slot `seq % N` holds the latest id of its residue class, so the
+        // slot after the newest one holds the oldest (no sort needed).
+        let values = js_sys::Array::from(&list(&self.state, WH_PREFIX, None, None).await?.values());
+        if self.record.borrow().is_some() {
+            return Ok(true);
+        }
+        let n = MAX_REMEMBERED_WEBHOOKS;
+        let mut slots: Vec<Option<(u64, i64, String)>> = vec![None; n];
+        for v in values.iter() {
+            if let Some(e) = v.as_string().as_deref().and_then(parse_slot) {
+                let i = (e.0 % n as u64) as usize;
+                slots[i] = Some(e);
+            }
+        }
+        if let Some(newest) = slots.iter().flatten().map(|e| e.0).max() {
+            let now = now_ms();
+            let start = ((newest + 1) % n as u64) as usize;
+            self.wh_seq.set(newest + 1);
+            self.wh_legacy.set(false);
+            r.webhooks = (0..n)
+                .filter_map(|i| slots[(start + i) % n].take())
+                .filter(|(_, ms, _)| now - ms < WEBHOOK_DEDUPE_TTL_MS)
+                .map(|(_, ms, id)| (id, ms))
+                .collect();
+        } else {
+            self.wh_seq.set(0);
+            self.wh_legacy.set(!r.webhooks.is_empty());
+        }
         if self.record.borrow().is_none() {
             *self.session_json.borrow_mut() = serde_json::to_string(&r.session)?;
             *self.record.borrow_mut() = Some(r);
@@ -97,7 +189,41 @@ impl SessionObject {
 
     /// Writes the record (durably: the output gate holds replies until the write is confirmed).
     async fn save(&self, r: SessionRecord) -> Result<()> {
-        store_put(&self.state.storage(), "rec", &r).await?;
+        self.save_with(r, None).await
+    }
+
+    /// Writes the record and, for a delivery, its webhook id (see [`WH_PREFIX`]), in one `put`.
+    /// A delivery that changed nothing else writes its id only.
+    async fn save_with(&self, mut r: SessionRecord, webhook: Option<(&str, i64)>) -> Result<()> {
+        let values = js_sys::Object::new();
+        let set = |k: &str, v: &str| js_sys::Reflect::set(&values, &k.into(), &v.into()).map(|_| ());
+        let legacy = self.wh_legacy.get();
+        let rec_changed =
+            webhook.is_none() || legacy || !self.record.borrow().as_ref().is_some_and(|old| same_durable(old, &r));
+        if rec_changed {
+            let ids = core::mem::take(&mut r.webhooks);
+            let text = serde_json::to_string(&r);
+            r.webhooks = ids;
+            set("rec", &text?)?;
+        }
+        let slot = |seq: u64, ms: i64, id: &str| -> Result<()> {
+            let key = format!("{WH_PREFIX}{}", seq % MAX_REMEMBERED_WEBHOOKS as u64);
+            Ok(set(&key, &format!("{seq} {ms} {id}"))?)
+        };
+        let mut seq = self.wh_seq.get();
+        if legacy {
+            for (id, ms) in &r.webhooks {
+                slot(seq, *ms, id)?;
+                seq += 1;
+            }
+        } else if let Some((id, ms)) = webhook {
+            slot(seq, ms, id)?;
+            seq += 1;
+        }
+        // Claimed before the write: a second delivery saving meanwhile takes the next slot.
+        self.wh_seq.set(seq);
+        self.wh_legacy.set(false);
+        self.state.storage().put_multiple_raw(values).await?;
         // Most writes only remember a webhook id: the session JSON is re-encoded only when the
         // session itself changed.
         let same = self.record.borrow().as_ref().is_some_and(|old| old.session == r.session);
@@ -120,9 +246,52 @@ impl SessionObject {
         self.record.borrow().as_ref().is_some_and(SessionRecord::is_terminal)
     }
 
+    /// Closes the sockets whose token has expired or was revoked (code [`CLOSE_UNAUTHORIZED`]).
+    /// The revocation list is the worker's per-isolate copy (refreshed at most every
+    /// `KIPP_REVOCATION_CACHE_SECS`); called before every push, on a client ping and by the alarm.
+    async fn close_unauthorized(&self) {
+        let sockets = self.state.get_websockets();
+        if sockets.is_empty() {
+            return;
+        }
+        if let Ok(cfg) = crate::env::config(&self.env) {
+            // A registry that cannot be read leaves the revocation check to the next push.
+            let _ = crate::routes::refresh_revoked(&self.env, &cfg).await;
+        }
+        let now_s = now_ms() / 1000;
+        for ws in sockets {
+            let tags = self.state.get_tags(&ws);
+            let expired = tag(&tags, "exp:").and_then(|e| e.parse::<i64>().ok()).is_some_and(|exp| exp <= now_s);
+            let revoked = tag(&tags, "jti:").is_some_and(crate::routes::is_revoked);
+            if expired || revoked {
+                let _ =
+                    ws.close(Some(CLOSE_UNAUTHORIZED), Some(if expired { "token expired" } else { "token revoked" }));
+            }
+        }
+    }
+
+    /// The earliest token expiry of the open sockets (ms), if any.
+    fn earliest_socket_exp_ms(&self) -> Option<i64> {
+        self.state
+            .get_websockets()
+            .iter()
+            .filter_map(|ws| tag(&self.state.get_tags(ws), "exp:").and_then(|e| e.parse::<i64>().ok()))
+            .min()
+            .map(|s| s.saturating_mul(1000))
+    }
+
     async fn schedule(&self) -> Result<()> {
         let cfg = crate::env::config(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let at = self.record.borrow().as_ref().and_then(|r| next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs));
+        let reconcile =
+            self.record.borrow().as_ref().and_then(|r| next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs));
+        let at = if self.is_terminal() {
+            reconcile
+        } else {
+            match (reconcile, self.earliest_socket_exp_ms()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        };
         match at {
             Some(at) => self.state.storage().set_alarm((at - now_ms()).max(0)).await, // i64 = offset in ms
             None => self.state.storage().delete_alarm().await,
@@ -159,7 +328,7 @@ impl SessionObject {
         if !self.load().await? {
             return Ok(result(404, "unknown"));
         }
-        let jti = req.headers().get("x-kipp-jti")?.unwrap_or_default();
+        let jti = req.headers().get(H_JTI)?.unwrap_or_default();
         let upgrade = req.headers().get("upgrade")?.is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
         if upgrade {
             let tag = format!("jti:{jti}");
@@ -168,11 +337,16 @@ impl SessionObject {
             {
                 return Ok(json(429, &"too many subscribers"));
             }
+            let exp = req.headers().get(H_EXP)?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(i64::MAX);
+            let exp_tag = format!("exp:{exp}");
             let pair = WebSocketPair::new()?;
-            self.state.accept_websocket_with_tags(&pair.server, &[tag.as_str()]);
+            self.state.accept_websocket_with_tags(&pair.server, &[tag.as_str(), exp_tag.as_str()]);
             pair.server.send_with_str(self.message())?;
             if self.is_terminal() {
                 pair.server.close(Some(1000), Some("session ended"))?;
+            } else {
+                // The alarm also fires at the earliest subscriber token expiry.
+                self.schedule().await?;
             }
             return Response::from_websocket(pair.client);
         }
@@ -200,12 +374,17 @@ impl SessionObject {
         }
         let resp = raw_json(200, self.session_json.borrow().as_bytes().to_vec());
         if let Some(r) = self.record.borrow().as_ref() {
-            let h = resp.headers();
-            h.set(H_DEVICE, r.device_id.as_str())?;
-            h.set(H_STATUS, r.state.status.as_str())?;
-            if let Some(l) = &r.location_id {
-                h.set(H_LOCATION, l.as_str())?;
+            let (d, st) = (r.device_id.as_str(), r.state.status.as_str());
+            let l = r.location_id.as_ref().map_or("", LocationId::as_str);
+            let mut facts = String::with_capacity(d.len() + st.len() + l.len() + 2);
+            facts.push_str(d);
+            facts.push(' ');
+            facts.push_str(st);
+            if !l.is_empty() {
+                facts.push(' ');
+                facts.push_str(l);
             }
+            resp.headers().set(H_FACTS, &facts)?;
         }
         Ok(resp)
     }
@@ -219,6 +398,8 @@ impl DurableObject for SessionObject {
             waiters: RefCell::new(Vec::new()),
             record: RefCell::new(None),
             session_json: RefCell::new(String::new()),
+            wh_seq: Cell::new(0),
+            wh_legacy: Cell::new(false),
         }
     }
 
@@ -242,6 +423,7 @@ impl DurableObject for SessionObject {
                 let changed = r.apply_observed(&s, now_ms(), "observed");
                 if changed {
                     self.save(r).await?;
+                    self.close_unauthorized().await;
                     self.broadcast();
                     self.schedule().await?;
                 }
@@ -274,9 +456,11 @@ impl DurableObject for SessionObject {
                 if r.seen_webhook(&webhook_id, now_ms()) {
                     return Ok(result(200, "duplicate"));
                 }
-                let changed = r.apply_webhook(&webhook_id, &event, observed.as_ref(), now_ms());
-                self.save(r).await?;
+                let now = now_ms();
+                let changed = r.apply_webhook(&webhook_id, &event, observed.as_ref(), now);
+                self.save_with(r, Some((&webhook_id, now))).await?;
                 if changed {
+                    self.close_unauthorized().await;
                     self.broadcast();
                     self.schedule().await?;
                 }
@@ -288,6 +472,7 @@ impl DurableObject for SessionObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.close_unauthorized().await;
         let Some(r) = self.load_owned().await? else { return Response::ok("") };
         if r.is_terminal() {
             return Response::ok("");
@@ -296,6 +481,7 @@ impl DurableObject for SessionObject {
             let mut r = self.load_owned().await?.unwrap_or(r);
             if r.apply_observed(&s, now_ms(), "reconcile") {
                 self.save(r).await?;
+                self.close_unauthorized().await;
                 self.broadcast();
             } else {
                 r.checked_ms = now_ms();
@@ -309,6 +495,7 @@ impl DurableObject for SessionObject {
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         // Any text asks for the current state again (a client-side "ping").
         if let WebSocketIncomingMessage::String(_) = message {
+            self.close_unauthorized().await;
             if self.load().await? {
                 let _ = ws.send_with_str(self.message());
             }
