@@ -7,9 +7,10 @@
 #               (run by test-edge right after the build, so `make test` fails on a regression)
 
 # Bytes, gzip -9 of crates/edge/build/index_bg.wasm as scripts/edge-build.sh leaves it: the
-# size reached in docs/decisions.md § Edge worker (size pass 3: 185,766) plus ~1 %. Lower it when
+# size reached in docs/decisions.md § Edge worker (size pass 3: 185,766; 190,768 with session 3's speed pass,
+# WebSocket expiry and idempotency lifetime) plus ~1 %. Lower it when
 # the bundle shrinks; raise it only with a reason written there.
-KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-187600}"
+KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-192700}"
 
 stage_edge_size() {
   local wasm=crates/edge/build/index_bg.wasm

@@ -23,9 +23,17 @@ pub const MAX_FILTERS: usize = 5;
 /// Held as pairs sorted by key, not a `BTreeMap`: with at most 50 keys a
 /// scan is as quick, and the browser package then carries no B-tree code
 /// (~5 KB of wasm). Serde still reads and writes a JSON object, in key order.
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "BTreeMap<String, String>")]
 pub struct Metadata(Vec<(String, String)>);
+
+/// A JSON object in key order, written from the pairs (through a `BTreeMap` it would
+/// pull a sort into every build that serializes metadata).
+impl Serialize for Metadata {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
 
 impl core::fmt::Debug for Metadata {
     /// As a map (`{"k": "v"}`), the way it printed when it was a `BTreeMap`.

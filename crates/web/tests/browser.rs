@@ -28,6 +28,7 @@ const fn sid(n: u32) -> &'static str {
         4 => "00000000-0000-4000-8000-000000000004",
         5 => "00000000-0000-4000-8000-000000000005",
         6 => "00000000-0000-4000-8000-000000000006",
+        7 => "00000000-0000-4000-8000-000000000007",
         _ => "00000000-0000-4000-8000-000000000404",
     }
 }
@@ -488,6 +489,40 @@ async fn watch_reconnects_after_a_dropped_socket() {
     assert_eq!(*statuses.borrow(), ["CREATED", "ACTIVE", "FINALIZED"]);
     assert_eq!(*errors.borrow(), [("network".to_owned(), true)]);
     assert_eq!(get(&get(&test_log().await, "wsConnections"), sid(3)).as_f64(), Some(2.0));
+}
+
+#[wasm_bindgen_test]
+async fn watch_ends_unauthorized_when_the_worker_closes_for_the_token() {
+    reset().await;
+    let c = client("t", &[]);
+    let errors = Rc::new(RefCell::new(Vec::<(String, bool)>::new()));
+    let e2 = errors.clone();
+    let done: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
+    let d2 = done.clone();
+    let failed = Promise::new(&mut |res, _| *done.borrow_mut() = Some(res));
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let c = code(&e);
+        e2.borrow_mut().push((c.clone(), get(&e, "retryable").as_bool().unwrap()));
+        if c == "unauthorized" {
+            if let Some(f) = d2.borrow_mut().take() {
+                f.call0(&JsValue::NULL).unwrap();
+            }
+        }
+    });
+    let on_update = Closure::<dyn FnMut(JsValue, JsValue)>::new(|_: JsValue, _: JsValue| {});
+    let handle = c
+        .watch(
+            sid(7),
+            on_update.as_ref().clone().unchecked_into(),
+            Some(obj(&[("onError", on_error.as_ref().clone())])),
+        )
+        .unwrap();
+    JsFuture::from(failed).await.unwrap();
+    handle.close();
+    // Close code 4401 is the token, not the network: no "reconnecting" report, no second socket
+    // with the same token; the poll's 401 ends it.
+    assert_eq!(*errors.borrow(), [("unauthorized".to_owned(), false)]);
+    assert_eq!(get(&get(&test_log().await, "wsConnections"), sid(7)).as_f64(), Some(1.0));
 }
 
 #[wasm_bindgen_test]

@@ -355,6 +355,15 @@ async function follow(c, f) {
       const end = await wsOnce(c, f, t);
       if (end.session) return end.session;
       if (end.interrupted) throw interrupted(f);
+      if (end.tokenEnded) {
+        // The worker closed the socket because the token expired or was revoked (4401): not a
+        // network drop. Poll at once: the poll's 401 refreshes the token through `getToken`, or
+        // ends the follow with `unauthorized`; the socket is tried again later with the new token.
+        wsWorked = true;
+        useWs = false;
+        pollingSince = Date.now();
+        continue;
+      }
       if (!end.opened) {
         useWs = false;
         pollingSince = Date.now();
@@ -460,10 +469,13 @@ const escape = (s) =>
     return /[\w.~-]/.test(ch) ? ch : '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
   }).join('');
 
+/** The close code the worker sends when the socket's token expired or was revoked (docs/contracts.md). */
+const TOKEN_ENDED_CLOSE = 4401;
+
 /**
  * One WebSocket connection: resolves `{ session }` at a terminal status, `{ interrupted }` on
- * abort, `{ opened: false }` when it never opened (refused, 5 s), `{ opened: true, gotMessage }`
- * when it dropped.
+ * abort, `{ tokenEnded }` when the worker closed it for the token (4401), `{ opened: false }` when
+ * it never opened (refused, 5 s), `{ opened: true, gotMessage }` when it dropped.
  */
 async function wsOnce(c, f, t) {
   const token = await tokenOf(c);
@@ -503,7 +515,7 @@ async function wsOnce(c, f, t) {
       const session = deliver(t, msg, f.onUpdate);
       if (session) end({ session });
     };
-    ws.onclose = () => end(opened ? { opened, gotMessage } : { opened: false });
+    ws.onclose = (e) => end(e.code === TOKEN_ENDED_CLOSE ? { tokenEnded: true } : opened ? { opened, gotMessage } : { opened: false });
     signal.onabort = () => end({ interrupted: true });
     timer = setTimeout(() => opened || end({ opened: false }), WS_OPEN_TIMEOUT_MS);
     if (signal.aborted) end({ interrupted: true });
