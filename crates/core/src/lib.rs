@@ -33,6 +33,7 @@ pub mod metadata;
 pub mod money;
 pub mod problem;
 pub mod session;
+pub mod text;
 pub mod time;
 #[cfg(feature = "token")]
 pub mod token;

@@ -6,6 +6,9 @@
 use kipp_derive::MapDeserialize;
 use serde::Serialize;
 
+/// Re-exported from [`crate::text`], where it lives since session 3.
+pub use crate::text::push_decimal;
+
 /// One broken rule at one place in a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, MapDeserialize)]
 pub struct FieldError {
@@ -94,23 +97,6 @@ impl Validator {
     #[must_use]
     pub fn into_errors(self) -> Vec<FieldError> {
         self.errors
-    }
-}
-
-/// Appends `n` in decimal to `out` (paths like `items[12]` without `format!`).
-pub fn push_decimal(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
     }
 }
 

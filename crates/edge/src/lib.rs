@@ -18,9 +18,7 @@
 //! | [`log`] | JSON log lines |
 //!
 //! The Workers glue (`shell`, `routes`, `upstream`, `webhook`, `objects`) and the allocator
-//! (`alloc`) only exist on wasm32.
-// `unsafe` only in `alloc` (the allocator), which allows it for itself.
-#![deny(unsafe_code)]
+//! (crate kipp-alloc) only exist on wasm32.
 // `Problem` (≈200 bytes) is the error of request handling: built at most once per request and
 // turned into the response, so boxing it would only add noise.
 #![allow(clippy::result_large_err)]
@@ -34,8 +32,6 @@ pub mod record;
 pub mod retry;
 
 #[cfg(target_arch = "wasm32")]
-mod alloc;
-#[cfg(target_arch = "wasm32")]
 mod env;
 #[cfg(target_arch = "wasm32")]
 mod http;
@@ -48,7 +44,7 @@ mod upstream;
 #[cfg(target_arch = "wasm32")]
 mod webhook;
 
-/// Power-of-two size classes instead of std's dlmalloc: ~3 KB gzip less (see `alloc`).
+/// Power-of-two size classes instead of std's dlmalloc: ~3 KB gzip less (crate kipp-alloc).
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOC: alloc::Classes = alloc::Classes::new();
+static ALLOC: kipp_alloc::Classes = kipp_alloc::Classes::new();

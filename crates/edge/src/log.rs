@@ -1,6 +1,7 @@
 //! Structured JSON log lines (one object per line): request id, route, status, latencies.
 //! Only values built here go in: never headers, bodies, tokens or secrets.
 
+use kipp_core::text::{push_decimal, push_json_str};
 use serde::Serialize;
 
 /// One request's log line.
@@ -48,16 +49,16 @@ impl RequestLog<'_> {
         o.push_str(",\"route\":");
         push_json_str(&mut o, self.route);
         o.push_str(",\"status\":");
-        push_u64(&mut o, u64::from(self.status));
+        push_decimal(&mut o, u64::from(self.status));
         o.push_str(",\"duration_ms\":");
-        push_u64(&mut o, self.duration_ms);
+        push_decimal(&mut o, self.duration_ms);
         if let Some(ms) = self.upstream_ms {
             o.push_str(",\"upstream_ms\":");
-            push_u64(&mut o, ms);
+            push_decimal(&mut o, ms);
         }
         if let Some(n) = self.upstream_attempts {
             o.push_str(",\"upstream_attempts\":");
-            push_u64(&mut o, u64::from(n));
+            push_decimal(&mut o, u64::from(n));
         }
         if let Some(c) = self.code {
             o.push_str(",\"code\":");
@@ -70,45 +71,6 @@ impl RequestLog<'_> {
         o.push('}');
         o
     }
-}
-
-/// Appends `n` in decimal.
-fn push_u64(o: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    o.extend(buf[i..].iter().map(|&b| char::from(b)));
-}
-
-/// Appends `s` as a JSON string, escaped as serde_json escapes it.
-fn push_json_str(o: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            '\u{8}' => o.push_str("\\b"),
-            '\u{c}' => o.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                o.push_str("\\u00");
-                o.push(char::from(HEX[(c as usize) >> 4]));
-                o.push(char::from(HEX[(c as usize) & 15]));
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
 }
 
 /// A free-form event line with a fixed message and a few safe fields.

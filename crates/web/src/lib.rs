@@ -12,7 +12,6 @@
 //! | [`decode`], [`json`] | JS request objects → kipp-core types, every field error with its path |
 //! | [`write`], [`convert`] | kipp-core values → JSON text (written by hand, checked against serde_json) → JS |
 //! | [`error`] | a failure found in Rust (bad input or options) → `KippError` |
-//! | `alloc` | the wasm allocator (size classes; the one module with `unsafe`) |
 //!
 //! The `KippClient` class itself is JavaScript (`js/kipp.js`): each method is
 //! one line that hands its arguments to [`Runtime::run`], the one dispatching
@@ -27,12 +26,8 @@
 //!
 //! No cargo features: kipp-core is used without `webhook`, so no HMAC code
 //! ships to browsers.
-// `unsafe` only in `alloc` (the allocator), which allows it for itself.
-#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
-#[cfg(target_arch = "wasm32")]
-pub mod alloc;
 pub mod api;
 pub mod client;
 pub mod convert;
@@ -51,10 +46,10 @@ use wasm_bindgen::prelude::*;
 use crate::convert::{opt_f64, prop};
 use crate::error::Failure;
 
-/// Power-of-two size classes instead of std's dlmalloc: ~7 KB less wasm.
+/// Power-of-two size classes instead of std's dlmalloc: ~7 KB less wasm (crate kipp-alloc).
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOC: alloc::Classes = alloc::Classes::new();
+static ALLOC: kipp_alloc::Classes = kipp_alloc::Classes::new();
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("types.d.ts");

@@ -12,7 +12,8 @@ use kipp_core::api::locations::LocationRequest;
 use kipp_core::api::sessions::{CreateSessionRequest, OrderItem};
 use kipp_core::api::testing::CreateSimulatedDeviceRequest;
 use kipp_core::metadata::Metadata;
-use kipp_core::validate::{push_decimal, FieldError};
+use kipp_core::text::{push_decimal, push_json_str};
+use kipp_core::validate::FieldError;
 
 /// A value that writes itself as JSON.
 pub trait ToJson {
@@ -120,38 +121,9 @@ impl JsonWriter {
         self.more = true;
     }
 
-    /// A quoted string, escaped as serde_json escapes: `"`, `\` and the
-    /// control characters; everything else (`/`, non-ASCII) as it is.
+    /// A quoted string, escaped as serde_json escapes it.
     fn string(&mut self, s: &str) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.out.reserve(s.len() + 2);
-        self.out.push('"');
-        let mut plain = 0;
-        for (i, b) in s.bytes().enumerate() {
-            let short = match b {
-                b'"' => '"',
-                b'\\' => '\\',
-                b'\n' => 'n',
-                b'\r' => 'r',
-                b'\t' => 't',
-                0x08 => 'b',
-                0x0c => 'f',
-                0..=0x1f => 'u',
-                _ => continue,
-            };
-            // Escapes are ASCII, so `i` is a character boundary.
-            self.out.push_str(s.get(plain..i).unwrap_or_default());
-            self.out.push('\\');
-            self.out.push(short);
-            if short == 'u' {
-                self.out.push_str("00");
-                self.out.push(char::from(HEX[usize::from(b >> 4)]));
-                self.out.push(char::from(HEX[usize::from(b & 0xf)]));
-            }
-            plain = i + 1;
-        }
-        self.out.push_str(s.get(plain..).unwrap_or_default());
-        self.out.push('"');
+        push_json_str(&mut self.out, s);
         self.more = true;
     }
 }

@@ -1,15 +1,16 @@
-//! The browser build's allocator: power-of-two size classes, each with a free
-//! list, carved from memory the module grows itself. About 0.5 KB of wasm
-//! instead of dlmalloc's ~8 KB, and O(1) for both `alloc` and `dealloc`.
+//! The allocator of kipp's wasm builds (the browser package and the worker): power-of-two
+//! size classes, each with a free list, carved from memory the module grows itself. About
+//! 0.5 KB of wasm instead of dlmalloc's ~8 KB, and O(1) for both `alloc` and `dealloc`.
 //!
-//! What the package allocates is short-lived (one call's decoding, paths,
-//! messages and bodies), so blocks are never split or merged: a freed block
-//! goes back to its class and is reused by the next request of that class.
-//! Memory held is bounded by the peak of each class. A block of class `2^k`
-//! is aligned to `2^k` (at most 4 KiB), so any alignment up to its size holds.
+//! Blocks are never split or merged: a freed block goes back to its class and is reused by the
+//! next request of that class, so memory held is bounded by the peak of each class (at most
+//! twice what is live in it). What kipp allocates is short-lived or per object (one call's
+//! decoding, paths, messages, bodies, records); wasm memory never shrinks with dlmalloc either.
+//! A block of class `2^k` is aligned to `2^k` (at most 4 KiB), so any alignment up to its size
+//! holds.
 //!
-//! wasm32-unknown-unknown without the atomics feature has one thread, so the
-//! state needs no lock (the same assumption std's own wasm allocator makes).
+//! wasm32-unknown-unknown without the atomics feature has one thread, so the state needs no
+//! lock (the same assumption std's own wasm allocator makes).
 #![allow(unsafe_code)]
 
 use core::alloc::{GlobalAlloc, Layout};
