@@ -34,7 +34,7 @@ impl JsonWriter {
     pub fn text(value: &(impl ToJson + ?Sized)) -> String {
         let mut w = JsonWriter::default();
         value.write_json(&mut w);
-        w.out
+        w.into_text()
     }
 
     /// The text written so far.
@@ -128,6 +128,8 @@ impl JsonWriter {
     }
 }
 
+/// The body type of operations without a body (`Operation::Body = ()`): `Call::op` needs the
+/// bound, and `body()` of such an operation is `None`, so this is never written in practice.
 impl ToJson for () {
     fn write_json(&self, out: &mut JsonWriter) {
         out.out.push_str("null");

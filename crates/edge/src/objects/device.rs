@@ -23,7 +23,7 @@ use kipp_core::ids::LocationId;
 use kipp_core::problem::Problem;
 use worker::{durable_object, Delay, DurableObject, Env, Method, ObjectNamespace, Request, Response, Result, State};
 
-use crate::http::{internal, json, now_ms, store_get, store_get_str, store_put};
+use crate::http::{internal, json, now_ms, store_get, store_get_str};
 use crate::idem::{CartFingerprint, CreateRecord, PENDING_MAX_AGE_MS};
 use crate::objects::{registry, session, REGISTRY, REGISTRY_NAME, SESSIONS};
 use crate::upstream::{self, Stats};
@@ -237,23 +237,30 @@ impl DeviceObject {
 
     /// Stores a `Pending` record; an ambiguous one is also listed under `amb:` for [`Self::adopt`].
     async fn record_pending(&self, key: &str, rec: &CreateRecord) -> Result<()> {
-        let storage = self.state.storage();
-        store_put(&storage, key, rec).await?;
-        if matches!(rec, CreateRecord::Pending { ambiguous: true, .. }) {
-            storage.put_raw(&ambiguous_index(key), "").await?;
-        }
-        Ok(())
+        let index = matches!(rec, CreateRecord::Pending { ambiguous: true, .. }).then(|| ambiguous_index(key));
+        self.put_with_index(key, rec, index.as_deref()).await
     }
 
     /// Stores a `Done` record, listed under `done:<time>` so that it is removed once the
     /// retention has passed, and no longer ambiguous.
     async fn record_done(&self, key: &str, body_hash: String, session: &Session) -> Result<()> {
-        let storage = self.state.storage();
         let rec = CreateRecord::Done { body_hash, session: Box::new(session.clone()) };
-        store_put(&storage, key, &rec).await?;
-        storage.put_raw(&done_index(now_ms(), key), "").await?;
-        storage.delete(&ambiguous_index(key)).await?;
+        self.put_with_index(key, &rec, Some(&done_index(now_ms(), key))).await?;
+        // A stale `amb:` entry left by a crash here is harmless: `adopt` drops it.
+        self.state.storage().delete(&ambiguous_index(key)).await?;
         Ok(())
+    }
+
+    /// Writes a record and its index entry in one `put`, so neither exists without the other
+    /// (a `Pending` without its `amb:` entry could not be adopted; a `Done` without its
+    /// `done:` entry would never be purged).
+    async fn put_with_index(&self, key: &str, rec: &CreateRecord, index: Option<&str>) -> Result<()> {
+        let values = js_sys::Object::new();
+        js_sys::Reflect::set(&values, &key.into(), &serde_json::to_string(rec)?.into())?;
+        if let Some(index) = index {
+            js_sys::Reflect::set(&values, &index.into(), &"".into())?;
+        }
+        self.state.storage().put_multiple_raw(values).await
     }
 
     /// Forgets a create that definitely failed.
