@@ -13,17 +13,23 @@ cd "$KIPP_ROOT"
 # here; see docs/decisions.md § Edge worker, size); then drop the debug name, producers and
 # target_features sections (none is used at run time). The --enable-* set is the one
 # worker-build passes.
+# KIPP_EDGE_KEEP_NAMES=1 keeps the function names and the long import/export names (a build for
+# CPU profiles, bench/edge-profile.mjs; not for deploying).
+keep_names="${KIPP_EDGE_KEEP_NAMES:-}"
+names_flag=--strip-debug
+[ -z "$keep_names" ] || names_flag=--debuginfo
 "$WASM_OPT_BIN" crates/edge/build/index_bg.wasm -Oz --one-caller-inline-max-function-size=10 \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
   --enable-multivalue --enable-reference-types --enable-exception-handling \
-  --strip-debug --strip-producers --strip-target-features -o crates/edge/build/index_bg.wasm
+  "$names_flag" --strip-producers --strip-target-features \
+  -o crates/edge/build/index_bg.wasm
 # Short names for the module's own imports and exports: wasm-bindgen names them like
 # `__wbg_getWebSockets_557696c97fc4ec99`, and each name is in both index_bg.wasm and index.js,
 # where its hash does not compress (~5 KB gzip). Imports of `./index_bg.js` become `a`.`a`, `b`,
 # …; an export is renamed only when the glue reads it solely as `<exports object>.<name>` and
 # the name has an `_` (`fetch`, `init`, `memory` keep theirs). The glue is checked afterwards:
 # every export it reads must exist under its new name.
-node --input-type=module - "$KIPP_ROOT/scripts/lib/wasm-short-names.mjs" crates/edge/build/index_bg.wasm crates/edge/build/index.js <<'NODE'
+[ -n "$keep_names" ] || node --input-type=module - "$KIPP_ROOT/scripts/lib/wasm-short-names.mjs" crates/edge/build/index_bg.wasm crates/edge/build/index.js <<'NODE'
 import fs from 'node:fs';
 const [lib, wasmFile, jsFile] = process.argv.slice(2);
 const { shortNames } = await import(lib);
@@ -58,6 +64,28 @@ for (const m of js.matchAll(new RegExp(`(?<![\\w$.])${esc(X)}\\.([\\w$]+)`, 'g')
 fs.writeFileSync(wasmFile, wasm);
 fs.writeFileSync(jsFile, js);
 console.error(`short names: ${imports.size} imports, ${[...exps].filter(([a, b]) => a !== b).length} of ${exps.size} exports`);
+NODE
+# RPC into the Durable Objects (the session object's `kippGet`/`kippWebhook`): workerd only
+# exposes RPC on classes deriving from DurableObject, and worker-build (0.8.7) gives them that
+# prototype only in its emscripten mode; here it exports each class wrapped in a Proxy of its
+# reinitialization hooks. The classes of wrangler.toml's bindings get DurableObject's prototype
+# as worker-build's emscripten shim does it (the Proxy forwards both calls to the class).
+node --input-type=module - wrangler.toml crates/edge/build/index.js <<'NODE'
+import fs from 'node:fs';
+const [toml, jsFile] = process.argv.slice(2);
+let js = fs.readFileSync(jsFile, 'utf8');
+const classes = [...fs.readFileSync(toml, 'utf8').matchAll(/^class_name\s*=\s*"(\w+)"/gm)].map((m) => m[1]);
+const exp = js.match(/export\{[^}]*\}/g);
+if (!exp || exp.length !== 1) throw new Error('glue: one export list expected');
+const locals = classes.map((c) => {
+  const m = exp[0].match(new RegExp(`([\\w$]+) as ${c}\\b`));
+  if (!m) throw new Error(`glue: class ${c} (wrangler.toml) is not exported`);
+  return m[1];
+});
+if (js.includes('__kippDurableObject')) throw new Error('glue: already patched');
+js = `import{DurableObject as __kippDurableObject}from"cloudflare:workers";${js}`.replace(exp[0],
+  `for(const c of[${locals.join(',')}]){Object.setPrototypeOf(c.prototype,__kippDurableObject.prototype);Object.setPrototypeOf(c,__kippDurableObject)}${exp[0]}`);
+fs.writeFileSync(jsFile, js);
 NODE
 rm -rf target/site && mkdir -p target/site/pkg
 [ -d www ] && cp -R www/. target/site/

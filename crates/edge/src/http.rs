@@ -2,7 +2,75 @@
 
 use kipp_core::problem::{Problem, PROBLEM_CONTENT_TYPE};
 use serde::Serialize;
-use worker::{Headers, Request, Response, Result};
+use worker::{Headers, Method, Request, Response, Result};
+
+/// A request as the runtime hands it to the worker's `fetch`, with the few reads the routes
+/// make. workers-rs' `Request` conversion also reads the request's `cf` object, which the
+/// runtime builds from JSON on first access, for every request; the routes never use it
+/// (docs/decisions.md § Edge worker, speed).
+#[derive(Debug)]
+pub struct Incoming {
+    raw: web_sys::Request,
+    method: Method,
+    path: String,
+}
+
+impl Incoming {
+    /// Wraps the runtime's request (reads its method and URL once).
+    #[must_use]
+    pub fn new(raw: web_sys::Request) -> Self {
+        let method = Method::from(raw.method());
+        let path = path_of(&raw.url());
+        Self { raw, method, path }
+    }
+
+    /// The method.
+    #[must_use]
+    pub fn method(&self) -> Method {
+        self.method.clone()
+    }
+
+    /// The path (percent-encoded as sent, without query or fragment).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The headers.
+    #[must_use]
+    pub fn headers(&self) -> Headers {
+        Headers(self.raw.headers())
+    }
+
+    /// The runtime's request.
+    #[must_use]
+    pub fn inner(&self) -> &web_sys::Request {
+        &self.raw
+    }
+
+    /// The whole body with one `arrayBuffer()`.
+    pub async fn bytes(&self) -> Result<Vec<u8>> {
+        let buf = wasm_bindgen_futures::JsFuture::from(self.raw.array_buffer()?).await?;
+        Ok(js_sys::Uint8Array::new(&buf).to_vec())
+    }
+
+    /// The request as workers-rs' type (for the assets binding and streamed bodies).
+    #[must_use]
+    pub fn to_request(&self) -> Request {
+        // `Clone::clone`: the same JS object (the method `clone()` would tee the body).
+        Request::from(Clone::clone(&self.raw))
+    }
+}
+
+/// The path of a URL the runtime serialized (`scheme://host/path?query#fragment`): the part
+/// from the first `/` after the host up to `?` or `#`.
+fn path_of(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let Some(start) = rest.find('/') else { return "/".to_owned() };
+    let path = &rest[start..];
+    path[..path.find(['?', '#']).unwrap_or(path.len())].to_owned()
+}
 
 /// A problem details response (`application/problem+json`) carrying the request id.
 pub fn problem(p: Problem, request_id: &str) -> Response {
@@ -45,7 +113,7 @@ pub fn raw_json(status: u16, body: Vec<u8>) -> Response {
 
 /// Reads a body up to `max` bytes (`None` when larger). A request without a body (the usual
 /// GET) costs no read.
-pub async fn body(req: &mut Request, max: usize) -> Result<Option<Vec<u8>>> {
+pub async fn body(req: &Incoming, max: usize) -> Result<Option<Vec<u8>>> {
     if req.inner().body().is_none() {
         return Ok(Some(Vec::new()));
     }
@@ -62,7 +130,7 @@ pub async fn body(req: &mut Request, max: usize) -> Result<Option<Vec<u8>>> {
     // and buffering it whole would let anyone fill the isolate's memory. The rest of an
     // oversized body is read and dropped rather than left unread: answering while the client
     // is still sending breaks the connection in front of the worker (seen with wrangler dev).
-    let mut stream = req.stream()?;
+    let mut stream = req.to_request().stream()?;
     let mut out = Vec::new();
     let mut too_big = false;
     while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
@@ -152,15 +220,15 @@ pub fn request_id() -> String {
 /// The raw query string of a request (without `?`), read from the URL string the runtime
 /// already serialized: no URL parser in the bundle.
 #[must_use]
-pub fn query_string(req: &Request) -> String {
-    let url = req.inner().url();
+pub fn query_string(req: &web_sys::Request) -> String {
+    let url = req.url();
     let q = url.split_once('?').map_or("", |(_, q)| q);
     q.split('#').next().unwrap_or_default().to_owned()
 }
 
 /// The decoded value of query parameter `name` (first occurrence; malformed encoding → `None`).
 #[must_use]
-pub fn query_param(req: &Request, name: &str) -> Option<String> {
+pub fn query_param(req: &web_sys::Request, name: &str) -> Option<String> {
     let pairs = kipp_core::api::parse_query(&query_string(req)).ok()?;
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }

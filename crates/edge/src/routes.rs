@@ -16,10 +16,12 @@ use kipp_core::session::SessionStatus;
 use kipp_core::token::{self, Claims, Role};
 use kipp_derive::MapDeserialize;
 use serde::Serialize;
-use worker::{event, Context, Env, Method, Request, Response, Result, Stub};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::{Env, Method, Response, Result, Stub};
 
 use crate::config::Config;
-use crate::http::{self, internal, json, now_ms, problem, problem_retry, request_id};
+use crate::http::{self, internal, json, now_ms, problem, problem_retry, request_id, Incoming};
 use crate::log::RequestLog;
 use crate::objects::{device, registry, session, DEVICES, REGISTRY, REGISTRY_NAME, SESSIONS};
 use crate::plan::{self, ScopeCheck};
@@ -54,11 +56,24 @@ fn cors(resp: &Response, cfg: Option<&Config>, origin: Option<&str>) {
     }
 }
 
-#[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let path = req.path();
+/// The worker's fetch handler, exported as `fetch` (worker-build's entrypoint calls it with
+/// the request, `env` and `ctx`). Not `#[event(fetch)]`: that glue converts every request to
+/// workers-rs' `Request`, which parses the request's `cf` object (see [`Incoming`]).
+#[wasm_bindgen]
+pub async fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> core::result::Result<web_sys::Response, JsValue> {
+    match handle(Incoming::new(req), env).await {
+        Ok(resp) => Ok(resp.into()),
+        Err(e) => {
+            worker::console_error!("{}", crate::log::event("internal_error", &[("error", &short(&e))]));
+            Ok(Response::error("Internal Server Error", 500).map_err(JsValue::from)?.into())
+        }
+    }
+}
+
+async fn handle(req: Incoming, env: Env) -> Result<Response> {
+    let path = req.path().to_owned();
     if !(path.starts_with("/ipp/") || path.starts_with("/kipp/") || path.starts_with("/webhooks/")) {
-        return env.assets("ASSETS")?.fetch_request(req).await;
+        return env.assets("ASSETS")?.fetch_request(req.to_request()).await;
     }
     let t0 = now_ms();
     let mut ctx = Ctx { rid: request_id(), route: "", ..Ctx::default() };
@@ -76,7 +91,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         ctx.route = "preflight";
         preflight(&cfg, origin.as_deref())
     } else {
-        match dispatch(&mut req, &env, &cfg, &path, &mut ctx).await {
+        match dispatch(&req, &env, &cfg, &path, &mut ctx).await {
             Ok(r) => r,
             Err(e) => {
                 worker::console_error!(
@@ -135,7 +150,7 @@ fn fail(ctx: &mut Ctx, p: Problem) -> Response {
     problem(p, &ctx.rid)
 }
 
-async fn dispatch(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut Ctx) -> Result<Response> {
+async fn dispatch(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut Ctx) -> Result<Response> {
     let method = req.method();
     if path == "/webhooks/kustom" {
         ctx.route = "/webhooks/kustom";
@@ -223,7 +238,7 @@ pub(crate) fn is_revoked(jti: &str) -> bool {
 
 /// Authenticates from `Authorization: Bearer` (or `?token=` when `allow_query`).
 async fn authenticate(
-    req: &Request,
+    req: &Incoming,
     env: &Env,
     cfg: &Config,
     ctx: &mut Ctx,
@@ -232,7 +247,7 @@ async fn authenticate(
     let header = req.headers().get("authorization")?;
     let mut token = auth::bearer(header.as_deref()).map(str::to_owned);
     if token.is_none() && allow_query {
-        token = http::query_param(req, "token");
+        token = http::query_param(req.inner(), "token");
     }
     if token.is_some() {
         refresh_revoked(env, cfg).await?;
@@ -304,34 +319,28 @@ async fn check_device(
 /// A session the worker created, as its object answered `GET /get`: the session JSON (not
 /// read into the worker) and the facts for scope checks.
 struct Known {
-    resp: Response,
+    json: String,
     device_id: String,
     location_id: Option<String>,
     status: String,
 }
 
 impl Known {
-    /// The session JSON, streamed through untouched.
+    /// The session JSON as the object encoded it.
     fn into_response(self) -> Response {
-        let headers = worker::Headers::new();
-        let _ = headers.set("content-type", "application/json");
-        let b = Response::builder().with_status(200).with_headers(headers);
-        match self.resp.body() {
-            worker::ResponseBody::Stream(s) => b.stream(s.clone()),
-            worker::ResponseBody::Body(v) => b.fixed(v.clone()),
-            worker::ResponseBody::Empty => b.empty(),
-        }
+        http::raw_json(200, self.json.into_bytes())
     }
 }
 
-/// The session's object answer, if the worker knows the session (one DO round trip).
+/// The session's object answer, if the worker knows the session (one RPC round trip).
 async fn session_known(env: &Env, id: &SessionId) -> Result<Option<Known>> {
-    let r = stub(env, SESSIONS, id.as_str())?.fetch_with_request(internal(Method::Get, "/get", None, &[])?).await?;
-    if r.status_code() != 200 {
-        return Ok(None);
-    }
-    let f = session::Facts::parse(&r.headers().get(session::H_FACTS)?.unwrap_or_default());
-    Ok(Some(Known { resp: r, device_id: f.device_id, location_id: f.location_id, status: f.status }))
+    let rpc: session::SessionRpc = stub(env, SESSIONS, id.as_str())?.into_rpc();
+    Ok(rpc.get().await?.map(|(json, f)| Known {
+        json,
+        device_id: f.device_id,
+        location_id: f.location_id,
+        status: f.status,
+    }))
 }
 
 async fn check_session(
@@ -366,7 +375,7 @@ async fn check_session(
     Ok(check_device(cfg, ctx, claims, &s.device_id).await)
 }
 
-async fn ipp(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut Ctx) -> Result<Response> {
+async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut Ctx) -> Result<Response> {
     let method = req.method();
     let route = match plan::find(method.as_ref(), path) {
         Ok(r) => r,
@@ -383,7 +392,7 @@ async fn ipp(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &m
     let Some(body) = http::body(req, plan::MAX_BODY).await? else {
         return Ok(fail(ctx, Problem::from_status(413)));
     };
-    let query = http::query_string(req);
+    let query = http::query_string(req.inner());
     let pl = match plan::prepare(&route, &query, &body, &claims, cfg.playground(), &cfg.merchant_id) {
         Ok(p) => p,
         Err(p) => return Ok(fail(ctx, p)),
@@ -445,7 +454,7 @@ async fn ipp(req: &mut Request, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &m
 }
 
 async fn create_session(
-    req: &Request,
+    req: &Incoming,
     env: &Env,
     cfg: &Config,
     ctx: &mut Ctx,
@@ -489,7 +498,7 @@ async fn create_session(
     }
 }
 
-async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, id: &str) -> Result<Response> {
+async fn events(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, id: &str) -> Result<Response> {
     let claims = match authenticate(req, env, cfg, ctx, true).await? {
         Ok(c) => c,
         Err(r) => return Ok(r),
@@ -506,7 +515,7 @@ async fn events(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, i
     drop(view);
     let mut q = String::new();
     for k in ["after", "wait"] {
-        if let Some(v) = http::query_param(req, k) {
+        if let Some(v) = http::query_param(req.inner(), k) {
             q.push(if q.is_empty() { '?' } else { '&' });
             q.push_str(k);
             q.push('=');
@@ -555,7 +564,7 @@ struct Minted {
 }
 
 async fn admin(
-    req: &Request,
+    req: &Incoming,
     env: &Env,
     cfg: &Config,
     ctx: &mut Ctx,
@@ -571,7 +580,7 @@ fn field(path: &str, code: &str, msg: &str) -> Problem {
     Problem::validation(vec![kipp_core::validate::FieldError::new(path, code, msg)])
 }
 
-async fn mint(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<Response> {
+async fn mint(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<Response> {
     let minter = match admin(req, env, cfg, ctx).await? {
         Ok(c) => c,
         Err(r) => return Ok(r),
@@ -612,7 +621,7 @@ struct RevokeBody {
     jti: String,
 }
 
-async fn revoke(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<Response> {
+async fn revoke(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<Response> {
     let revoker = match admin(req, env, cfg, ctx).await? {
         Ok(c) => c,
         Err(r) => return Ok(r),
@@ -649,7 +658,7 @@ async fn revoke(req: &mut Request, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Re
     Ok(Response::builder().with_status(204).empty())
 }
 
-async fn current_session(req: &Request, env: &Env, cfg: &Config, ctx: &mut Ctx, id: &str) -> Result<Response> {
+async fn current_session(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx, id: &str) -> Result<Response> {
     let claims = match authenticate(req, env, cfg, ctx, false).await? {
         Ok(c) => c,
         Err(r) => return Ok(r),

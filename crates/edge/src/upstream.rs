@@ -1,14 +1,15 @@
 //! Every call to Kustom goes through here: Basic auth with the key, `x-merchant-id` (from
-//! `build_request`), a timeout enforced with an `AbortController`, and retries of idempotent
+//! `build_request`), a timeout enforced with an `AbortSignal.timeout`, and retries of idempotent
 //! calls per [`crate::retry`]. Failures become 502/504 problem details; the key never leaves
 //! this module except in the `Authorization` header to the configured base.
 
 use core::time::Duration;
 
-use futures_util::future::{select, Either};
 use kipp_core::api::{decode_problem, HttpRequest, Method as CoreMethod, OperationId};
 use kipp_core::problem::Problem;
-use worker::{AbortController, Delay, Fetch, Method};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::{Delay, Method};
 
 use crate::config::Config;
 use crate::http::now_ms;
@@ -71,6 +72,10 @@ fn method(m: CoreMethod) -> Method {
     }
 }
 
+/// One attempt. The timeout is an `AbortSignal.timeout` given to `fetch`: it covers the answer
+/// and the body read (the runtime aborts both), and needs no timer, callback or `select` of
+/// ours. The request goes out as `fetch(url, init)` straight from the parts (no `Request`
+/// object, no workers-rs conversions).
 async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, Outcome> {
     let headers = web_sys::Headers::new().map_err(|_| Outcome::Network)?;
     for (k, v) in &req.headers {
@@ -86,25 +91,24 @@ async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, 
     let mut url = String::with_capacity(cfg.api_base.len() + req.path_and_query.len());
     url.push_str(&cfg.api_base);
     url.push_str(&req.path_and_query);
-    let request = crate::http::new_request(method(req.method).as_ref(), &url, Some(&headers), req.body.as_deref())
-        .map_err(|_| Outcome::Network)?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let work = async move {
-        let resp = Fetch::Request(request).send_with_signal(&signal).await.map_err(|_| Outcome::Network)?;
-        let status = resp.status_code();
-        let retry_after_ms = parse_retry_after(resp.headers().get("retry-after").ok().flatten().as_deref());
-        let body = crate::http::resp_bytes(&resp).await.map_err(|_| Outcome::Network)?;
-        Ok(Reply { status, body, retry_after_ms })
-    };
-    let timeout = Delay::from(Duration::from_millis(u64::from(cfg.upstream_timeout_ms)));
-    match select(Box::pin(work), timeout).await {
-        Either::Left((r, _)) => r,
-        Either::Right(((), _)) => {
-            controller.abort();
-            Err(Outcome::Timeout)
-        }
+    let signal = web_sys::AbortSignal::timeout_with_u32(cfg.upstream_timeout_ms);
+    let init = web_sys::RequestInit::new();
+    init.set_method(method(req.method).as_ref());
+    init.set_headers(&headers);
+    if let Some(b) = req.body.as_deref() {
+        init.set_body(&wasm_bindgen::JsValue::from_str(b));
     }
+    init.set_signal(Some(&signal));
+    // A rejection after the signal fired is the timeout (its reason is a `TimeoutError`).
+    let failed = |_| if signal.aborted() { Outcome::Timeout } else { Outcome::Network };
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let resp: web_sys::Response =
+        JsFuture::from(global.fetch_with_str_and_init(&url, &init)).await.map_err(failed)?.unchecked_into();
+    let status = resp.status();
+    let retry_after_ms = parse_retry_after(resp.headers().get("retry-after").ok().flatten().as_deref());
+    let buf = resp.array_buffer().map_err(|_| Outcome::Network)?;
+    let body = js_sys::Uint8Array::new(&JsFuture::from(buf).await.map_err(failed)?).to_vec();
+    Ok(Reply { status, body, retry_after_ms })
 }
 
 /// Sends a request, retrying per the policy when `op` is idempotent. A non-2xx status is a

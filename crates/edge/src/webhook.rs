@@ -12,10 +12,10 @@ use kipp_core::event::{parse_event, ParsedEvent};
 use kipp_core::problem::Problem;
 use kipp_core::webhook::{verify, WebhookError, WebhookHeaders, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use serde::Serialize;
-use worker::{Env, Method, Request, Response, Result};
+use worker::{Env, Method, Response, Result};
 
 use crate::config::Config;
-use crate::http::{self, internal, json, now_ms, problem};
+use crate::http::{self, internal, json, now_ms, problem, Incoming};
 use crate::objects::{session, DEVICES, REGISTRY, REGISTRY_NAME, SESSIONS};
 use crate::routes::Ctx;
 use crate::upstream;
@@ -45,7 +45,7 @@ fn ack(ctx: &mut Ctx, result: &str) -> Response {
 }
 
 /// Handles one delivery.
-pub async fn handle(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) -> Result<Response> {
+pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) -> Result<Response> {
     let h = req.headers();
     let (id, ts, sig) = (h.get(HEADER_ID)?, h.get(HEADER_TIMESTAMP)?, h.get(HEADER_SIGNATURE)?);
     let Some(body) = http::body(req, MAX_WEBHOOK_BODY).await? else {
@@ -73,27 +73,15 @@ pub async fn handle(req: &mut Request, env: &Env, cfg: &Rc<Config>, ctx: &mut Ct
     // The object gets the verified body as is (it parses the event itself: no second encoding).
     let raw = String::from_utf8(body).map_err(|_| worker::Error::RustError("body".into()))?;
     for round in 0..2 {
-        let r = env
-            .durable_object(SESSIONS)?
-            .get_by_name(sid.as_str())?
-            .fetch_with_request(internal(
-                Method::Post,
-                "/webhook",
-                Some(raw.clone()),
-                &[(session::H_WEBHOOK_ID, webhook_id.as_str())],
-            )?)
-            .await?;
-        match r.status_code() {
-            200 => {
-                let result = r.headers().get(session::H_RESULT)?;
-                return Ok(ack(ctx, if result.as_deref() == Some("duplicate") { "duplicate" } else { "applied" }));
-            }
-            404 if round == 0 => {
+        let rpc: session::SessionRpc = env.durable_object(SESSIONS)?.get_by_name(sid.as_str())?.into_rpc();
+        match rpc.webhook(&webhook_id, &raw).await? {
+            (200, result) => return Ok(ack(ctx, if result == "duplicate" { "duplicate" } else { "applied" })),
+            (404, _) if round == 0 => {
                 if !adopt(env, cfg, ctx, &sid).await? {
                     return Ok(ack(ctx, "unknown_session"));
                 }
             }
-            404 => return Ok(ack(ctx, "unknown_session")),
+            (404, _) => return Ok(ack(ctx, "unknown_session")),
             _ => break,
         }
     }

@@ -2,9 +2,10 @@
 //! webhook dedupe, WebSocket subscribers (hibernation API), long-poll waiters, and the
 //! reconciliation alarm.
 //!
-//! Internal routes (called by the worker only, never reachable from outside):
-//! `POST /init`, `GET /get`, `POST /observe`, `POST /webhook`, `GET /events`. Answers other than
-//! `/get` and `/events` carry only an `x-kipp-result` header.
+//! Called by the worker only, never reachable from outside: the RPC methods `kippGet` and
+//! `kippWebhook` (the hot paths, [`SessionRpc`]) and the internal routes `POST /init`,
+//! `POST /observe`, `GET /events`. Answers other than `/events` carry only an
+//! `x-kipp-result` header.
 
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
@@ -18,6 +19,8 @@ use kipp_core::ids::{LocationId, SessionId};
 use kipp_core::session::SessionStatus;
 use kipp_derive::MapDeserialize;
 use serde::Serialize;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use worker::{
     durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair,
@@ -86,12 +89,9 @@ fn parse_slot(v: &str) -> Option<(u64, i64, String)> {
     Some((seq, ms, it.next()?.to_owned()))
 }
 
-/// Header of `GET /get`: the facts the worker needs for scope checks, beside the session JSON,
-/// in one header (one read per side instead of three): `<device id> <status> [<location id>]`
+/// The facts the worker needs for scope checks, sent beside the session JSON by `kippGet` as
+/// one string (one conversion per side instead of three): `<device id> <status> [<location id>]`
 /// (ids and statuses never contain spaces).
-pub const H_FACTS: &str = "x-kipp-facts";
-
-/// The facts of `GET /get` as the worker reads them back.
 #[derive(Debug)]
 pub struct Facts {
     /// The session's device.
@@ -103,7 +103,7 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Reads an `x-kipp-facts` value.
+    /// Reads the facts string.
     #[must_use]
     pub fn parse(v: &str) -> Self {
         let mut it = v.split(' ');
@@ -113,8 +113,6 @@ impl Facts {
         Self { device_id, status, location_id }
     }
 }
-/// `POST /webhook`: the `webhook-id` of the verified delivery whose body is the request body.
-pub const H_WEBHOOK_ID: &str = "x-kipp-webhook-id";
 /// The result of an internal call (`applied`, `unchanged`, `duplicate`, …).
 pub const H_RESULT: &str = "x-kipp-result";
 /// `GET /events`: the subscriber's token id.
@@ -351,9 +349,11 @@ impl SessionObject {
             return Response::from_websocket(pair.client);
         }
         // Long-poll: answer when the status differs from `after`, or after `wait` seconds.
-        let after = query_param(req, "after");
-        let wait =
-            query_param(req, "wait").and_then(|w| w.parse::<u64>().ok()).unwrap_or(MAX_WAIT_SECS).min(MAX_WAIT_SECS);
+        let after = query_param(req.inner(), "after");
+        let wait = query_param(req.inner(), "wait")
+            .and_then(|w| w.parse::<u64>().ok())
+            .unwrap_or(MAX_WAIT_SECS)
+            .min(MAX_WAIT_SECS);
         let differs = after.as_deref() != self.status().as_ref().map(SessionStatus::as_str);
         if differs || wait == 0 || self.is_terminal() {
             return Ok(raw_json(200, self.message().into_bytes()));
@@ -367,13 +367,12 @@ impl SessionObject {
         Ok(raw_json(200, self.message().into_bytes()))
     }
 
-    /// `GET /get`: the session JSON as stored, with the scope facts in headers.
-    async fn get(&self) -> Result<Response> {
+    /// The session JSON as stored and its scope facts ([`Facts`]), or None when unknown.
+    async fn get(&self) -> Result<Option<(String, String)>> {
         if !self.load().await? {
-            return Ok(result(404, "unknown"));
+            return Ok(None);
         }
-        let resp = raw_json(200, self.session_json.borrow().as_bytes().to_vec());
-        if let Some(r) = self.record.borrow().as_ref() {
+        let Some(r) = self.record.borrow().as_ref().map(|r| {
             let (d, st) = (r.device_id.as_str(), r.state.status.as_str());
             let l = r.location_id.as_ref().map_or("", LocationId::as_str);
             let mut facts = String::with_capacity(d.len() + st.len() + l.len() + 2);
@@ -384,9 +383,110 @@ impl SessionObject {
                 facts.push(' ');
                 facts.push_str(l);
             }
-            resp.headers().set(H_FACTS, &facts)?;
+            facts
+        }) else {
+            return Ok(None);
+        };
+        Ok(Some((self.session_json.borrow().clone(), r)))
+    }
+
+    /// A verified delivery for this session: its outcome as (status, result).
+    async fn webhook(&self, webhook_id: &str, body: &[u8]) -> Result<(u16, &'static str)> {
+        let Ok(ParsedEvent::Ipp(event)) = parse_event(body) else {
+            return Ok((400, "malformed_event"));
+        };
+        if !self.load().await? {
+            return Ok((404, "unknown"));
         }
-        Ok(resp)
+        // Checked on the record in memory (no copy until something is written).
+        let (seen, terminal, sid) = match self.record.borrow().as_ref() {
+            Some(r) => (r.seen_webhook(webhook_id, now_ms()), r.is_terminal(), r.session.session_id.clone()),
+            None => return Ok((404, "unknown")),
+        };
+        if seen {
+            return Ok((200, "duplicate"));
+        }
+        // The event is a hint: re-read the session, unless it is already terminal.
+        let observed = if terminal { None } else { self.fetch_upstream(&sid).await };
+        if observed.is_none() && !terminal {
+            // Not durable yet: let Kustom retry (and the alarm will re-read anyway).
+            return Ok((503, "upstream_unavailable"));
+        }
+        // The record as it is now: another request may have changed it while we waited.
+        let Some(mut r) = self.load_owned().await? else { return Ok((404, "unknown")) };
+        if r.seen_webhook(webhook_id, now_ms()) {
+            return Ok((200, "duplicate"));
+        }
+        let now = now_ms();
+        let changed = r.apply_webhook(webhook_id, &event, observed.as_ref(), now);
+        self.save_with(r, Some((webhook_id, now))).await?;
+        if changed {
+            self.close_unauthorized().await;
+            self.broadcast();
+            self.schedule().await?;
+        }
+        Ok((200, if changed { "applied" } else { "unchanged" }))
+    }
+}
+
+/// The object's RPC methods: the two hot calls of the worker (GET session, webhook delivery)
+/// skip the Request/Response pair, header objects and body streams of a fetch-style call (see
+/// docs/decisions.md § Edge worker, speed). The worker's side is [`SessionRpc`].
+#[wasm_bindgen::prelude::wasm_bindgen]
+impl SessionObject {
+    /// `[session JSON, facts]`, or `null` when the object does not know its session.
+    #[wasm_bindgen(js_name = kippGet)]
+    pub async fn rpc_get(&self) -> core::result::Result<JsValue, JsValue> {
+        Ok(match self.get().await.map_err(JsValue::from)? {
+            Some((json, facts)) => js_sys::Array::of2(&json.into(), &facts.into()).into(),
+            None => JsValue::NULL,
+        })
+    }
+
+    /// `[status, result]` for a verified delivery (see [`webhook_result`]).
+    #[wasm_bindgen(js_name = kippWebhook)]
+    pub async fn rpc_webhook(&self, webhook_id: String, body: String) -> core::result::Result<JsValue, JsValue> {
+        let (status, result) = self.webhook(&webhook_id, body.as_bytes()).await.map_err(JsValue::from)?;
+        Ok(js_sys::Array::of2(&status.into(), &result.into()).into())
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A session object's stub seen through its RPC methods (`Stub::into_rpc`).
+    #[wasm_bindgen(extends = js_sys::Object)]
+    pub type SessionRpc;
+
+    #[wasm_bindgen(method, js_name = kippGet)]
+    fn kipp_get(this: &SessionRpc) -> js_sys::Promise;
+
+    #[wasm_bindgen(method, js_name = kippWebhook)]
+    fn kipp_webhook(this: &SessionRpc, webhook_id: &str, body: &str) -> js_sys::Promise;
+}
+
+impl SessionRpc {
+    /// The session JSON and its facts, or None when the object does not know the session.
+    pub async fn get(&self) -> Result<Option<(String, Facts)>> {
+        let v = JsFuture::from(self.kipp_get()).await?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let a = js_sys::Array::from(&v);
+        let (Some(json), Some(facts)) = (a.get(0).as_string(), a.get(1).as_string()) else {
+            return Err(worker::Error::RustError("session object: unexpected get reply".into()));
+        };
+        Ok(Some((json, Facts::parse(&facts))))
+    }
+
+    /// Applies a verified delivery: (status, result) — 200 applied/unchanged/duplicate, 404
+    /// unknown, 400 malformed_event, 503 upstream_unavailable.
+    pub async fn webhook(&self, webhook_id: &str, body: &str) -> Result<(u16, String)> {
+        let a = js_sys::Array::from(&JsFuture::from(self.kipp_webhook(webhook_id, body)).await?);
+        let status = a.get(0).as_f64().and_then(|s| u16::try_from(s as i64).ok());
+        match (status, a.get(1).as_string()) {
+            (Some(s), Some(r)) => Ok((s, r)),
+            _ => Err(worker::Error::RustError("session object: unexpected webhook reply".into())),
+        }
     }
 }
 
@@ -406,7 +506,6 @@ impl DurableObject for SessionObject {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.path();
         match (req.method(), path.as_str()) {
-            (Method::Get, "/get") => self.get().await,
             (Method::Post, "/init") => {
                 let init: Init = crate::http::req_json(&mut req).await?;
                 if self.load().await? {
@@ -423,43 +522,6 @@ impl DurableObject for SessionObject {
                 let changed = r.apply_observed(&s, now_ms(), "observed");
                 if changed {
                     self.save(r).await?;
-                    self.close_unauthorized().await;
-                    self.broadcast();
-                    self.schedule().await?;
-                }
-                Ok(result(200, if changed { "applied" } else { "unchanged" }))
-            }
-            (Method::Post, "/webhook") => {
-                let webhook_id = req.headers().get(H_WEBHOOK_ID)?.unwrap_or_default();
-                let Ok(ParsedEvent::Ipp(event)) = parse_event(&req.bytes().await?) else {
-                    return Ok(result(400, "malformed_event"));
-                };
-                if !self.load().await? {
-                    return Ok(result(404, "unknown"));
-                }
-                // Checked on the record in memory (no copy until something is written).
-                let (seen, terminal, sid) = match self.record.borrow().as_ref() {
-                    Some(r) => (r.seen_webhook(&webhook_id, now_ms()), r.is_terminal(), r.session.session_id.clone()),
-                    None => return Ok(result(404, "unknown")),
-                };
-                if seen {
-                    return Ok(result(200, "duplicate"));
-                }
-                // The event is a hint: re-read the session, unless it is already terminal.
-                let observed = if terminal { None } else { self.fetch_upstream(&sid).await };
-                if observed.is_none() && !terminal {
-                    // Not durable yet: let Kustom retry (and the alarm will re-read anyway).
-                    return Ok(result(503, "upstream_unavailable"));
-                }
-                // The record as it is now: another request may have changed it while we waited.
-                let Some(mut r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
-                if r.seen_webhook(&webhook_id, now_ms()) {
-                    return Ok(result(200, "duplicate"));
-                }
-                let now = now_ms();
-                let changed = r.apply_webhook(&webhook_id, &event, observed.as_ref(), now);
-                self.save_with(r, Some((&webhook_id, now))).await?;
-                if changed {
                     self.close_unauthorized().await;
                     self.broadcast();
                     self.schedule().await?;
