@@ -5,6 +5,8 @@
 //! Every change goes through [`SessionState`], so late, duplicate and out-of-order hints change
 //! nothing and terminal states absorb.
 
+use std::collections::{HashMap, VecDeque};
+
 use kipp_core::api::sessions::Session;
 use kipp_core::event::IppEvent;
 use kipp_core::ids::{DeviceId, LocationId, OrderId};
@@ -93,9 +95,71 @@ pub struct SessionRecord {
     /// Applied changes, oldest first.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
-    /// Processed webhook ids with the time they were processed.
+    /// Processed webhook ids with the time they were processed: only in records written before
+    /// the ids moved to their own keys (read once into a [`WebhookMemory`], then written empty).
     #[serde(default)]
     pub webhooks: Vec<(String, i64)>,
+}
+
+/// The webhook ids a session object processed within [`WEBHOOK_DEDUPE_TTL_MS`], at most
+/// [`MAX_REMEMBERED_WEBHOOKS`], kept beside the record rather than in it: a delivery asks a set
+/// whether its id was seen, and neither copies nor scans up to 256 ids.
+#[derive(Debug, Default, Clone)]
+pub struct WebhookMemory {
+    /// Oldest first.
+    order: VecDeque<(String, i64)>,
+    /// Each id's latest time.
+    latest: HashMap<String, i64>,
+}
+
+impl WebhookMemory {
+    /// A memory holding these ids, given oldest first.
+    #[must_use]
+    pub fn from_oldest_first(ids: impl IntoIterator<Item = (String, i64)>) -> Self {
+        let mut m = Self::default();
+        for (id, at) in ids {
+            m.remember(&id, at);
+        }
+        m
+    }
+
+    /// True if this id was processed within the TTL.
+    #[must_use]
+    pub fn seen(&self, id: &str, now_ms: i64) -> bool {
+        self.latest.get(id).is_some_and(|at| now_ms - at < WEBHOOK_DEDUPE_TTL_MS)
+    }
+
+    /// Remembers an id, forgetting expired ones and, when full, the oldest.
+    pub fn remember(&mut self, id: &str, now_ms: i64) {
+        while let Some((old, at)) = self.order.front() {
+            if now_ms - at < WEBHOOK_DEDUPE_TTL_MS && self.order.len() < MAX_REMEMBERED_WEBHOOKS {
+                break;
+            }
+            if self.latest.get(old) == Some(at) {
+                self.latest.remove(old);
+            }
+            self.order.pop_front();
+        }
+        self.order.push_back((id.to_owned(), now_ms));
+        self.latest.insert(id.to_owned(), now_ms);
+    }
+
+    /// The ids, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &(String, i64)> {
+        self.order.iter()
+    }
+
+    /// How many ids are remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// True when no id is remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
 }
 
 /// The `state` part of a pushed message (nulls written out, as in docs/contracts.md).
@@ -164,26 +228,10 @@ impl SessionRecord {
         true
     }
 
-    /// True if this webhook id was processed within the TTL.
-    #[must_use]
-    pub fn seen_webhook(&self, id: &str, now_ms: i64) -> bool {
-        self.webhooks.iter().any(|(w, at)| w == id && now_ms - at < WEBHOOK_DEDUPE_TTL_MS)
-    }
-
     /// Applies a verified webhook and the session re-read because of it. Returns true if
-    /// anything subscribers see changed.
-    pub fn apply_webhook(
-        &mut self,
-        webhook_id: &str,
-        event: &IppEvent,
-        observed: Option<&Session>,
-        now_ms: i64,
-    ) -> bool {
-        self.webhooks.retain(|(_, at)| now_ms - at < WEBHOOK_DEDUPE_TTL_MS);
-        if self.webhooks.len() >= MAX_REMEMBERED_WEBHOOKS {
-            self.webhooks.remove(0);
-        }
-        self.webhooks.push((webhook_id.to_owned(), now_ms));
+    /// anything subscribers see changed. (Its id is remembered by the object's
+    /// [`WebhookMemory`].)
+    pub fn apply_webhook(&mut self, event: &IppEvent, observed: Option<&Session>, now_ms: i64) -> bool {
         // The event is a hint: the status comes from the session re-read from Kustom. Only a
         // payment failure carries facts a read does not (the reason, the attempt count).
         let mut changed = false;
@@ -301,8 +349,8 @@ mod tests {
     #[test]
     fn lifecycle_and_message_shape() {
         let mut r = SessionRecord::new(session(SessionStatus::Created), None, 0);
-        assert!(!r.apply_webhook("w1", &ev(1, EventType::SessionCreated), Some(&session(SessionStatus::Created)), 1));
-        assert!(r.apply_webhook("w2", &ev(2, EventType::PaymentFailed), Some(&session(SessionStatus::Active)), 2));
+        assert!(!r.apply_webhook(&ev(1, EventType::SessionCreated), Some(&session(SessionStatus::Created)), 1));
+        assert!(r.apply_webhook(&ev(2, EventType::PaymentFailed), Some(&session(SessionStatus::Active)), 2));
         let m = serde_json::to_value(r.message()).unwrap();
         assert_eq!(m["type"], "session");
         assert_eq!(m["state"]["status"], "ACTIVE");
@@ -314,25 +362,14 @@ mod tests {
         assert_eq!(r.message_json(&sj), serde_json::to_string(&r.message()).unwrap());
         let mut fin = session(SessionStatus::Finalized);
         fin.order_id = Some(OrderId::parse("880e8400-e29b-41d4-a716-446655440003").unwrap());
-        assert!(r.apply_webhook("w3", &ev(3, EventType::SessionFinalized), Some(&fin), 3));
+        assert!(r.apply_webhook(&ev(3, EventType::SessionFinalized), Some(&fin), 3));
         assert!(r.is_terminal());
         assert_eq!(r.session.order_id, fin.order_id);
-        // Replays and late events change nothing.
-        assert!(r.seen_webhook("w2", 4));
-        assert!(!r.apply_webhook(
-            "w4",
-            &ev(4, EventType::SessionCancelled),
-            Some(&session(SessionStatus::Cancelled)),
-            4
-        ));
+        // Late events change nothing.
+        assert!(!r.apply_webhook(&ev(4, EventType::SessionCancelled), Some(&session(SessionStatus::Cancelled)), 4));
         // A signed hint that Kustom does not confirm changes nothing.
         let mut open = SessionRecord::new(session(SessionStatus::Created), None, 0);
-        assert!(!open.apply_webhook(
-            "w5",
-            &ev(5, EventType::SessionCancelled),
-            Some(&session(SessionStatus::Created)),
-            5
-        ));
+        assert!(!open.apply_webhook(&ev(5, EventType::SessionCancelled), Some(&session(SessionStatus::Created)), 5));
         assert_eq!(open.state.status, SessionStatus::Created);
         assert!(!r.apply_observed(&session(SessionStatus::Active), 5, "observed"));
         assert_eq!(r.transitions(), 1); // CREATED → ACTIVE came with the payment failure
@@ -361,9 +398,32 @@ mod tests {
 
     #[test]
     fn webhook_dedupe_expires() {
-        let mut r = SessionRecord::new(session(SessionStatus::Created), None, 0);
-        r.apply_webhook("w1", &ev(1, EventType::SessionCreated), None, 0);
-        assert!(r.seen_webhook("w1", 1000));
-        assert!(!r.seen_webhook("w1", WEBHOOK_DEDUPE_TTL_MS + 1));
+        let mut m = WebhookMemory::default();
+        m.remember("w1", 0);
+        assert!(m.seen("w1", 1000));
+        assert!(!m.seen("w2", 1000));
+        assert!(!m.seen("w1", WEBHOOK_DEDUPE_TTL_MS + 1));
+        // An expired id is forgotten by the next remember.
+        m.remember("w2", WEBHOOK_DEDUPE_TTL_MS + 1);
+        assert_eq!(m.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["w2"]);
+    }
+
+    #[test]
+    fn webhook_memory_keeps_the_newest_ids() {
+        let n = MAX_REMEMBERED_WEBHOOKS;
+        let m = WebhookMemory::from_oldest_first((0..n + 10).map(|i| (format!("w{i}"), i as i64)));
+        assert_eq!(m.len(), n);
+        assert!(!m.seen("w9", 1_000));
+        assert!(m.seen("w10", 1_000));
+        assert!(m.seen(&format!("w{}", n + 9), 1_000));
+        assert_eq!(m.iter().next().map(|(id, _)| id.as_str()), Some("w10"));
+        // An id seen again keeps its latest time when its older entry leaves the ring.
+        let mut m = WebhookMemory::from_oldest_first([("a".to_owned(), 0), ("a".to_owned(), 5)]);
+        for i in 0..n - 1 {
+            m.remember(&format!("x{i}"), 6);
+        }
+        assert!(m.seen("a", 7));
+        m.remember("y", 7);
+        assert!(!m.seen("a", 7));
     }
 }

@@ -28,7 +28,7 @@ use worker::{
 
 use crate::http::{json, now_ms, query_param, raw_json, store_get};
 use crate::objects::device::list;
-use crate::record::{next_reconcile_ms, SessionRecord, MAX_REMEMBERED_WEBHOOKS, WEBHOOK_DEDUPE_TTL_MS};
+use crate::record::{next_reconcile_ms, SessionRecord, WebhookMemory, MAX_REMEMBERED_WEBHOOKS, WEBHOOK_DEDUPE_TTL_MS};
 use crate::upstream::{self, Stats};
 
 /// Most subscribers per session.
@@ -57,9 +57,11 @@ pub struct SessionObject {
     record: RefCell<Option<SessionRecord>>,
     /// The record's session as JSON, encoded once per change (GET session sends it as is).
     session_json: RefCell<String>,
+    /// The processed webhook ids (dedupe), read from the ring once per object lifetime.
+    seen: RefCell<WebhookMemory>,
     /// Sequence number of the next remembered webhook id (see [`WH_PREFIX`]).
     wh_seq: Cell<u64>,
-    /// The ids in memory came from a record written before the ring existed (inside `rec`):
+    /// The ids in `seen` came from a record written before the ring existed (inside `rec`):
     /// the next save writes them all to the ring.
     wh_legacy: Cell<bool>,
 }
@@ -71,7 +73,7 @@ pub struct SessionObject {
 /// `put` (atomic) only when the delivery changed it. Read back once per object lifetime.
 pub const WH_PREFIX: &str = "wh:";
 
-/// The record minus what a delivery that changed nothing touches (the dedupe ids, `checked_ms`).
+/// The record minus what a delivery that changed nothing touches (`checked_ms`).
 fn same_durable(a: &SessionRecord, b: &SessionRecord) -> bool {
     a.session == b.session
         && a.state == b.state
@@ -161,14 +163,16 @@ impl SessionObject {
             let start = ((newest + 1) % n as u64) as usize;
             self.wh_seq.set(newest + 1);
             self.wh_legacy.set(false);
-            r.webhooks = (0..n)
-                .filter_map(|i| slots[(start + i) % n].take())
-                .filter(|(_, ms, _)| now - ms < WEBHOOK_DEDUPE_TTL_MS)
-                .map(|(_, ms, id)| (id, ms))
-                .collect();
+            *self.seen.borrow_mut() = WebhookMemory::from_oldest_first(
+                (0..n)
+                    .filter_map(|i| slots[(start + i) % n].take())
+                    .filter(|(_, ms, _)| now - ms < WEBHOOK_DEDUPE_TTL_MS)
+                    .map(|(_, ms, id)| (id, ms)),
+            );
         } else {
             self.wh_seq.set(0);
             self.wh_legacy.set(!r.webhooks.is_empty());
+            *self.seen.borrow_mut() = WebhookMemory::from_oldest_first(r.webhooks.drain(..));
         }
         if self.record.borrow().is_none() {
             *self.session_json.borrow_mut() = serde_json::to_string(&r.session)?;
@@ -192,25 +196,25 @@ impl SessionObject {
 
     /// Writes the record and, for a delivery, its webhook id (see [`WH_PREFIX`]), in one `put`.
     /// A delivery that changed nothing else writes its id only.
-    async fn save_with(&self, mut r: SessionRecord, webhook: Option<(&str, i64)>) -> Result<()> {
+    async fn save_with(&self, r: SessionRecord, webhook: Option<(&str, i64)>) -> Result<()> {
         let values = js_sys::Object::new();
         let set = |k: &str, v: &str| js_sys::Reflect::set(&values, &k.into(), &v.into()).map(|_| ());
         let legacy = self.wh_legacy.get();
         let rec_changed =
             webhook.is_none() || legacy || !self.record.borrow().as_ref().is_some_and(|old| same_durable(old, &r));
         if rec_changed {
-            let ids = core::mem::take(&mut r.webhooks);
-            let text = serde_json::to_string(&r);
-            r.webhooks = ids;
-            set("rec", &text?)?;
+            set("rec", &serde_json::to_string(&r)?)?;
         }
         let slot = |seq: u64, ms: i64, id: &str| -> Result<()> {
             let key = format!("{WH_PREFIX}{}", seq % MAX_REMEMBERED_WEBHOOKS as u64);
             Ok(set(&key, &format!("{seq} {ms} {id}"))?)
         };
         let mut seq = self.wh_seq.get();
+        if let Some((id, ms)) = webhook {
+            self.seen.borrow_mut().remember(id, ms);
+        }
         if legacy {
-            for (id, ms) in &r.webhooks {
+            for (id, ms) in self.seen.borrow().iter() {
                 slot(seq, *ms, id)?;
                 seq += 1;
             }
@@ -218,7 +222,8 @@ impl SessionObject {
             slot(seq, ms, id)?;
             seq += 1;
         }
-        // Claimed before the write: a second delivery saving meanwhile takes the next slot.
+        // Claimed before the write: a second delivery saving meanwhile takes the next slot (and
+        // finds its id already remembered).
         self.wh_seq.set(seq);
         self.wh_legacy.set(false);
         self.state.storage().put_multiple_raw(values).await?;
@@ -400,7 +405,7 @@ impl SessionObject {
         }
         // Checked on the record in memory (no copy until something is written).
         let (seen, terminal, sid) = match self.record.borrow().as_ref() {
-            Some(r) => (r.seen_webhook(webhook_id, now_ms()), r.is_terminal(), r.session.session_id.clone()),
+            Some(r) => (self.seen.borrow().seen(webhook_id, now_ms()), r.is_terminal(), r.session.session_id.clone()),
             None => return Ok((404, "unknown")),
         };
         if seen {
@@ -413,12 +418,12 @@ impl SessionObject {
             return Ok((503, "upstream_unavailable"));
         }
         // The record as it is now: another request may have changed it while we waited.
-        let Some(mut r) = self.load_owned().await? else { return Ok((404, "unknown")) };
-        if r.seen_webhook(webhook_id, now_ms()) {
+        if self.seen.borrow().seen(webhook_id, now_ms()) {
             return Ok((200, "duplicate"));
         }
+        let Some(mut r) = self.load_owned().await? else { return Ok((404, "unknown")) };
         let now = now_ms();
-        let changed = r.apply_webhook(webhook_id, &event, observed.as_ref(), now);
+        let changed = r.apply_webhook(&event, observed.as_ref(), now);
         self.save_with(r, Some((webhook_id, now))).await?;
         if changed {
             self.close_unauthorized().await;
@@ -498,6 +503,7 @@ impl DurableObject for SessionObject {
             waiters: RefCell::new(Vec::new()),
             record: RefCell::new(None),
             session_json: RefCell::new(String::new()),
+            seen: RefCell::new(WebhookMemory::default()),
             wh_seq: Cell::new(0),
             wh_legacy: Cell::new(false),
         }
