@@ -34,8 +34,8 @@ const secs = () => ((performance.now() - T0) / 1000).toFixed(0);
 // ---- failing clearly, stopping only what this run started -----------------------------------
 let st;            // the harness stack (emulator + Rust worker), once started
 let starting;      // startStack()'s promise while it runs
-let ts;            // the TypeScript baseline's wrangler dev (own process group)
-let tsLog;
+let tsWorkers = []; // the TypeScript baselines' wrangler devs (own process groups)
+let tsLogs = [];
 let currentPhase = 'start';
 let stopping = false;
 let failed = false;
@@ -60,7 +60,7 @@ function cleanup() {
     stopping = true;
     // Stopped while the harness was still starting: wait (bounded) for it, to stop what it started.
     if (!st && starting) st = await Promise.race([starting.catch(() => undefined), sleep(20000)]);
-    await stopGroup(ts);
+    for (const t of tsWorkers) await stopGroup(t);
     if (st) await st.stop();
     if (st && !failed) rmSync(st.dir, { recursive: true, force: true });
   })();
@@ -73,7 +73,7 @@ async function fail(reason) {
   console.error(`BENCH_FAILED ${String(reason).split('\n')[0]} (phase "${currentPhase}", ${secs()} s into the run)`);
   for (const l of String(reason).split('\n').slice(1, 12)) console.error(`  ${l}`);
   if (st) {
-    for (const [name, file] of [['Rust worker (wrangler dev)', st.logs.worker], ['TypeScript baseline (wrangler dev)', tsLog]]) {
+    for (const [name, file] of [['Rust worker (wrangler dev)', st.logs.worker], ...tsLogs.map((f) => [`TypeScript baseline (wrangler dev, ${path.basename(f)})`, f])]) {
       const lines = tail(file);
       if (lines.length) { console.error(`  last lines of the ${name} log ${file}:`); for (const l of lines) console.error(`    ${l.slice(0, 300)}`); }
     }
@@ -216,42 +216,55 @@ async function main() {
   const auth = { authorization: `Bearer ${st.clerk}` };
   out('edge_rust_workerd_rss_start', groupRssMiB(st.children.worker.pid).toFixed(0), 'MiB');
 
-  // The TypeScript baseline, same workerd, same emulator, its own fresh state.
-  const tsBase = await phase('starting the TypeScript baseline', 90_000, async () => {
+  // The TypeScript baseline, same workerd, same emulator, its own fresh state: once deployed as
+  // kipp is (Workers Assets in front, bench/ts-worker/wrangler.toml) and once bare
+  // (wrangler.bare.toml, also serving the minimal routes).
+  const startTs = (config, name) => phase(`starting the TypeScript baseline (${config})`, 90_000, async () => {
     const port = await freePort();
     const values = { KIPP_TOKEN_KEY: st.s.tokenKey, KUSTOM_WEBHOOK_SECRETS: st.s.webhookSecret, KUSTOM_API_KEY: st.s.apiKey, KUSTOM_MERCHANT_ID: st.s.merchantId };
-    const envFile = path.join(st.dir, 'ts.dev.vars');
+    const envFile = path.join(st.dir, `${name}.dev.vars`);
     writeFileSync(envFile, Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n') + `\nKUSTOM_API_BASE=${st.emulator}\n`);
-    tsLog = path.join(st.dir, 'ts-worker.log');
-    const log = createWriteStream(tsLog);
+    const logFile = path.join(st.dir, `${name}-worker.log`);
+    tsLogs.push(logFile);
+    const log = createWriteStream(logFile);
     const [cmd, pre] = wranglerDev(); // the same launcher as the Rust worker's
-    ts = spawn(cmd, [...pre, 'dev', '--config', path.join(ROOT, 'bench/ts-worker/wrangler.toml'), '--local', '--ip', '127.0.0.1',
+    const child = spawn(cmd, [...pre, 'dev', '--config', path.join(ROOT, 'bench/ts-worker', config), '--local', '--ip', '127.0.0.1',
       '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--env-file', envFile,
-      '--persist-to', path.join(st.dir, 'ts-state')], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', DO_NOT_TRACK: '1' } });
-    ts.stdout.pipe(log); ts.stderr.pipe(log);
-    watch(ts, 'TypeScript baseline');
+      '--persist-to', path.join(st.dir, `${name}-state`)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', DO_NOT_TRACK: '1' } });
+    tsWorkers.push(child);
+    child.stdout.pipe(log); child.stderr.pipe(log);
+    watch(child, `TypeScript baseline (${config})`);
     const base = `http://127.0.0.1:${port}`;
-    await eventually(async () => { try { return (await timedFetch(`${base}/nope`, {}, 2000)).status === 404; } catch { return false; } }, 60000, 'the TypeScript worker to answer');
+    await eventually(async () => { try { return (await timedFetch(`${base}/ipp/nope`, {}, 2000)).status === 404; } catch { return false; } }, 60000, `the TypeScript worker (${config}) to answer`);
     const seeded = await timedFetch(`${base}/seed/${sid}`, { method: 'POST', body: JSON.stringify(created.body) });
-    if (seeded.status >= 300) throw new Error(`seeding the TypeScript worker: ${seeded.status} ${seeded.text.slice(0, 200)}`);
-    out('edge_ts_workerd_rss_start', groupRssMiB(ts.pid).toFixed(0), 'MiB');
-    return base;
+    if (seeded.status >= 300) throw new Error(`seeding the TypeScript worker (${config}): ${seeded.status} ${seeded.text.slice(0, 200)}`);
+    return { base, child };
   });
+  const tsDeployed = await startTs('wrangler.toml', 'ts');
+  const tsBare = await startTs('wrangler.bare.toml', 'ts-bare');
+  out('edge_ts_workerd_rss_start', groupRssMiB(tsDeployed.child.pid).toFixed(0), 'MiB');
 
-  // Three workers per route, in alternating rounds: Rust; "ts", the TypeScript baseline doing
-  // what the route requires of kipp per request (one JSON log line, revocation check); and
-  // "ts_minimal", the same TypeScript routes under /minimal/ without either (the earlier
-  // baseline, kept so that nothing is hidden: see bench/ts-worker/index.ts).
-  // Each compare: 3 × 1.5 s warm-up + 3 × DURATION_MS, each request ≤ 10 s.
-  const loadLimit = 4500 + 3 * DURATION_MS + 30_000;
+  // Four workers per route, in alternating rounds: Rust; "ts", the TypeScript baseline doing
+  // what the route requires of kipp per request (one JSON log line, revocation check) and
+  // deployed as kipp is (Workers Assets in front); "ts_bare", the same without assets; and
+  // "ts_minimal", the bare worker's routes under /minimal/ without log line or revocation check
+  // (the earliest baseline, kept so that nothing is hidden: see bench/ts-worker/index.ts).
+  // Each compare: 4 × 1.5 s warm-up + 4 × DURATION_MS, each request ≤ 10 s.
+  const loadLimit = 6000 + 4 * DURATION_MS + 30_000;
+  const targets = (make) => [
+    { label: 'rust', makeReq: make(st.worker) }, { label: 'ts', makeReq: make(tsDeployed.base) },
+    { label: 'ts_bare', makeReq: make(tsBare.base) }, { label: 'ts_minimal', makeReq: make(`${tsBare.base}/minimal`) },
+  ];
   const get = (base) => () => ({ url: `${base}/ipp/v1/sessions/${sid}`, init: { headers: auth } });
-  const [rustGet, tsGet, tsMinGet] = await phase('GET session load', loadLimit, () => compare('get_session', [{ label: 'rust', makeReq: get(st.worker) }, { label: 'ts', makeReq: get(tsBase) }, { label: 'ts_minimal', makeReq: get(`${tsBase}/minimal`) }]));
-  const [rustHook, tsHook, tsMinHook] = await phase('webhook load', loadLimit, () => compare('webhook', [{ label: 'rust', makeReq: webhookReq(st.worker, sid) }, { label: 'ts', makeReq: webhookReq(tsBase, sid) }, { label: 'ts_minimal', makeReq: webhookReq(`${tsBase}/minimal`, sid) }]));
+  const [rustGet, tsGet, tsBareGet, tsMinGet] = await phase('GET session load', loadLimit, () => compare('get_session', targets(get)));
+  const [rustHook, tsHook, tsBareHook, tsMinHook] = await phase('webhook load', loadLimit, () => compare('webhook', targets((base) => webhookReq(base, sid))));
   out('edge_get_session_vs_ts', (rustGet / tsGet).toFixed(2), 'x');
   out('edge_webhook_vs_ts', (rustHook / tsHook).toFixed(2), 'x');
+  out('edge_get_session_vs_ts_bare', (rustGet / tsBareGet).toFixed(2), 'x');
+  out('edge_webhook_vs_ts_bare', (rustHook / tsBareHook).toFixed(2), 'x');
   out('edge_get_session_vs_ts_minimal', (rustGet / tsMinGet).toFixed(2), 'x');
   out('edge_webhook_vs_ts_minimal', (rustHook / tsMinHook).toFixed(2), 'x');
-  out('edge_ts_workerd_rss_end', groupRssMiB(ts.pid).toFixed(0), 'MiB');
+  out('edge_ts_workerd_rss_end', groupRssMiB(tsDeployed.child.pid).toFixed(0), 'MiB');
 
   // Webhook received → WebSocket message latency. A webhook the worker does not accept, or a
   // message that does not arrive within 5 s (KIPP_BENCH_PUSH_TIMEOUT_MS), fails the run: a lost
