@@ -11,6 +11,7 @@ use worker::{Headers, Method, Request, Response, Result};
 #[derive(Debug)]
 pub struct Incoming {
     raw: web_sys::Request,
+    headers: web_sys::Headers,
     method: Method,
     path: String,
 }
@@ -21,7 +22,8 @@ impl Incoming {
     pub fn new(raw: web_sys::Request) -> Self {
         let method = Method::from(raw.method());
         let path = path_of(&raw.url());
-        Self { raw, method, path }
+        let headers = raw.headers();
+        Self { raw, headers, method, path }
     }
 
     /// The method.
@@ -36,10 +38,9 @@ impl Incoming {
         &self.path
     }
 
-    /// The headers.
-    #[must_use]
-    pub fn headers(&self) -> Headers {
-        Headers(self.raw.headers())
+    /// A header's value (the headers object is fetched once per request).
+    pub fn header(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.headers.get(name)?)
     }
 
     /// The runtime's request.
@@ -114,10 +115,11 @@ pub fn raw_json(status: u16, body: Vec<u8>) -> Response {
 /// Reads a body up to `max` bytes (`None` when larger). A request without a body (the usual
 /// GET) costs no read.
 pub async fn body(req: &Incoming, max: usize) -> Result<Option<Vec<u8>>> {
-    if req.inner().body().is_none() {
+    let declared = req.header("content-length")?.and_then(|l| l.parse::<usize>().ok());
+    if declared.is_none() && req.inner().body().is_none() {
         return Ok(Some(Vec::new()));
     }
-    if let Some(len) = req.headers().get("content-length")?.and_then(|l| l.parse::<usize>().ok()) {
+    if let Some(len) = declared {
         if len > max {
             return Ok(None);
         }

@@ -77,7 +77,7 @@ async fn handle(req: Incoming, env: Env) -> Result<Response> {
     }
     let t0 = now_ms();
     let mut ctx = Ctx { rid: request_id(), route: "", ..Ctx::default() };
-    let origin = req.headers().get("origin")?;
+    let origin = req.header("origin")?;
     let method = req.method();
     let cfg = match crate::env::config(&env) {
         Ok(c) => c,
@@ -244,7 +244,7 @@ async fn authenticate(
     ctx: &mut Ctx,
     allow_query: bool,
 ) -> Result<core::result::Result<Claims, Response>> {
-    let header = req.headers().get("authorization")?;
+    let header = req.header("authorization")?;
     let mut token = auth::bearer(header.as_deref()).map(str::to_owned);
     if token.is_none() && allow_query {
         token = http::query_param(req.inner(), "token");
@@ -462,7 +462,7 @@ async fn create_session(
     create: &kipp_core::api::sessions::CreateSession,
     body: &[u8],
 ) -> Result<Response> {
-    let client_key = req.headers().get("idempotency-key")?;
+    let client_key = req.header("idempotency-key")?;
     let key = match idem::storage_key(client_key.as_deref(), &claims.jti, body) {
         Ok(k) => k,
         Err(p) => return Ok(fail(ctx, p)),
@@ -526,7 +526,7 @@ async fn events(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, id: 
     // token expires or is revoked (a WebSocket otherwise outlives its token).
     let exp = claims.exp.to_string();
     let mut extra = vec![(session::H_JTI, claims.jti.as_str()), (session::H_EXP, exp.as_str())];
-    let upgrade = req.headers().get("upgrade")?;
+    let upgrade = req.header("upgrade")?;
     if upgrade.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
         extra.push(("upgrade", "websocket"));
     }

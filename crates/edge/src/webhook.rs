@@ -46,8 +46,7 @@ fn ack(ctx: &mut Ctx, result: &str) -> Response {
 
 /// Handles one delivery.
 pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) -> Result<Response> {
-    let h = req.headers();
-    let (id, ts, sig) = (h.get(HEADER_ID)?, h.get(HEADER_TIMESTAMP)?, h.get(HEADER_SIGNATURE)?);
+    let (id, ts, sig) = (req.header(HEADER_ID)?, req.header(HEADER_TIMESTAMP)?, req.header(HEADER_SIGNATURE)?);
     let Some(body) = http::body(req, MAX_WEBHOOK_BODY).await? else {
         return Ok(problem(Problem::from_status(413), &ctx.rid));
     };
