@@ -14,16 +14,19 @@ pub struct Incoming {
     headers: web_sys::Headers,
     method: Method,
     path: String,
+    query: String,
 }
 
 impl Incoming {
-    /// Wraps the runtime's request (reads its method and URL once).
+    /// Wraps the runtime's request (reads its method, URL and headers object once).
     #[must_use]
     pub fn new(raw: web_sys::Request) -> Self {
         let method = Method::from(raw.method());
-        let path = path_of(&raw.url());
+        let url = raw.url();
+        let path = path_of(&url);
+        let query = query_of(&url).to_owned();
         let headers = raw.headers();
-        Self { raw, headers, method, path }
+        Self { raw, headers, method, path, query }
     }
 
     /// The method.
@@ -36,6 +39,18 @@ impl Incoming {
     #[must_use]
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The raw query string (without `?`).
+    #[must_use]
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// The decoded value of query parameter `name` (see [`query_param_of`]).
+    #[must_use]
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        query_param_of(&self.query, name)
     }
 
     /// A header's value (the headers object is fetched once per request).
@@ -219,20 +234,25 @@ pub fn request_id() -> String {
     s
 }
 
-/// The raw query string of a request (without `?`), read from the URL string the runtime
-/// already serialized: no URL parser in the bundle.
-#[must_use]
-pub fn query_string(req: &web_sys::Request) -> String {
-    let url = req.url();
+/// The raw query string of a URL the runtime serialized (without `?`): no URL parser in the
+/// bundle.
+fn query_of(url: &str) -> &str {
     let q = url.split_once('?').map_or("", |(_, q)| q);
-    q.split('#').next().unwrap_or_default().to_owned()
+    q.split('#').next().unwrap_or_default()
 }
 
-/// The decoded value of query parameter `name` (first occurrence; malformed encoding → `None`).
+/// The decoded value of query parameter `name` in a raw query string (first occurrence;
+/// malformed encoding → `None`).
+#[must_use]
+pub fn query_param_of(query: &str, name: &str) -> Option<String> {
+    let pairs = kipp_core::api::parse_query(query).ok()?;
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// The decoded value of query parameter `name` of a request (see [`query_param_of`]).
 #[must_use]
 pub fn query_param(req: &web_sys::Request, name: &str) -> Option<String> {
-    let pairs = kipp_core::api::parse_query(&query_string(req)).ok()?;
-    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    query_param_of(query_of(&req.url()), name)
 }
 
 /// Decodes JSON bytes. Every decode in the worker goes through `serde_json::from_slice`, so

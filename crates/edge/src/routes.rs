@@ -247,7 +247,7 @@ async fn authenticate(
     let header = req.header("authorization")?;
     let mut token = auth::bearer(header.as_deref()).map(str::to_owned);
     if token.is_none() && allow_query {
-        token = http::query_param(req.inner(), "token");
+        token = req.query_param("token");
     }
     if token.is_some() {
         refresh_revoked(env, cfg).await?;
@@ -392,8 +392,8 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
     let Some(body) = http::body(req, plan::MAX_BODY).await? else {
         return Ok(fail(ctx, Problem::from_status(413)));
     };
-    let query = http::query_string(req.inner());
-    let pl = match plan::prepare(&route, &query, &body, &claims, cfg.playground(), &cfg.merchant_id) {
+    let query = req.query();
+    let pl = match plan::prepare(&route, query, &body, &claims, cfg.playground(), &cfg.merchant_id) {
         Ok(p) => p,
         Err(p) => return Ok(fail(ctx, p)),
     };
@@ -515,7 +515,7 @@ async fn events(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, id: 
     drop(view);
     let mut q = String::new();
     for k in ["after", "wait"] {
-        if let Some(v) = http::query_param(req.inner(), k) {
+        if let Some(v) = req.query_param(k) {
             q.push(if q.is_empty() { '?' } else { '&' });
             q.push_str(k);
             q.push('=');
