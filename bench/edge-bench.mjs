@@ -1,9 +1,10 @@
 // Edge worker benchmark: prints `BENCH <name> <value> <unit>` lines (see bench/edge-bench.sh).
-// Rust worker and the TypeScript baseline (bench/ts-worker) run in the same workerd version
-// (wrangler dev --local) against the same emulator, on loopback, 32 concurrent clients.
+// Rust worker and the TypeScript baseline (bench/ts-worker: once deployed as kipp is, with
+// Workers Assets in front, and once bare) run in the same workerd version (wrangler dev --local)
+// against the same emulator, on loopback, 32 concurrent clients.
 //
 // Every run starts from nothing: startStack() makes a new temporary folder with a private copy
-// of the built worker, a new emulator, a new `wrangler dev` and a new --persist-to state; the
+// of the built worker, a new emulator, a new `wrangler dev` and a new --persist-to state; each
 // TypeScript baseline gets its own new wrangler dev and state in that folder. Nothing is shared
 // between runs; the folder is removed at the end of a run that succeeded (kept, with its logs,
 // when it failed).

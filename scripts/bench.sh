@@ -195,8 +195,10 @@ any run failed (a failed run's figures are left out). Ratios (× TypeScript, × 
 inside each run against the baseline running on the same machine at the same time, then
 summarised the same way — the machine is shared and noisy, so absolute times alone mean little.
 Edge: \`edge_ts_*\` is the TypeScript baseline doing per request what the route requires of kipp
-(one JSON log line, the revocation check); \`edge_ts_minimal_*\` is the same worker without either
-(bench/ts-worker/index.ts). Both run under the same wrangler launcher as kipp (scripts/lib/wrangler-dev.mjs).
+(one JSON log line, the revocation check) and deployed as kipp is (Workers Assets in front, the same
+run_worker_first patterns); \`edge_ts_bare_*\` is the same worker without assets (what sessions 1–3
+called \`edge_ts_*\`); \`edge_ts_minimal_*\` is the bare worker without log line or revocation check
+(bench/ts-worker/). All run under the same wrangler launcher as kipp (scripts/lib/wrangler-dev.mjs).
 1 KB = 1024 bytes; gzip is \`gzip -9\`.
 
 | | |
@@ -342,7 +344,7 @@ md += `![Ratios against the baselines and edge latencies, Rust vs TypeScript](${
 // ---- plot: ratios (median, min–max whiskers, 1.0× line) and edge latencies p50/p99 --------------
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const W = 760, parts = [];
-const ratioNames = [['edge_get_session_vs_ts', 'edge GET session vs TS'], ['edge_webhook_vs_ts', 'edge webhook vs TS'], ['edge_get_session_vs_ts_minimal', 'GET vs minimal TS (no log)'], ['edge_webhook_vs_ts_minimal', 'webhook vs minimal TS'], ['kipp_vs_ajv', 'kipp wasm vs ajv'], ['kipp_vs_zod', 'kipp wasm vs zod']].filter(([n]) => figures.has(n));
+const ratioNames = [['edge_get_session_vs_ts', 'edge GET session vs TS'], ['edge_webhook_vs_ts', 'edge webhook vs TS'], ['edge_get_session_vs_ts_bare', 'GET vs TS without assets'], ['edge_webhook_vs_ts_bare', 'webhook vs TS without assets'], ['edge_get_session_vs_ts_minimal', 'GET vs minimal TS (no log)'], ['edge_webhook_vs_ts_minimal', 'webhook vs minimal TS'], ['kipp_vs_ajv', 'kipp wasm vs ajv'], ['kipp_vs_zod', 'kipp wasm vs zod']].filter(([n]) => figures.has(n));
 let y = 30;
 parts.push(`<text x="20" y="${y}" font-size="15" font-weight="bold">Ratios against the baseline, same run (median, min–max of ${Math.max(0, ...[...figures.values()].map((f) => f.values.length))} runs)</text>`);
 y += 15;

@@ -8,8 +8,10 @@
 //     duration, upstream time and attempts, code, role) and an `x-request-id` header;
 //   - the token's id checked against a revocation list held in a Durable Object and cached per
 //     isolate for 5 s (kipp's default KIPP_REVOCATION_CACHE_SECS).
-// The same routes under /minimal/ (bench "ts_minimal", the earlier baseline) skip both: no log
+// The same routes under /minimal/ (bench "ts_minimal", the earliest baseline) skip both: no log
 // line, no revocation check. Neither does kipp's validation layer, location scope or history.
+// wrangler.toml deploys it as kipp's worker is deployed (Workers Assets in front, bench "ts");
+// wrangler.bare.toml without assets (bench "ts_bare", and "ts_minimal").
 import { DurableObject } from 'cloudflare:workers';
 
 interface Env { SESSIONS: DurableObjectNamespace<Sessions>; REGISTRY: DurableObjectNamespace<Registry>; KIPP_TOKEN_KEY: string; KUSTOM_WEBHOOK_SECRETS: string; KUSTOM_API_BASE: string; KUSTOM_API_KEY: string; KUSTOM_MERCHANT_ID: string }
