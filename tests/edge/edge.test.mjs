@@ -124,6 +124,12 @@ test('lifecycle: create → created webhook → tap SUCCESS → FINALIZED via GE
     return mine.length >= 3 && mine.every((x) => x.delivered);
   }, 10000, 'deliveries acknowledged');
   assert.equal((await st.call('GET', `/kipp/v1/devices/${dev.id}/current-session`)).status, 404);
+  // A delivery's log line carries the session object's re-read from Kustom (time and attempts;
+  // a delivery for a session already terminal makes none).
+  const hookLines = () => st.readLogs().split('\n').filter((l) => l.includes('"route":"/webhooks/kustom"'))
+    .map((l) => JSON.parse(l.slice(l.indexOf('{'), l.lastIndexOf('}') + 1)));
+  await eventually(() => hookLines().some((l) => l.upstream_attempts >= 1), 5000, 'a webhook log line with its re-read');
+  assert.ok(hookLines().every((l) => l.upstream_attempts === undefined || (l.upstream_attempts >= 1 && Number.isInteger(l.upstream_ms))), JSON.stringify(hookLines()));
 });
 
 test('a WebSocket does not outlive its token: closed with 4401 at expiry (no push needed) and at the next push after a revocation', async () => {

@@ -315,11 +315,12 @@ impl SessionObject {
         }
     }
 
-    async fn fetch_upstream(&self, id: &SessionId) -> Option<Session> {
+    /// Re-reads the session from Kustom; `stats` gets the call's time and attempts.
+    async fn fetch_upstream(&self, id: &SessionId, stats: &mut Stats) -> Option<Session> {
         let cfg = crate::env::config(&self.env).ok()?;
         let op = GetSession(id.clone());
         let req = build_request(&op, Some(&cfg.merchant_id)).ok()?;
-        let reply = upstream::call(&cfg, GetSession::ID, &req, &mut Stats::default()).await.ok()?;
+        let reply = upstream::call(&cfg, GetSession::ID, &req, stats).await.ok()?;
         decode_response::<GetSession>(reply.status, &reply.body).ok()
     }
 
@@ -395,8 +396,9 @@ impl SessionObject {
         Ok(Some((self.session_json.borrow().clone(), r)))
     }
 
-    /// A verified delivery for this session: its outcome as (status, result).
-    async fn webhook(&self, webhook_id: &str, body: &[u8]) -> Result<(u16, &'static str)> {
+    /// A verified delivery for this session: its outcome as (status, result); `stats` gets the
+    /// re-read's time and attempts (for the worker's log line).
+    async fn webhook(&self, webhook_id: &str, body: &[u8], stats: &mut Stats) -> Result<(u16, &'static str)> {
         let Ok(ParsedEvent::Ipp(event)) = parse_event(body) else {
             return Ok((400, "malformed_event"));
         };
@@ -412,7 +414,7 @@ impl SessionObject {
             return Ok((200, "duplicate"));
         }
         // The event is a hint: re-read the session, unless it is already terminal.
-        let observed = if terminal { None } else { self.fetch_upstream(&sid).await };
+        let observed = if terminal { None } else { self.fetch_upstream(&sid, stats).await };
         if observed.is_none() && !terminal {
             // Not durable yet: let Kustom retry (and the alarm will re-read anyway).
             return Ok((503, "upstream_unavailable"));
@@ -448,11 +450,15 @@ impl SessionObject {
         })
     }
 
-    /// `[status, result]` for a verified delivery (see [`webhook_result`]).
+    /// `[status, result, upstream ms, upstream attempts]` for a verified delivery (see
+    /// [`SessionRpc::webhook`]).
     #[wasm_bindgen(js_name = kippWebhook)]
     pub async fn rpc_webhook(&self, webhook_id: String, body: String) -> core::result::Result<JsValue, JsValue> {
-        let (status, result) = self.webhook(&webhook_id, body.as_bytes()).await.map_err(JsValue::from)?;
-        Ok(js_sys::Array::of2(&status.into(), &result.into()).into())
+        let mut stats = Stats::default();
+        let (status, result) = self.webhook(&webhook_id, body.as_bytes(), &mut stats).await.map_err(JsValue::from)?;
+        #[allow(clippy::cast_precision_loss)] // ms of one call: far below 2^53
+        let ms = stats.ms as f64;
+        Ok(js_sys::Array::of4(&status.into(), &result.into(), &ms.into(), &stats.attempts.into()).into())
     }
 }
 
@@ -484,14 +490,18 @@ impl SessionRpc {
     }
 
     /// Applies a verified delivery: (status, result) — 200 applied/unchanged/duplicate, 404
-    /// unknown, 400 malformed_event, 503 upstream_unavailable.
-    pub async fn webhook(&self, webhook_id: &str, body: &str) -> Result<(u16, String)> {
+    /// unknown, 400 malformed_event, 503 upstream_unavailable. The object's re-read from Kustom
+    /// is added to `stats`.
+    pub async fn webhook(&self, webhook_id: &str, body: &str, stats: &mut Stats) -> Result<(u16, String)> {
         let a = js_sys::Array::from(&JsFuture::from(self.kipp_webhook(webhook_id, body)).await?);
         let status = a.get(0).as_f64().and_then(|s| u16::try_from(s as i64).ok());
-        match (status, a.get(1).as_string()) {
-            (Some(s), Some(r)) => Ok((s, r)),
-            _ => Err(worker::Error::RustError("session object: unexpected webhook reply".into())),
-        }
+        let (Some(status), Some(result)) = (status, a.get(1).as_string()) else {
+            return Err(worker::Error::RustError("session object: unexpected webhook reply".into()));
+        };
+        let count = |v: JsValue| v.as_f64().filter(|n| *n >= 0.0).map_or(0, |n| n as u64);
+        stats.ms += count(a.get(2));
+        stats.attempts += u32::try_from(count(a.get(3))).unwrap_or(u32::MAX);
+        Ok((status, result))
     }
 }
 
@@ -545,7 +555,7 @@ impl DurableObject for SessionObject {
         if r.is_terminal() {
             return Response::ok("");
         }
-        if let Some(s) = self.fetch_upstream(&r.session.session_id).await {
+        if let Some(s) = self.fetch_upstream(&r.session.session_id, &mut Stats::default()).await {
             let mut r = self.load_owned().await?.unwrap_or(r);
             if r.apply_observed(&s, now_ms(), "reconcile") {
                 self.save(r).await?;
