@@ -126,6 +126,9 @@ export async function startStack({ vars = {}, emulatorArgs = [] } = {}) {
     emulator: `http://127.0.0.1:${ePort}`,
     worker: `http://127.0.0.1:${wPort}`,
     logs: { emulator: path.join(dir, 'emulator.log'), worker: path.join(dir, 'worker.log') },
+    // wrangler's own debug log (WRANGLER_LOG_PATH), kept apart from `logs` (it is wrangler's, not
+    // the worker's output): the soak reads its proxy errors there.
+    debugLog: path.join(dir, 'wrangler-debug.log'),
     children: {},
   };
   stack.startEmulator = async () => {
@@ -141,7 +144,7 @@ export async function startStack({ vars = {}, emulatorArgs = [] } = {}) {
       '--local', '--ip', '127.0.0.1', '--port', String(wPort), '--inspector-port', String(inspector),
       '--show-interactive-dev-session=false', '--env-file', varsFile, '--persist-to', path.join(dir, 'state'),
       '--var', `KUSTOM_API_BASE:${stack.emulator}`, '--log-level', 'log'],
-    { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false', DO_NOT_TRACK: '1' } },
+    { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false', DO_NOT_TRACK: '1', WRANGLER_LOG_PATH: stack.debugLog } },
     stack.logs.worker);
     await waitFor(async () => (await fetch(`${stack.worker}/kipp/v1/me`)).status === 401, 60000, 'worker');
   };

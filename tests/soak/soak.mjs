@@ -122,6 +122,13 @@ let workerGone = null;
 // same persisted state and goes on, and the ledger must still balance. Any other exit (or one
 // whose cause cannot be read) stops the worker for good and fails the run.
 const restarts = [];          // { t, phase, code, cause }
+// When wrangler's proxy lost its connection to the worker (epoch ms), from wrangler's debug log.
+function proxyLosses(st) {
+  let text = '';
+  try { text = readFileSync(st.debugLog, 'utf8'); } catch { return []; }
+  const re = /--- (\S+) debug\nError in ProxyController: Error inside ProxyWorker[\s\S]{0,2000}?Network connection lost/g;
+  return [...text.matchAll(re)].map((m) => Date.parse(m[1])).filter(Number.isFinite);
+}
 let restarting = null;
 function exitCause(st) {
   try {
@@ -584,8 +591,16 @@ async function main() {
     // Answers wrangler's proxy gave for requests in flight when it lost the worker (just before it
     // exited) are the tooling's, not the worker's.
     const atRestart = (e) => restarts.some((x) => e.t >= x.t - 3 && e.t <= x.t + 1);
-    const byProxy = serverErrors.filter(atRestart);
-    const workerErrors = serverErrors.filter((e) => !atRestart(e));
+    // The same tooling failure without an exit: wrangler's proxy lost its connection to the
+    // worker ("Error inside ProxyWorker … Network connection lost" in wrangler's debug log) and
+    // answered the requests it had in flight with a plain 500 itself. Such an answer has no
+    // x-request-id (every answer of the worker has one, its own 500s included) and comes within
+    // 3 s of the logged loss.
+    const losses = proxyLosses(st);
+    const atLoss = (e) => !e.rid && losses.some((ms) => Math.abs(T0 + e.t * 1000 - ms) <= 3000);
+    const byTooling = (e) => atRestart(e) || atLoss(e);
+    const byProxy = serverErrors.filter(byTooling);
+    const workerErrors = serverErrors.filter((e) => !byTooling(e));
     const internal500 = workerErrors.filter((e) => e.status === 500);
     const untyped5xx = workerErrors.filter((e) => e.status !== 500 && !(e.ct ?? '').includes('problem+json'));
     const late5xx = workerErrors.filter((e) => e.phase !== 'chaos' && e.phase !== 'setup');
@@ -625,7 +640,7 @@ async function main() {
     L.push(`subscribers                   ${subscribers.length} WebSockets; ${subsOk.length} saw the terminal state (= emulator's); ${reconnects} reconnects;`);
     L.push(`  close after terminal        server's 1000 close arrived within 3 s: ${serverClosed}; the client closed after 3 s: ${clientClosed}`);
     L.push(`bad inputs                    ${bad.sent} sent, ${bad.fourxx} answered 4xx, ${bad.other.length - noResponse} answered otherwise, ${noResponse} got no answer`);
-    L.push(`5xx answers                   ${serverErrors.length} (all during chaos: ${late5xx.length === 0}); 500 internal: ${internal500.length}; without problem+json: ${untyped5xx.length}; from wrangler's proxy at a worker exit: ${byProxy.length}`);
+    L.push(`5xx answers                   ${serverErrors.length} (all during chaos: ${late5xx.length === 0}); 500 internal: ${internal500.length}; without problem+json: ${untyped5xx.length}; from wrangler's proxy (at a worker exit or a lost connection to it): ${byProxy.length}`);
     L.push(`  by status/code              ${Object.entries(serverErrors.reduce((a, e) => { const k = `${e.status} ${e.code}`; a[k] = (a[k] ?? 0) + 1; return a; }, {})).map(([k, v]) => `${k}: ${v}`).join('; ') || '-'}`);
     L.push(`worker process                ${workerGone ? `EXITED at ${workerGone.t.toFixed(0)} s (${workerGone.phase}; code ${workerGone.code}, signal ${workerGone.signal}, cause ${workerGone.cause ?? 'unknown'}); see ${st.logs.worker}` : restarts.length ? `wrangler dev exited ${restarts.length}× (${restarts.map((r) => `${r.t.toFixed(0)} s ${r.phase}: ${r.cause}`).join('; ')}), started again each time` : 'up for the whole run'}`);
     L.push(`workerd RSS (MiB)             start ${mib(mem0.workerd)}, max ${mib(memMax)}, end ${mib(memEnd.workerd)}; ~${(perSession / 1024).toFixed(0)} KiB per session created`);

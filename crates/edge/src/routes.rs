@@ -64,8 +64,15 @@ pub async fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> core::resu
     match handle(Incoming::new(req), env).await {
         Ok(resp) => Ok(resp.into()),
         Err(e) => {
-            worker::console_error!("{}", crate::log::event("internal_error", &[("error", &short(&e))]));
-            Ok(Response::error("Internal Server Error", 500).map_err(JsValue::from)?.into())
+            // Like every answer of the worker: problem details and an `x-request-id`.
+            let rid = request_id();
+            worker::console_error!(
+                "{}",
+                crate::log::event("internal_error", &[("request_id", &rid), ("error", &short(&e))])
+            );
+            let resp = problem(Problem::new(500, "internal", "Internal Server Error", "the worker failed"), &rid);
+            let _ = resp.headers().set("x-request-id", &rid);
+            Ok(resp.into())
         }
     }
 }
