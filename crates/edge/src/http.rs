@@ -66,8 +66,7 @@ impl Incoming {
 
     /// The whole body with one `arrayBuffer()`.
     pub async fn bytes(&self) -> Result<Vec<u8>> {
-        let buf = wasm_bindgen_futures::JsFuture::from(self.raw.array_buffer()?).await?;
-        Ok(js_sys::Uint8Array::new(&buf).to_vec())
+        Ok(array_buffer_bytes(self.raw.array_buffer()?).await?)
     }
 
     /// The request as workers-rs' type (for the assets binding and streamed bodies).
@@ -271,14 +270,19 @@ pub async fn resp_json<T: serde::de::DeserializeOwned>(resp: &mut Response) -> R
     from_json(&resp_bytes(resp).await?)
 }
 
+/// The bytes an `arrayBuffer()` promise resolves to, copied into wasm memory.
+pub async fn array_buffer_bytes(buffer: js_sys::Promise) -> core::result::Result<Vec<u8>, wasm_bindgen::JsValue> {
+    let buf = wasm_bindgen_futures::JsFuture::from(buffer).await?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
 /// A response's body with one `arrayBuffer()`: workers-rs' `Response::bytes` reads a fetched
 /// body through a stream reader, with a promise, a waker and a copy per chunk.
 pub async fn resp_bytes(resp: &Response) -> Result<Vec<u8>> {
     match resp.body() {
         worker::ResponseBody::Stream(s) => {
             let r = web_sys::Response::new_with_opt_readable_stream(Some(s))?;
-            let buf = wasm_bindgen_futures::JsFuture::from(r.array_buffer()?).await?;
-            Ok(js_sys::Uint8Array::new(&buf).to_vec())
+            Ok(array_buffer_bytes(r.array_buffer()?).await?)
         }
         worker::ResponseBody::Body(v) => Ok(v.clone()),
         worker::ResponseBody::Empty => Ok(Vec::new()),

@@ -66,11 +66,7 @@ pub async fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> core::resu
         Err(e) => {
             // Like every answer of the worker: problem details and an `x-request-id`.
             let rid = request_id();
-            worker::console_error!(
-                "{}",
-                crate::log::event("internal_error", &[("request_id", &rid), ("error", &short(&e))])
-            );
-            let resp = problem(Problem::new(500, "internal", "Internal Server Error", "the worker failed"), &rid);
+            let resp = internal_error(&e, &rid);
             let _ = resp.headers().set("x-request-id", &rid);
             Ok(resp.into())
         }
@@ -100,16 +96,16 @@ async fn handle(req: Incoming, env: Env) -> Result<Response> {
     } else {
         match dispatch(&req, &env, &cfg, &path, &mut ctx).await {
             Ok(r) => r,
-            Err(e) => {
-                worker::console_error!(
-                    "{}",
-                    crate::log::event("internal_error", &[("request_id", &ctx.rid), ("error", &short(&e))])
-                );
-                problem(Problem::new(500, "internal", "Internal Server Error", "the worker failed"), &ctx.rid)
-            }
+            Err(e) => internal_error(&e, &ctx.rid),
         }
     };
     Ok(finish(resp, &ctx, method.as_ref(), t0, Some(&cfg), origin.as_deref()))
+}
+
+/// The answer to a request the worker failed on, logged as `internal_error`.
+fn internal_error(e: &worker::Error, rid: &str) -> Response {
+    worker::console_error!("{}", crate::log::event("internal_error", &[("request_id", rid), ("error", &short(e))]));
+    problem(Problem::new(500, "internal", "Internal Server Error", "the worker failed"), rid)
 }
 
 /// A worker error's category only (its text may quote inputs).

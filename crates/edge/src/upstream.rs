@@ -107,7 +107,7 @@ async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, 
     let status = resp.status();
     let retry_after_ms = parse_retry_after(resp.headers().get("retry-after").ok().flatten().as_deref());
     let buf = resp.array_buffer().map_err(|_| Outcome::Network)?;
-    let body = js_sys::Uint8Array::new(&JsFuture::from(buf).await.map_err(failed)?).to_vec();
+    let body = crate::http::array_buffer_bytes(buf).await.map_err(failed)?;
     Ok(Reply { status, body, retry_after_ms })
 }
 
