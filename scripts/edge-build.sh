@@ -8,9 +8,11 @@ cd "$KIPP_ROOT"
 # worker-build's own wasm-opt step (-O, names kept) is skipped: one pass here optimizes for size
 # and strips in one go.
 (cd crates/edge && worker-build --release --no-opt) >&2
-# -Oz without inlining functions that have a single caller (binaryen inlines those at any size
-# by default, which copies big async state machines into their callers and costs ~19 KB gzip
-# here; see docs/decisions.md § Edge worker, size); then drop the debug name, producers and
+# -O3 (rustc already built for size: here -O3 comes out ~0.5 KB gzip *smaller* than -Oz, and
+# its inlining of small functions means fewer wasm calls per request; docs/decisions.md § Edge
+# worker, "Speed pass (session 5)"), without inlining functions that have a single caller
+# (binaryen inlines those at any size by default, which copies big async state machines into
+# their callers and costs ~19 KB gzip here; see § Edge worker, size); then drop the debug name, producers and
 # target_features sections (none is used at run time). The --enable-* set is the one
 # worker-build passes.
 # KIPP_EDGE_KEEP_NAMES=1 keeps the function names and the long import/export names (a build for
@@ -18,7 +20,7 @@ cd "$KIPP_ROOT"
 keep_names="${KIPP_EDGE_KEEP_NAMES:-}"
 names_flag=--strip-debug
 [ -z "$keep_names" ] || names_flag=--debuginfo
-"$WASM_OPT_BIN" crates/edge/build/index_bg.wasm -Oz --one-caller-inline-max-function-size=10 \
+"$WASM_OPT_BIN" crates/edge/build/index_bg.wasm -O3 --one-caller-inline-max-function-size=10 \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory \
   --enable-multivalue --enable-reference-types --enable-exception-handling \
   "$names_flag" --strip-producers --strip-target-features \

@@ -154,6 +154,13 @@ impl SessionState {
         true
     }
 
+    /// True when a move to `to` would be applied (the checks of [`Self::apply_observed`], without
+    /// changing anything): not terminal yet, `to` known and further along.
+    #[must_use]
+    pub fn would_advance(&self, to: &SessionStatus) -> bool {
+        !self.status.is_terminal() && self.status.can_transition_to(to)
+    }
+
     fn advance(&mut self, to: SessionStatus, order_id: Option<&OrderId>) -> Applied {
         if self.status.is_terminal() {
             return Applied::Ignored { reason: Ignored::Terminal };
@@ -225,6 +232,27 @@ mod tests {
                     .then(|| OrderId::parse("770e8400-e29b-41d4-a716-446655440002").unwrap()),
                 failure_reason: reason.map(str::to_owned),
             },
+        }
+    }
+
+    #[test]
+    fn would_advance_matches_apply_observed() {
+        let all = [
+            SessionStatus::Created,
+            SessionStatus::Active,
+            SessionStatus::Finalized,
+            SessionStatus::Cancelled,
+            SessionStatus::Expired,
+            SessionStatus::Failed,
+            SessionStatus::Unknown("PAUSED".into()),
+        ];
+        for from in &all {
+            for to in &all {
+                let mut s = SessionState::new();
+                s.status = from.clone();
+                let predicted = s.would_advance(to);
+                assert_eq!(predicted, s.advance(to.clone(), None).changed(), "{from:?} → {to:?}");
+            }
         }
     }
 

@@ -246,6 +246,16 @@ impl SessionRecord {
         changed
     }
 
+    /// True when [`Self::apply_webhook`] with these arguments would change nothing but
+    /// `checked_ms`: the event carries no facts of its own (not a payment failure) and the
+    /// re-read session is another session's, or its status does not move this one forward.
+    /// The object then writes the delivery's id alone, without copying the record.
+    #[must_use]
+    pub fn unchanged_by(&self, event: &IppEvent, observed: Option<&Session>) -> bool {
+        event.event_type != kipp_core::event::EventType::PaymentFailed
+            && observed.is_none_or(|s| s.session_id != self.session.session_id || !self.state.would_advance(&s.status))
+    }
+
     /// Applies a session read from Kustom (after a create, get, cancel, tap, or by the alarm).
     pub fn apply_observed(&mut self, observed: &Session, now_ms: i64, source: &str) -> bool {
         if observed.session_id != self.session.session_id {
@@ -384,6 +394,48 @@ mod tests {
             };
             let back: Change = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
             assert_eq!(back, h.applied);
+        }
+    }
+
+    #[test]
+    fn unchanged_by_predicts_apply_webhook() {
+        let statuses = [
+            SessionStatus::Created,
+            SessionStatus::Active,
+            SessionStatus::Finalized,
+            SessionStatus::Cancelled,
+            SessionStatus::Expired,
+            SessionStatus::Unknown("PAUSED".into()),
+        ];
+        let types = [
+            EventType::SessionCreated,
+            EventType::SessionActivated,
+            EventType::PaymentFailed,
+            EventType::SessionFinalized,
+            EventType::SessionCancelled,
+        ];
+        let mut other = session(SessionStatus::Active);
+        other.session_id = SessionId::parse("550e8400-e29b-41d4-a716-446655440009").unwrap();
+        for held in &statuses[..5] {
+            for (n, t) in types.iter().enumerate() {
+                let mut observations: Vec<Option<Session>> =
+                    statuses.iter().map(|s| Some(session(s.clone()))).collect();
+                observations.extend([None, Some(other.clone())]);
+                for seen in &observations {
+                    let r = SessionRecord::new(session(held.clone()), None, 0);
+                    let e = ev(u8::try_from(n).unwrap(), t.clone());
+                    let mut applied = r.clone();
+                    let changed = applied.apply_webhook(&e, seen.as_ref(), 7);
+                    if r.unchanged_by(&e, seen.as_ref()) {
+                        assert!(!changed, "{held:?} {t:?} {seen:?}");
+                        applied.checked_ms = r.checked_ms;
+                        assert_eq!(applied, r, "{held:?} {t:?} {seen:?}");
+                    } else {
+                        // Predicted to change: a payment failure, or a move forward.
+                        assert!(changed || *t == EventType::PaymentFailed, "{held:?} {t:?} {seen:?}");
+                    }
+                }
+            }
         }
     }
 

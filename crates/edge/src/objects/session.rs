@@ -83,6 +83,11 @@ fn same_durable(a: &SessionRecord, b: &SessionRecord) -> bool {
         && a.created_ms == b.created_ms
 }
 
+/// The ring slot of remembered webhook id number `seq`: its key and `<seq> <ms> <id>`.
+fn slot_entry(seq: u64, ms: i64, id: &str) -> (String, String) {
+    (format!("{WH_PREFIX}{}", seq % MAX_REMEMBERED_WEBHOOKS as u64), format!("{seq} {ms} {id}"))
+}
+
 /// `<seq> <ms> <id>` → parts.
 fn parse_slot(v: &str) -> Option<(u64, i64, String)> {
     let mut it = v.splitn(3, ' ');
@@ -206,8 +211,8 @@ impl SessionObject {
             set("rec", &serde_json::to_string(&r)?)?;
         }
         let slot = |seq: u64, ms: i64, id: &str| -> Result<()> {
-            let key = format!("{WH_PREFIX}{}", seq % MAX_REMEMBERED_WEBHOOKS as u64);
-            Ok(set(&key, &format!("{seq} {ms} {id}"))?)
+            let (key, value) = slot_entry(seq, ms, id);
+            Ok(set(&key, &value)?)
         };
         let mut seq = self.wh_seq.get();
         if let Some((id, ms)) = webhook {
@@ -235,6 +240,16 @@ impl SessionObject {
         }
         *self.record.borrow_mut() = Some(r);
         Ok(())
+    }
+
+    /// Writes a delivery's webhook id alone (the delivery changed nothing else): one key, one
+    /// `put`, as [`Self::save_with`] writes it.
+    async fn save_webhook_id(&self, id: &str, ms: i64) -> Result<()> {
+        self.seen.borrow_mut().remember(id, ms);
+        let seq = self.wh_seq.get();
+        self.wh_seq.set(seq + 1); // claimed before the write, as in `save_with`
+        let (key, value) = slot_entry(seq, ms, id);
+        self.state.storage().put_raw(&key, JsValue::from_str(&value)).await
     }
 
     /// The pushed message for the record in memory.
@@ -423,8 +438,20 @@ impl SessionObject {
         if self.seen.borrow().seen(webhook_id, now_ms()) {
             return Ok((200, "duplicate"));
         }
-        let Some(mut r) = self.load_owned().await? else { return Ok((404, "unknown")) };
         let now = now_ms();
+        // The usual hint changes nothing (Kustom's session is as the record has it): only the
+        // delivery's id is written, and the record is neither copied nor compared.
+        let unchanged = self.record.borrow().as_ref().is_some_and(|r| r.unchanged_by(&event, observed.as_ref()));
+        if unchanged && !self.wh_legacy.get() {
+            if let (Some(r), Some(s)) = (self.record.borrow_mut().as_mut(), observed.as_ref()) {
+                if s.session_id == r.session.session_id {
+                    r.checked_ms = now; // as `apply_observed` does (not durable: see `same_durable`)
+                }
+            }
+            self.save_webhook_id(webhook_id, now).await?;
+            return Ok((200, "unchanged"));
+        }
+        let Some(mut r) = self.load_owned().await? else { return Ok((404, "unknown")) };
         let changed = r.apply_webhook(&event, observed.as_ref(), now);
         self.save_with(r, Some((webhook_id, now))).await?;
         if changed {
