@@ -104,14 +104,30 @@ pub enum ParsedEvent {
 
 /// Decodes a (verified) delivery body.
 ///
-/// The envelope is read first with `data` skipped; an `ipp.*` event is then read again with
-/// its typed `data`. No `serde_json::Value` tree is built (nor its decoder compiled in).
+/// The usual delivery, an `ipp.*` event, is read in one pass with its typed `data`. Only when
+/// that pass fails or finds another type is the envelope read alone, with `data` skipped: other
+/// Kustom events are acknowledged whatever their `data`, and the error of a malformed delivery
+/// is the envelope's when the envelope is at fault. No `serde_json::Value` tree is built (nor
+/// its decoder compiled in).
 pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, CoreError> {
+    let full = serde_json::from_slice::<IppEvent>(body);
+    if let Ok(e) = full {
+        if e.event_type.is_ipp() {
+            return Ok(ParsedEvent::Ipp(e));
+        }
+        return Ok(ParsedEvent::Other(WebhookEvent {
+            id: e.id,
+            merchant_id: e.merchant_id,
+            timestamp: e.timestamp,
+            event_type: e.event_type,
+            data: serde::de::IgnoredAny,
+        }));
+    }
     let head: WebhookEvent<serde::de::IgnoredAny> = serde_json::from_slice(body)?;
     if !head.event_type.is_ipp() {
         return Ok(ParsedEvent::Other(head));
     }
-    Ok(ParsedEvent::Ipp(serde_json::from_slice(body)?))
+    Ok(ParsedEvent::Ipp(full?))
 }
 
 /// Formats 16 random bytes as a `kevt_` id (22 base62 characters, like Kustom's).

@@ -8,8 +8,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use kipp_core::api::sessions::Session;
-use kipp_core::event::IppEvent;
-use kipp_core::ids::{DeviceId, LocationId, OrderId};
+use kipp_core::event::{EventType, IppEvent};
+use kipp_core::ids::{DeviceId, LocationId, OrderId, SessionId};
 use kipp_core::session::{Applied, SessionState, SessionStatus};
 use kipp_derive::MapDeserialize;
 use serde::Serialize;
@@ -246,14 +246,15 @@ impl SessionRecord {
         changed
     }
 
-    /// True when [`Self::apply_webhook`] with these arguments would change nothing but
-    /// `checked_ms`: the event carries no facts of its own (not a payment failure) and the
-    /// re-read session is another session's, or its status does not move this one forward.
+    /// True when [`Self::apply_webhook`] with an event of this type and a re-read session of this id and
+    /// status would change nothing but `checked_ms`: the event carries no facts of its own (not
+    /// a payment failure) and the re-read session is another session's, or its status does not
+    /// move this one forward.
     /// The object then writes the delivery's id alone, without copying the record.
     #[must_use]
-    pub fn unchanged_by(&self, event: &IppEvent, observed: Option<&Session>) -> bool {
-        event.event_type != kipp_core::event::EventType::PaymentFailed
-            && observed.is_none_or(|s| s.session_id != self.session.session_id || !self.state.would_advance(&s.status))
+    pub fn unchanged_by(&self, event_type: &EventType, observed: Option<(&SessionId, &SessionStatus)>) -> bool {
+        *event_type != EventType::PaymentFailed
+            && observed.is_none_or(|(id, status)| id != &self.session.session_id || !self.state.would_advance(status))
     }
 
     /// Applies a session read from Kustom (after a create, get, cancel, tap, or by the alarm).
@@ -327,8 +328,8 @@ pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kipp_core::event::{EventType, IppEventData, WebhookEvent};
-    use kipp_core::ids::{EventId, MerchantId, SessionId};
+    use kipp_core::event::{IppEventData, WebhookEvent};
+    use kipp_core::ids::{EventId, MerchantId};
     use kipp_core::time::Timestamp;
 
     const SID: &str = "550e8400-e29b-41d4-a716-446655440000";
@@ -426,7 +427,7 @@ mod tests {
                     let e = ev(u8::try_from(n).unwrap(), t.clone());
                     let mut applied = r.clone();
                     let changed = applied.apply_webhook(&e, seen.as_ref(), 7);
-                    if r.unchanged_by(&e, seen.as_ref()) {
+                    if r.unchanged_by(&e.event_type, seen.as_ref().map(|s| (&s.session_id, &s.status))) {
                         assert!(!changed, "{held:?} {t:?} {seen:?}");
                         applied.checked_ms = r.checked_ms;
                         assert_eq!(applied, r, "{held:?} {t:?} {seen:?}");

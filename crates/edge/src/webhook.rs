@@ -73,7 +73,7 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
     let raw = String::from_utf8(body).map_err(|_| worker::Error::RustError("body".into()))?;
     for round in 0..2 {
         let rpc: session::SessionRpc = env.durable_object(SESSIONS)?.get_by_name(sid.as_str())?.into_rpc();
-        match rpc.webhook(&webhook_id, &raw, &mut ctx.stats).await? {
+        match rpc.webhook(&webhook_id, &event.event_type, &raw, &mut ctx.stats).await? {
             (200, result) => return Ok(ack(ctx, if result == "duplicate" { "duplicate" } else { "applied" })),
             (404, _) if round == 0 => {
                 if !adopt(env, cfg, ctx, &sid).await? {

@@ -91,3 +91,25 @@ fn unknown_enum_values_are_kept() {
         p => panic!("{p:?}"),
     }
 }
+
+#[test]
+fn parse_event_reads_ipp_events_whole_and_skips_other_data() {
+    let ipp = example("webhook.ipp.session.finalized.json");
+    let ParsedEvent::Ipp(e) = parse_event(ipp.as_bytes()).unwrap() else { panic!("not ipp") };
+    assert_eq!(e.event_type, EventType::SessionFinalized);
+    // Another Kustom event is acknowledged whatever its data: IPP-shaped, other, or none that
+    // an IPP event could hold.
+    let mut v: Value = serde_json::from_str(ipp).unwrap();
+    v["type"] = "order.created".into();
+    let ParsedEvent::Other(o) = parse_event(v.to_string().as_bytes()).unwrap() else { panic!("not other") };
+    assert_eq!(o.id, e.id);
+    assert_eq!(o.event_type.as_str(), "order.created");
+    v["data"] = serde_json::json!({ "order_id": 7, "lines": [1, 2] });
+    assert!(matches!(parse_event(v.to_string().as_bytes()).unwrap(), ParsedEvent::Other(_)));
+    // An IPP event with unreadable data, or a broken envelope, is an error.
+    v["type"] = "ipp.session.finalized".into();
+    assert!(parse_event(v.to_string().as_bytes()).is_err());
+    let mut broken: Value = serde_json::from_str(ipp).unwrap();
+    broken["merchant_id"] = 5.into();
+    assert!(parse_event(broken.to_string().as_bytes()).is_err());
+}

@@ -14,7 +14,7 @@ use futures_channel::oneshot;
 use futures_util::future::select;
 use kipp_core::api::sessions::{GetSession, Session};
 use kipp_core::api::{build_request, decode_response, Operation};
-use kipp_core::event::{parse_event, ParsedEvent};
+use kipp_core::event::{parse_event, EventType, ParsedEvent};
 use kipp_core::ids::{LocationId, SessionId};
 use kipp_core::session::SessionStatus;
 use kipp_derive::MapDeserialize;
@@ -94,6 +94,13 @@ fn parse_slot(v: &str) -> Option<(u64, i64, String)> {
     let seq = it.next()?.parse().ok()?;
     let ms = it.next()?.parse().ok()?;
     Some((seq, ms, it.next()?.to_owned()))
+}
+
+/// The part of a re-read session that decides whether a delivery changes anything.
+#[derive(MapDeserialize)]
+struct SessionHead {
+    session_id: SessionId,
+    status: SessionStatus,
 }
 
 /// The facts the worker needs for scope checks, sent beside the session JSON by `kippGet` as
@@ -332,11 +339,17 @@ impl SessionObject {
 
     /// Re-reads the session from Kustom; `stats` gets the call's time and attempts.
     async fn fetch_upstream(&self, id: &SessionId, stats: &mut Stats) -> Option<Session> {
+        let body = self.fetch_upstream_body(id, stats).await?;
+        decode_response::<GetSession>(200, &body).ok()
+    }
+
+    /// The body of a successful re-read from Kustom (None when the call failed or was refused).
+    async fn fetch_upstream_body(&self, id: &SessionId, stats: &mut Stats) -> Option<Vec<u8>> {
         let cfg = crate::env::config(&self.env).ok()?;
         let op = GetSession(id.clone());
         let req = build_request(&op, Some(&cfg.merchant_id)).ok()?;
         let reply = upstream::call(&cfg, GetSession::ID, &req, stats).await.ok()?;
-        decode_response::<GetSession>(reply.status, &reply.body).ok()
+        reply.ok().then_some(reply.body)
     }
 
     fn status(&self) -> Option<SessionStatus> {
@@ -412,11 +425,18 @@ impl SessionObject {
     }
 
     /// A verified delivery for this session: its outcome as (status, result); `stats` gets the
-    /// re-read's time and attempts (for the worker's log line).
-    async fn webhook(&self, webhook_id: &str, body: &[u8], stats: &mut Stats) -> Result<(u16, &'static str)> {
-        let Ok(ParsedEvent::Ipp(event)) = parse_event(body) else {
+    /// re-read's time and attempts (for the worker's log line). `kind` is the event's type as the
+    /// worker read it: the body itself is decoded only when the delivery is going to be applied.
+    async fn webhook(
+        &self,
+        webhook_id: &str,
+        kind: &EventType,
+        body: &[u8],
+        stats: &mut Stats,
+    ) -> Result<(u16, &'static str)> {
+        if !kind.is_ipp() {
             return Ok((400, "malformed_event"));
-        };
+        }
         if !self.load().await? {
             return Ok((404, "unknown"));
         }
@@ -429,8 +449,11 @@ impl SessionObject {
             return Ok((200, "duplicate"));
         }
         // The event is a hint: re-read the session, unless it is already terminal.
-        let observed = if terminal { None } else { self.fetch_upstream(&sid, stats).await };
-        if observed.is_none() && !terminal {
+        let reread = if terminal { None } else { self.fetch_upstream_body(&sid, stats).await };
+        // What decides whether anything changes (id and status) is read first; the whole
+        // session is decoded only when it is going to be applied.
+        let head = reread.as_deref().and_then(|b| serde_json::from_slice::<SessionHead>(b).ok());
+        if head.is_none() && !terminal {
             // Not durable yet: let Kustom retry (and the alarm will re-read anyway).
             return Ok((503, "upstream_unavailable"));
         }
@@ -441,16 +464,29 @@ impl SessionObject {
         let now = now_ms();
         // The usual hint changes nothing (Kustom's session is as the record has it): only the
         // delivery's id is written, and the record is neither copied nor compared.
-        let unchanged = self.record.borrow().as_ref().is_some_and(|r| r.unchanged_by(&event, observed.as_ref()));
+        let unchanged = self
+            .record
+            .borrow()
+            .as_ref()
+            .is_some_and(|r| r.unchanged_by(kind, head.as_ref().map(|h| (&h.session_id, &h.status))));
         if unchanged && !self.wh_legacy.get() {
-            if let (Some(r), Some(s)) = (self.record.borrow_mut().as_mut(), observed.as_ref()) {
-                if s.session_id == r.session.session_id {
+            if let (Some(r), Some(h)) = (self.record.borrow_mut().as_mut(), head.as_ref()) {
+                if h.session_id == r.session.session_id {
                     r.checked_ms = now; // as `apply_observed` does (not durable: see `same_durable`)
                 }
             }
             self.save_webhook_id(webhook_id, now).await?;
             return Ok((200, "unchanged"));
         }
+        let observed = match reread.as_deref().map(|b| decode_response::<GetSession>(200, b)) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(_)) => return Ok((503, "upstream_unavailable")),
+            None => None,
+        };
+        let event = match parse_event(body) {
+            Ok(ParsedEvent::Ipp(e)) if &e.event_type == kind => e,
+            _ => return Ok((400, "malformed_event")),
+        };
         let Some(mut r) = self.load_owned().await? else { return Ok((404, "unknown")) };
         let changed = r.apply_webhook(&event, observed.as_ref(), now);
         self.save_with(r, Some((webhook_id, now))).await?;
@@ -480,9 +516,16 @@ impl SessionObject {
     /// `[status, result, upstream ms, upstream attempts]` for a verified delivery (see
     /// [`SessionRpc::webhook`]).
     #[wasm_bindgen(js_name = kippWebhook)]
-    pub async fn rpc_webhook(&self, webhook_id: String, body: String) -> core::result::Result<JsValue, JsValue> {
+    pub async fn rpc_webhook(
+        &self,
+        webhook_id: String,
+        kind: String,
+        body: String,
+    ) -> core::result::Result<JsValue, JsValue> {
         let mut stats = Stats::default();
-        let (status, result) = self.webhook(&webhook_id, body.as_bytes(), &mut stats).await.map_err(JsValue::from)?;
+        let kind = EventType::from_wire(&kind);
+        let (status, result) =
+            self.webhook(&webhook_id, &kind, body.as_bytes(), &mut stats).await.map_err(JsValue::from)?;
         #[allow(clippy::cast_precision_loss)] // ms of one call: far below 2^53
         let ms = stats.ms as f64;
         Ok(js_sys::Array::of4(&status.into(), &result.into(), &ms.into(), &stats.attempts.into()).into())
@@ -499,7 +542,7 @@ extern "C" {
     fn kipp_get(this: &SessionRpc) -> js_sys::Promise;
 
     #[wasm_bindgen(method, js_name = kippWebhook)]
-    fn kipp_webhook(this: &SessionRpc, webhook_id: &str, body: &str) -> js_sys::Promise;
+    fn kipp_webhook(this: &SessionRpc, webhook_id: &str, kind: &str, body: &str) -> js_sys::Promise;
 }
 
 impl SessionRpc {
@@ -516,11 +559,17 @@ impl SessionRpc {
         Ok(Some((json, Facts::parse(&facts))))
     }
 
-    /// Applies a verified delivery: (status, result) — 200 applied/unchanged/duplicate, 404
-    /// unknown, 400 malformed_event, 503 upstream_unavailable. The object's re-read from Kustom
-    /// is added to `stats`.
-    pub async fn webhook(&self, webhook_id: &str, body: &str, stats: &mut Stats) -> Result<(u16, String)> {
-        let a = js_sys::Array::from(&JsFuture::from(self.kipp_webhook(webhook_id, body)).await?);
+    /// Applies a verified delivery of an `ipp.*` event of type `kind`: (status, result) — 200
+    /// applied/unchanged/duplicate, 404 unknown, 400 malformed_event, 503 upstream_unavailable.
+    /// The object's re-read from Kustom is added to `stats`.
+    pub async fn webhook(
+        &self,
+        webhook_id: &str,
+        kind: &EventType,
+        body: &str,
+        stats: &mut Stats,
+    ) -> Result<(u16, String)> {
+        let a = js_sys::Array::from(&JsFuture::from(self.kipp_webhook(webhook_id, kind.as_str(), body)).await?);
         let status = a.get(0).as_f64().and_then(|s| u16::try_from(s as i64).ok());
         let (Some(status), Some(result)) = (status, a.get(1).as_string()) else {
             return Err(worker::Error::RustError("session object: unexpected webhook reply".into()));
