@@ -7,9 +7,11 @@
 //   - one structured JSON log line per request (request id, method, route template, status,
 //     duration, upstream time and attempts, code, role) and an `x-request-id` header;
 //   - the token's id checked against a revocation list held in a Durable Object and cached per
-//     isolate for 5 s (kipp's default KIPP_REVOCATION_CACHE_SECS).
-// The same routes under /minimal/ (bench "ts_minimal", the earliest baseline) skip both: no log
-// line, no revocation check. Neither does kipp's validation layer, location scope or history.
+//     isolate for 5 s (kipp's default KIPP_REVOCATION_CACHE_SECS);
+//   - the webhook's re-read from Kustom bounded by a timeout, as every upstream call of kipp is
+//     (KIPP_UPSTREAM_TIMEOUT_MS, default 10 s; added in session 5).
+// The same routes under /minimal/ (bench "ts_minimal", the earliest baseline) skip all three: no
+// log line, no revocation check, no timeout. Neither does kipp's validation layer, location scope or history.
 // wrangler.toml deploys it as kipp's worker is deployed (Workers Assets in front, bench "ts");
 // wrangler.bare.toml without assets (bench "ts_bare", and "ts_minimal").
 import { DurableObject } from 'cloudflare:workers';
@@ -25,6 +27,7 @@ let tokenKey: CryptoKey | undefined;
 let hookKeys: CryptoKey[] | undefined;
 const hmacKey = (raw: Uint8Array) => crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
 const REVOCATION_CACHE_MS = 5000;
+const UPSTREAM_TIMEOUT_MS = 10_000;
 let revoked: { at: number; set: Set<string> } | undefined;
 
 async function auth(req: Request, env: Env): Promise<Claims | undefined> {
@@ -98,7 +101,9 @@ async function route(req: Request, env: Env, path: string, full: boolean, info: 
     const ev = JSON.parse(body);
     const sid = ev.data.session_id;
     const t0 = Date.now();
-    const up = await fetch(`${env.KUSTOM_API_BASE}/ipp/v1/sessions/${sid}`, { headers: { authorization: `Basic ${env.KUSTOM_API_KEY}`, 'x-merchant-id': env.KUSTOM_MERCHANT_ID } });
+    // Bounded like every upstream call of kipp (KIPP_UPSTREAM_TIMEOUT_MS, default 10 s); the
+    // minimal routes keep the unbounded call of the earliest baseline.
+    const up = await fetch(`${env.KUSTOM_API_BASE}/ipp/v1/sessions/${sid}`, { headers: { authorization: `Basic ${env.KUSTOM_API_KEY}`, 'x-merchant-id': env.KUSTOM_MERCHANT_ID }, signal: full ? AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) : undefined });
     const session = up.ok ? await up.json<{ status: string }>() : undefined;
     info.upstreamMs = Date.now() - t0; info.attempts = 1;
     if (!session) return problem(503, info, 'not_applied');
