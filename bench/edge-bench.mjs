@@ -158,16 +158,38 @@ async function burst(ms, makeReq, counter) {
   return { lat, errors, secs: (performance.now() - t0) / 1000 };
 }
 
+// CPU ms used so far by each workerd process of a process group, from /proc (pid → ms).
+function workerdCpuMs(pgid) {
+  const ms = {};
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      if (Number(f[2]) !== pgid || stat.slice(stat.indexOf('(') + 1, close) !== 'workerd') continue;
+      ms[pid] = (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 1/100 s
+    } catch { /* exited meanwhile */ }
+  }
+  return ms;
+}
+
 // Workers measured in alternating rounds after a warm-up (so all run optimized wasm/JS, and a
-// change in machine load hits them alike). Returns rps per worker.
+// change in machine load hits them alike). Returns [rps, CPU µs per request of the worker's own
+// workerd] per worker: wrangler dev runs two workerd processes, a proxy and the one running the
+// worker (and its Durable Objects); the busiest of the two during a burst is the latter. That
+// CPU is what the worker's code costs, without the load generator, wrangler's proxy and logging,
+// or the emulator, which every worker shares and which dilute the throughput ratio.
 async function compare(name, targets) {
   const ROUNDS = 4;
   const counters = targets.map(() => ({ n: 0 }));
   for (const [i, t] of targets.entries()) await burst(1500, t.makeReq, counters[i]); // warm-up
-  const acc = targets.map(() => ({ lat: [], errors: 0, secs: 0 }));
+  const acc = targets.map(() => ({ lat: [], errors: 0, secs: 0, cpuMs: 0 }));
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, t] of targets.entries()) {
+      const before = workerdCpuMs(t.pgid);
       const b = await burst(DURATION_MS / ROUNDS, t.makeReq, counters[i]);
+      const after = workerdCpuMs(t.pgid);
+      acc[i].cpuMs += Math.max(0, ...Object.keys(after).map((pid) => after[pid] - (before[pid] ?? after[pid])));
       acc[i].lat.push(...b.lat); acc[i].errors += b.errors; acc[i].secs += b.secs;
     }
   }
@@ -177,13 +199,15 @@ async function compare(name, targets) {
     if (errors > lat.length / 10) throw new Error(`${name}: the ${t.label} worker failed ${errors} of ${errors + lat.length} requests`);
   }
   return targets.map((t, i) => {
-    const { lat, errors, secs: s } = acc[i];
+    const { lat, errors, secs: s, cpuMs } = acc[i];
     const n = `edge_${t.label}_${name}`;
+    const cpuUs = (1000 * cpuMs) / (lat.length + errors);
     out(`${n}_rps`, (lat.length / s).toFixed(0), 'req/s');
     out(`${n}_p50`, pct(lat, 50).toFixed(1), 'ms');
     out(`${n}_p99`, pct(lat, 99).toFixed(1), 'ms');
+    out(`${n}_worker_cpu`, cpuUs.toFixed(0), 'µs/req');
     if (errors) out(`${n}_errors`, errors, 'responses');
-    return lat.length / s;
+    return [lat.length / s, cpuUs];
   });
 }
 
@@ -253,12 +277,20 @@ async function main() {
   // Each compare: 4 × 1.5 s warm-up + 4 × DURATION_MS, each request ≤ 10 s.
   const loadLimit = 6000 + 4 * DURATION_MS + 30_000;
   const targets = (make) => [
-    { label: 'rust', makeReq: make(st.worker) }, { label: 'ts', makeReq: make(tsDeployed.base) },
-    { label: 'ts_bare', makeReq: make(tsBare.base) }, { label: 'ts_minimal', makeReq: make(`${tsBare.base}/minimal`) },
+    { label: 'rust', makeReq: make(st.worker), pgid: st.children.worker.pid },
+    { label: 'ts', makeReq: make(tsDeployed.base), pgid: tsDeployed.child.pid },
+    { label: 'ts_bare', makeReq: make(tsBare.base), pgid: tsBare.child.pid },
+    { label: 'ts_minimal', makeReq: make(`${tsBare.base}/minimal`), pgid: tsBare.child.pid },
   ];
   const get = (base) => () => ({ url: `${base}/ipp/v1/sessions/${sid}`, init: { headers: auth } });
-  const [rustGet, tsGet, tsBareGet, tsMinGet] = await phase('GET session load', loadLimit, () => compare('get_session', targets(get)));
-  const [rustHook, tsHook, tsBareHook, tsMinHook] = await phase('webhook load', loadLimit, () => compare('webhook', targets((base) => webhookReq(base, sid))));
+  const getRuns = await phase('GET session load', loadLimit, () => compare('get_session', targets(get)));
+  const hookRuns = await phase('webhook load', loadLimit, () => compare('webhook', targets((base) => webhookReq(base, sid))));
+  const [rustGet, tsGet, tsBareGet, tsMinGet] = getRuns.map(([rps]) => rps);
+  const [rustHook, tsHook, tsBareHook, tsMinHook] = hookRuns.map(([rps]) => rps);
+  // The worker's CPU per request against the TypeScript worker deployed as kipp is, as a ratio
+  // read like the throughput ones: TS's CPU / kipp's (≥ 1.0: kipp spends no more CPU a request).
+  out('edge_get_session_cpu_vs_ts', (getRuns[1][1] / getRuns[0][1]).toFixed(2), 'x');
+  out('edge_webhook_cpu_vs_ts', (hookRuns[1][1] / hookRuns[0][1]).toFixed(2), 'x');
   out('edge_get_session_vs_ts', (rustGet / tsGet).toFixed(2), 'x');
   out('edge_webhook_vs_ts', (rustHook / tsHook).toFixed(2), 'x');
   out('edge_get_session_vs_ts_bare', (rustGet / tsBareGet).toFixed(2), 'x');

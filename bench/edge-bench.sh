@@ -2,7 +2,8 @@
 # bench/edge-bench.sh — edge worker figures as `BENCH <name> <value> <unit>` lines:
 # bundle size (wrangler deploy --dry-run), GET session and webhook verify+apply throughput and
 # latency at 32 concurrent clients for the Rust worker and the TypeScript baseline
-# (bench/ts-worker) in the same workerd, and webhook → WebSocket push latency.
+# (bench/ts-worker) in the same workerd, the CPU each worker's own workerd spends per request
+# (`*_worker_cpu`, and `*_cpu_vs_ts` = TS's / kipp's), and webhook → WebSocket push latency.
 # KIPP_BENCH_SECS (default 5) bounds each load run; KIPP_BENCH_DEADLINE_SECS (default 150) the
 # whole of bench/edge-bench.mjs, which starts a fresh emulator + wrangler dev (+ fresh
 # --persist-to state) every time it runs. Needs the emulator binary and the worker build.

@@ -344,7 +344,7 @@ md += `![Ratios against the baselines and edge latencies, Rust vs TypeScript](${
 // ---- plot: ratios (median, min–max whiskers, 1.0× line) and edge latencies p50/p99 --------------
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const W = 760, parts = [];
-const ratioNames = [['edge_get_session_vs_ts', 'edge GET session vs TS'], ['edge_webhook_vs_ts', 'edge webhook vs TS'], ['edge_get_session_vs_ts_bare', 'GET vs TS without assets'], ['edge_webhook_vs_ts_bare', 'webhook vs TS without assets'], ['edge_get_session_vs_ts_minimal', 'GET vs minimal TS (no log)'], ['edge_webhook_vs_ts_minimal', 'webhook vs minimal TS'], ['kipp_vs_ajv', 'kipp wasm vs ajv'], ['kipp_vs_zod', 'kipp wasm vs zod']].filter(([n]) => figures.has(n));
+const ratioNames = [['edge_get_session_vs_ts', 'edge GET session vs TS'], ['edge_webhook_vs_ts', 'edge webhook vs TS'], ['edge_get_session_cpu_vs_ts', 'GET: TS CPU / kipp CPU'], ['edge_webhook_cpu_vs_ts', 'webhook: TS CPU / kipp CPU'], ['edge_get_session_vs_ts_bare', 'GET vs TS without assets'], ['edge_webhook_vs_ts_bare', 'webhook vs TS without assets'], ['edge_get_session_vs_ts_minimal', 'GET vs minimal TS (no log)'], ['edge_webhook_vs_ts_minimal', 'webhook vs minimal TS'], ['kipp_vs_ajv', 'kipp wasm vs ajv'], ['kipp_vs_zod', 'kipp wasm vs zod']].filter(([n]) => figures.has(n));
 let y = 30;
 parts.push(`<text x="20" y="${y}" font-size="15" font-weight="bold">Ratios against the baseline, same run (median, min–max of ${Math.max(0, ...[...figures.values()].map((f) => f.values.length))} runs)</text>`);
 y += 15;

@@ -1,0 +1,152 @@
+// bench/edge-ab.mjs — A/B of edge worker builds for speed work: where a request's CPU goes, by
+// process, for two or more builds of the Rust worker and/or TypeScript baselines side by side.
+// A tool, not part of `make bench` or `make test` (docs/decisions.md § Edge worker, "Speed pass
+// (session 5)").
+//
+//   node bench/edge-ab.mjs get|webhook <target> <target> …
+//     <target>: a worker build folder (a copy of crates/edge/build, e.g. made by
+//               `scripts/edge-build.sh && cp -r crates/edge/build /tmp/build-x`), or a wrangler
+//               config of a TypeScript worker (…/wrangler.toml, e.g. bench/ts-worker's own).
+//   ROUNDS (default 6) rounds of one BURST_MS (default 1500) burst of 32 clients per target, in
+//   alternating order after a warm-up burst each; VERBOSE=1 prints every burst.
+//
+// Prints per target: req/s, and CPU ms per request answered 200 of (a) its own wrangler dev
+// process group (wrangler's node, the proxy workerd, the worker's workerd), (b) the busiest
+// workerd of that group, the one running the worker, and (c) the whole machine (/proc/stat).
+// (b) is the figure a change to the worker moves; (a) and (c) show what the rest of the stack
+// adds. Two copies of the same build differ by up to ±5 % in req/s and ±3 % in (b) here (2
+// cores): compare targets measured together, and repeat before believing a small difference.
+//
+// Each Rust build gets its own emulator and wrangler dev (tests/edge/harness.mjs startStack,
+// KIPP_EDGE_BUILD_DIR); TypeScript workers share the first stack's emulator and are seeded with
+// its session. Every process group started here is stopped at the end.
+import { spawn } from 'node:child_process';
+import { openSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startStack, cart, device, freePort, signWebhook, sleep, eventually, wranglerDev } from '../tests/edge/harness.mjs';
+
+const [route, ...specs] = process.argv.slice(2);
+if (!['get', 'webhook'].includes(route) || specs.length === 0) {
+  console.error('usage: node bench/edge-ab.mjs get|webhook <build folder | wrangler.toml> …');
+  process.exit(2);
+}
+const ROUNDS = Number(process.env.ROUNDS ?? 6);
+const BURST_MS = Number(process.env.BURST_MS ?? 1500);
+const TICK_MS = 10; // /proc CPU times are in 1/100 s
+
+// CPU ms of the processes in a group: all of them, and per workerd.
+function groupCpu(pgid) {
+  let all = 0;
+  const workerd = {};
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      if (Number(f[2]) !== pgid) continue;
+      const ms = (Number(f[11]) + Number(f[12])) * TICK_MS;
+      all += ms;
+      if (stat.slice(stat.indexOf('(') + 1, close) === 'workerd') workerd[pid] = ms;
+    } catch { /* exited meanwhile */ }
+  }
+  return { all, workerd };
+}
+function machineCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * TICK_MS; // user nice system irq softirq steal
+}
+
+const stacks = [];
+const tsWorkers = [];
+try {
+  const targets = [];
+  for (const spec of specs) {
+    if (!spec.endsWith('.toml')) {
+      process.env.KIPP_EDGE_BUILD_DIR = path.resolve(spec);
+      const st = await startStack({ vars: { KIPP_RECONCILE_AFTER_SECS: '3600', KIPP_REVOCATION_CACHE_SECS: '5' } });
+      stacks.push(st);
+      const d = await device(st, 'A/B till');
+      const c = await st.call('POST', '/ipp/v1/sessions', { body: cart(d.id) });
+      if (c.status !== 200 && c.status !== 201) throw new Error(`${spec}: creating a session: ${c.status} ${c.text.slice(0, 200)}`);
+      targets.push({ spec, base: st.worker, st, sid: c.body.session_id, session: c.body, pgid: st.children.worker.pid });
+      continue;
+    }
+    const first = targets.find((t) => t.session);
+    if (!first) throw new Error('the first target must be a Rust build (its stack serves the TypeScript workers too)');
+    const { st } = first;
+    const port = await freePort();
+    const envFile = path.join(st.dir, `ts${tsWorkers.length}.dev.vars`);
+    writeFileSync(envFile, `KIPP_TOKEN_KEY=${st.s.tokenKey}\nKUSTOM_WEBHOOK_SECRETS=${st.s.webhookSecret}\nKUSTOM_API_KEY=${st.s.apiKey}\nKUSTOM_MERCHANT_ID=${st.s.merchantId}\nKUSTOM_API_BASE=${st.emulator}\n`);
+    const [cmd, pre] = wranglerDev();
+    const log = openSync(path.join(st.dir, `ts${tsWorkers.length}.log`), 'w');
+    const child = spawn(cmd, [...pre, 'dev', '--config', path.resolve(spec), '--local', '--ip', '127.0.0.1', '--port', String(port),
+      '--show-interactive-dev-session=false', '--env-file', envFile, '--persist-to', path.join(st.dir, `ts${tsWorkers.length}-state`)],
+    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', DO_NOT_TRACK: '1' } });
+    tsWorkers.push(child);
+    const base = `http://127.0.0.1:${port}`;
+    await eventually(async () => { try { return (await fetch(`${base}/ipp/nope`, { signal: AbortSignal.timeout(2000) })).status === 404; } catch { return false; } }, 60000, `${spec} to answer`);
+    const seeded = await fetch(`${base}/seed/${first.sid}`, { method: 'POST', body: JSON.stringify(first.session) });
+    if (seeded.status >= 300) throw new Error(`${spec}: seeding: ${seeded.status}`);
+    targets.push({ spec, base, st, sid: first.sid, pgid: child.pid });
+  }
+
+  let n = 0;
+  const makeReq = (t) => (route === 'get'
+    ? () => [`${t.base}/ipp/v1/sessions/${t.sid}`, { headers: { authorization: `Bearer ${t.st.clerk}` } }]
+    : () => {
+      const id = `kevt_ab${String(n++).padStart(20, '0')}`;
+      const body = JSON.stringify({ id, merchant_id: t.st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: t.sid, order_id: null, failure_reason: null } });
+      return [`${t.base}/webhooks/kustom`, { method: 'POST', headers: signWebhook(t.st.s.webhookSecret, id, Math.floor(Date.now() / 1000), body), body }];
+    });
+  const reqs = targets.map(makeReq);
+
+  async function burst(i) {
+    const g0 = groupCpu(targets[i].pgid);
+    const m0 = machineCpu();
+    const t0 = performance.now();
+    let ok = 0;
+    let other = 0;
+    await Promise.all(Array.from({ length: 32 }, async () => {
+      while (performance.now() - t0 < BURST_MS) {
+        const [url, init] = reqs[i]();
+        try {
+          const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+          await r.arrayBuffer();
+          if (r.status === 200) ok++; else other++;
+        } catch { other++; await sleep(50); }
+      }
+    }));
+    const secs = (performance.now() - t0) / 1000;
+    const g1 = groupCpu(targets[i].pgid);
+    const busiest = Math.max(0, ...Object.keys(g1.workerd).map((p) => g1.workerd[p] - (g0.workerd[p] ?? 0)));
+    return { ok, other, secs, group: g1.all - g0.all, workerd: busiest, machine: machineCpu() - m0 };
+  }
+
+  for (let i = 0; i < targets.length; i++) await burst(i); // warm-up
+  const acc = targets.map(() => ({ ok: 0, other: 0, secs: 0, group: 0, workerd: 0, machine: 0 }));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = targets.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const i of order) {
+      const b = await burst(i);
+      if (process.env.VERBOSE) console.log(`round ${r} ${targets[i].spec}: ${(b.ok / b.secs).toFixed(0)} req/s, worker's workerd ${(1000 * b.workerd / Math.max(1, b.ok)).toFixed(0)} µs/req`);
+      for (const k of Object.keys(acc[i])) acc[i][k] += b[k];
+    }
+  }
+  const per = (ms, ok) => `${(1000 * ms / Math.max(1, ok)).toFixed(0)} µs`;
+  for (const [i, t] of targets.entries()) {
+    const a = acc[i];
+    console.log(`${route} ${t.spec}: ${(a.ok / a.secs).toFixed(0)} req/s; CPU per request: group ${per(a.group, a.ok)}, worker's workerd ${per(a.workerd, a.ok)}, machine ${per(a.machine, a.ok)}${a.other ? `; ${a.other} answers not 200` : ''}`);
+  }
+} finally {
+  // Each TypeScript worker's group: SIGTERM, then SIGKILL after 3 s.
+  await Promise.all(tsWorkers.map(async (c) => {
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    try { process.kill(-c.pid, 'SIGTERM'); } catch { return; }
+    if (await Promise.race([exited.then(() => false), sleep(3000).then(() => true)])) {
+      try { process.kill(-c.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }));
+  for (const st of stacks) await st.stop();
+}
