@@ -21,9 +21,10 @@
 // KIPP_EDGE_BUILD_DIR); TypeScript workers share the first stack's emulator and are seeded with
 // its session. Every process group started here is stopped at the end.
 import { spawn } from 'node:child_process';
-import { openSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startStack, cart, device, freePort, signWebhook, sleep, eventually, wranglerDev } from '../tests/edge/harness.mjs';
+import { busiestWorkerdMs, groupProcesses, machineCpuMs, workerdCpuMs } from './proc.mjs';
 
 const [route, ...specs] = process.argv.slice(2);
 if (!['get', 'webhook'].includes(route) || specs.length === 0) {
@@ -32,29 +33,7 @@ if (!['get', 'webhook'].includes(route) || specs.length === 0) {
 }
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const BURST_MS = Number(process.env.BURST_MS ?? 1500);
-const TICK_MS = 10; // /proc CPU times are in 1/100 s
-
-// CPU ms of the processes in a group: all of them, and per workerd.
-function groupCpu(pgid) {
-  let all = 0;
-  const workerd = {};
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      if (Number(f[2]) !== pgid) continue;
-      const ms = (Number(f[11]) + Number(f[12])) * TICK_MS;
-      all += ms;
-      if (stat.slice(stat.indexOf('(') + 1, close) === 'workerd') workerd[pid] = ms;
-    } catch { /* exited meanwhile */ }
-  }
-  return { all, workerd };
-}
-function machineCpu() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * TICK_MS; // user nice system irq softirq steal
-}
+const groupCpuMs = (pgid) => groupProcesses(pgid).reduce((sum, p) => sum + p.cpuMs, 0);
 
 const stacks = [];
 const tsWorkers = [];
@@ -101,8 +80,8 @@ try {
   const reqs = targets.map(makeReq);
 
   async function burst(i) {
-    const g0 = groupCpu(targets[i].pgid);
-    const m0 = machineCpu();
+    const g0 = { all: groupCpuMs(targets[i].pgid), workerd: workerdCpuMs(targets[i].pgid) };
+    const m0 = machineCpuMs();
     const t0 = performance.now();
     let ok = 0;
     let other = 0;
@@ -117,9 +96,8 @@ try {
       }
     }));
     const secs = (performance.now() - t0) / 1000;
-    const g1 = groupCpu(targets[i].pgid);
-    const busiest = Math.max(0, ...Object.keys(g1.workerd).map((p) => g1.workerd[p] - (g0.workerd[p] ?? 0)));
-    return { ok, other, secs, group: g1.all - g0.all, workerd: busiest, machine: machineCpu() - m0 };
+    const g1 = { all: groupCpuMs(targets[i].pgid), workerd: workerdCpuMs(targets[i].pgid) };
+    return { ok, other, secs, group: g1.all - g0.all, workerd: busiestWorkerdMs(g0.workerd, g1.workerd), machine: machineCpuMs() - m0 };
   }
 
   for (let i = 0; i < targets.length; i++) await burst(i); // warm-up

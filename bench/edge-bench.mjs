@@ -16,10 +16,11 @@
 // groups this run started, and exits 1.
 // SIGTERM/SIGINT do the same (scripts/bench.sh's per-run limit sends SIGTERM).
 import { spawn } from 'node:child_process';
-import { writeFileSync, readFileSync, readdirSync, rmSync, createWriteStream } from 'node:fs';
+import { writeFileSync, readFileSync, rmSync, createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startStack, cart, device, freePort, signWebhook, sleep, subscribe, eventually, wranglerDev, ROOT } from '../tests/edge/harness.mjs';
+import { busiestWorkerdMs, workerdCpuMs, workerdRssMiB } from './proc.mjs';
 
 const DURATION_MS = Number(process.env.KIPP_BENCH_SECS ?? 5) * 1000;
 const DEADLINE_MS = Number(process.env.KIPP_BENCH_DEADLINE_SECS ?? 150) * 1000;
@@ -118,22 +119,6 @@ function within(promise, ms, what) {
     .finally(() => clearTimeout(timer));
 }
 
-// Resident memory (MiB) of the workerd processes in a process group, from /proc.
-function groupRssMiB(pgid) {
-  let kib = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const pgrp = Number(stat.slice(close + 2).split(' ')[2]);
-      if (pgrp !== pgid || comm !== 'workerd') continue;
-      kib += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    } catch { /* exited meanwhile */ }
-  }
-  return kib / 1024;
-}
-
 // ---- load -----------------------------------------------------------------------------------
 // One timed burst of CONC clients; returns the latencies (ms) of 200 answers, the number of
 // other answers and failed requests (timeouts, refused connections), and the wall time (s).
@@ -158,21 +143,6 @@ async function burst(ms, makeReq, counter) {
   return { lat, errors, secs: (performance.now() - t0) / 1000 };
 }
 
-// CPU ms used so far by each workerd process of a process group, from /proc (pid → ms).
-function workerdCpuMs(pgid) {
-  const ms = {};
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      if (Number(f[2]) !== pgid || stat.slice(stat.indexOf('(') + 1, close) !== 'workerd') continue;
-      ms[pid] = (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 1/100 s
-    } catch { /* exited meanwhile */ }
-  }
-  return ms;
-}
-
 // Workers measured in alternating rounds after a warm-up (so all run optimized wasm/JS, and a
 // change in machine load hits them alike). Returns [rps, CPU µs per request of the worker's own
 // workerd] per worker: wrangler dev runs two workerd processes, a proxy and the one running the
@@ -189,7 +159,7 @@ async function compare(name, targets) {
       const before = workerdCpuMs(t.pgid);
       const b = await burst(DURATION_MS / ROUNDS, t.makeReq, counters[i]);
       const after = workerdCpuMs(t.pgid);
-      acc[i].cpuMs += Math.max(0, ...Object.keys(after).map((pid) => after[pid] - (before[pid] ?? after[pid])));
+      acc[i].cpuMs += busiestWorkerdMs(before, after);
       acc[i].lat.push(...b.lat); acc[i].errors += b.errors; acc[i].secs += b.secs;
     }
   }
@@ -239,7 +209,7 @@ async function main() {
   });
   const sid = created.body.session_id;
   const auth = { authorization: `Bearer ${st.clerk}` };
-  out('edge_rust_workerd_rss_start', groupRssMiB(st.children.worker.pid).toFixed(0), 'MiB');
+  out('edge_rust_workerd_rss_start', workerdRssMiB(st.children.worker.pid).toFixed(0), 'MiB');
 
   // The TypeScript baseline, same workerd, same emulator, its own fresh state: once deployed as
   // kipp is (Workers Assets in front, bench/ts-worker/wrangler.toml) and once bare
@@ -267,7 +237,7 @@ async function main() {
   });
   const tsDeployed = await startTs('wrangler.toml', 'ts');
   const tsBare = await startTs('wrangler.bare.toml', 'ts-bare');
-  out('edge_ts_workerd_rss_start', groupRssMiB(tsDeployed.child.pid).toFixed(0), 'MiB');
+  out('edge_ts_workerd_rss_start', workerdRssMiB(tsDeployed.child.pid).toFixed(0), 'MiB');
 
   // Four workers per route, in alternating rounds: Rust; "ts", the TypeScript baseline doing
   // what the route requires of kipp per request (one JSON log line, revocation check) and
@@ -297,7 +267,7 @@ async function main() {
   out('edge_webhook_vs_ts_bare', (rustHook / tsBareHook).toFixed(2), 'x');
   out('edge_get_session_vs_ts_minimal', (rustGet / tsMinGet).toFixed(2), 'x');
   out('edge_webhook_vs_ts_minimal', (rustHook / tsMinHook).toFixed(2), 'x');
-  out('edge_ts_workerd_rss_end', groupRssMiB(tsDeployed.child.pid).toFixed(0), 'MiB');
+  out('edge_ts_workerd_rss_end', workerdRssMiB(tsDeployed.child.pid).toFixed(0), 'MiB');
 
   // Webhook received → WebSocket message latency. A webhook the worker does not accept, or a
   // message that does not arrive within 5 s (KIPP_BENCH_PUSH_TIMEOUT_MS), fails the run: a lost
@@ -340,7 +310,7 @@ async function main() {
   });
   out('edge_push_p50', pct(push, 50).toFixed(1), 'ms');
   out('edge_push_p99', pct(push, 99).toFixed(1), 'ms');
-  out('edge_rust_workerd_rss_end', groupRssMiB(st.children.worker.pid).toFixed(0), 'MiB');
+  out('edge_rust_workerd_rss_end', workerdRssMiB(st.children.worker.pid).toFixed(0), 'MiB');
   out('edge_loadavg_end', os.loadavg()[0].toFixed(2), 'load');
 }
 
