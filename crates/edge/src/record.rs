@@ -246,11 +246,11 @@ impl SessionRecord {
         changed
     }
 
-    /// True when [`Self::apply_webhook`] with an event of this type and a re-read session of this id and
-    /// status would change nothing but `checked_ms`: the event carries no facts of its own (not
-    /// a payment failure) and the re-read session is another session's, or its status does not
-    /// move this one forward.
-    /// The object then writes the delivery's id alone, without copying the record.
+    /// True when [`Self::apply_webhook`] with an event of this type and a re-read session of this
+    /// id and status would change nothing but `checked_ms`: the event carries no facts of its own
+    /// (not a payment failure) and the re-read session is another session's, or its status does
+    /// not move this one forward. The object then writes the delivery's id alone, without copying
+    /// the record.
     #[must_use]
     pub fn unchanged_by(&self, event_type: &EventType, observed: Option<(&SessionId, &SessionStatus)>) -> bool {
         *event_type != EventType::PaymentFailed

@@ -22,7 +22,7 @@ pub struct Reply {
     pub status: u16,
     /// Body bytes.
     pub body: Vec<u8>,
-    /// `Retry-After`, parsed (ms).
+    /// `Retry-After`, parsed (ms); read only for a reply that is not 2xx.
     pub retry_after_ms: Option<u32>,
 }
 
@@ -105,7 +105,12 @@ async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, 
     let resp: web_sys::Response =
         JsFuture::from(global.fetch_with_str_and_init(&url, &init)).await.map_err(failed)?.unchecked_into();
     let status = resp.status();
-    let retry_after_ms = parse_retry_after(resp.headers().get("retry-after").ok().flatten().as_deref());
+    // Only a refusal is retried, so only a refusal's `Retry-After` is read.
+    let retry_after_ms = if (200..300).contains(&status) {
+        None
+    } else {
+        parse_retry_after(resp.headers().get("retry-after").ok().flatten().as_deref())
+    };
     let buf = resp.array_buffer().map_err(|_| Outcome::Network)?;
     let body = crate::http::array_buffer_bytes(buf).await.map_err(failed)?;
     Ok(Reply { status, body, retry_after_ms })

@@ -69,7 +69,8 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
         return Ok(ack(ctx, "other_merchant"));
     }
     let sid = event.data.session_id.clone();
-    // The object gets the verified body as is (it parses the event itself: no second encoding).
+    // The object gets the verified body as is, with its type: it parses the body only to apply a
+    // change (no second encoding).
     let raw = String::from_utf8(body).map_err(|_| worker::Error::RustError("body".into()))?;
     for round in 0..2 {
         let rpc: session::SessionRpc = env.durable_object(SESSIONS)?.get_by_name(sid.as_str())?.into_rpc();
