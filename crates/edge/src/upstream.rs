@@ -1,7 +1,8 @@
 //! Every call to Kustom goes through here: Basic auth with the key, `x-merchant-id` (from
 //! `build_request`), a timeout enforced with an `AbortSignal.timeout`, and retries of idempotent
 //! calls per [`crate::retry`]. Failures become 502/504 problem details; the key never leaves
-//! this module except in the `Authorization` header to the configured base.
+//! this module (and `js/upstream.js`, which sends the request) except in the `Authorization`
+//! header to the configured base.
 
 use core::time::Duration;
 
@@ -72,47 +73,53 @@ fn method(m: CoreMethod) -> Method {
     }
 }
 
-/// One attempt. The timeout is an `AbortSignal.timeout` given to `fetch`: it covers the answer
-/// and the body read (the runtime aborts both), and needs no timer, callback or `select` of
-/// ours. The request goes out as `fetch(url, init)` straight from the parts (no `Request`
-/// object, no workers-rs conversions).
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/upstream.js")]
+extern "C" {
+    /// One attempt in one call (see `js/upstream.js`): resolves to `[status, Retry-After or
+    /// undefined, body bytes]`, rejects with `'timeout'` or `'network'`.
+    #[wasm_bindgen(js_name = upstreamFetch)]
+    fn upstream_fetch(url: &str, method: &str, head: &str, body: Option<&str>, timeout_ms: u32) -> js_sys::Promise;
+}
+
+/// Appends one `name\nvalue\n` pair (the value in parts, so the key is never copied twice).
+/// Every name and value is the worker's own or a validated id: none has a newline.
+fn push_header(head: &mut String, name: &str, value: &[&str]) {
+    head.push_str(name);
+    head.push('\n');
+    for part in value {
+        head.push_str(part);
+    }
+    head.push('\n');
+}
+
+/// One attempt. The request goes out through one JS call (`js/upstream.js`): the URL, the
+/// method, the headers as `name\nvalue\n` pairs, the body and the timeout, which covers the
+/// answer and the body read (an `AbortSignal.timeout` given to `fetch`).
 async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, Outcome> {
-    let headers = web_sys::Headers::new().map_err(|_| Outcome::Network)?;
+    let mut head = String::with_capacity(96 + cfg.api_key.expose().len());
     for (k, v) in &req.headers {
-        headers.set(k, v).map_err(|_| Outcome::Network)?;
+        push_header(&mut head, k, &[v]);
     }
     if with_key {
-        let mut auth = String::with_capacity(6 + cfg.api_key.expose().len());
-        auth.push_str("Basic ");
-        auth.push_str(cfg.api_key.expose());
-        headers.set("authorization", &auth).map_err(|_| Outcome::Network)?;
+        push_header(&mut head, "authorization", &["Basic ", cfg.api_key.expose()]);
     }
-    headers.set("user-agent", "kipp-edge/0.1").map_err(|_| Outcome::Network)?;
+    push_header(&mut head, "user-agent", &["kipp-edge/0.1"]);
     let mut url = String::with_capacity(cfg.api_base.len() + req.path_and_query.len());
     url.push_str(&cfg.api_base);
     url.push_str(&req.path_and_query);
-    let signal = web_sys::AbortSignal::timeout_with_u32(cfg.upstream_timeout_ms);
-    let init = web_sys::RequestInit::new();
-    init.set_method(method(req.method).as_ref());
-    init.set_headers(&headers);
-    if let Some(b) = req.body.as_deref() {
-        init.set_body(&wasm_bindgen::JsValue::from_str(b));
-    }
-    init.set_signal(Some(&signal));
-    // A rejection after the signal fired is the timeout (its reason is a `TimeoutError`).
-    let failed = |_| if signal.aborted() { Outcome::Timeout } else { Outcome::Network };
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let resp: web_sys::Response =
-        JsFuture::from(global.fetch_with_str_and_init(&url, &init)).await.map_err(failed)?.unchecked_into();
-    let status = resp.status();
-    // Only a refusal is retried, so only a refusal's `Retry-After` is read.
-    let retry_after_ms = if (200..300).contains(&status) {
-        None
-    } else {
-        parse_retry_after(resp.headers().get("retry-after").ok().flatten().as_deref())
-    };
-    let buf = resp.array_buffer().map_err(|_| Outcome::Network)?;
-    let body = crate::http::array_buffer_bytes(buf).await.map_err(failed)?;
+    let promise =
+        upstream_fetch(&url, method(req.method).as_ref(), &head, req.body.as_deref(), cfg.upstream_timeout_ms);
+    let reply = JsFuture::from(promise).await.map_err(|e| {
+        if e.as_string().as_deref() == Some("timeout") {
+            Outcome::Timeout
+        } else {
+            Outcome::Network
+        }
+    })?;
+    let reply: js_sys::Array = reply.unchecked_into();
+    let status = reply.get(0).as_f64().and_then(|s| u16::try_from(s as i64).ok()).ok_or(Outcome::Network)?;
+    let retry_after_ms = parse_retry_after(reply.get(1).as_string().as_deref());
+    let body = js_sys::Uint8Array::unchecked_from_js(reply.get(2)).to_vec();
     Ok(Reply { status, body, retry_after_ms })
 }
 

@@ -202,13 +202,19 @@ impl SessionObject {
     }
 
     /// Writes the record (durably: the output gate holds replies until the write is confirmed).
-    async fn save(&self, r: SessionRecord) -> Result<()> {
-        self.save_with(r, None).await
+    fn save(&self, r: SessionRecord) -> Result<()> {
+        self.save_with(r, None)
     }
 
     /// Writes the record and, for a delivery, its webhook id (see [`WH_PREFIX`]), in one `put`.
     /// A delivery that changed nothing else writes its id only.
-    async fn save_with(&self, r: SessionRecord, webhook: Option<(&str, i64)>) -> Result<()> {
+    ///
+    /// The `put` is issued, not awaited: the runtime's output gate holds every reply and message
+    /// the object sends until the write is confirmed, and replaces them with an error (and resets
+    /// the object) if it fails. So a reply still leaves only after the write is durable — a
+    /// failed write reaches the worker as a failed call, which answers 5xx — and the object skips
+    /// a resumption per write (measured: docs/decisions.md § Edge worker, "Speed pass (session 6)").
+    fn save_with(&self, r: SessionRecord, webhook: Option<(&str, i64)>) -> Result<()> {
         let values = js_sys::Object::new();
         let set = |k: &str, v: &str| js_sys::Reflect::set(&values, &k.into(), &v.into()).map(|_| ());
         let legacy = self.wh_legacy.get();
@@ -238,7 +244,7 @@ impl SessionObject {
         // finds its id already remembered).
         self.wh_seq.set(seq);
         self.wh_legacy.set(false);
-        self.state.storage().put_multiple_raw(values).await?;
+        let _confirmed_by_output_gate = self.state.storage().as_raw().put_multiple(values.into())?;
         // Most writes only remember a webhook id: the session JSON is re-encoded only when the
         // session itself changed.
         let same = self.record.borrow().as_ref().is_some_and(|old| old.session == r.session);
@@ -250,13 +256,14 @@ impl SessionObject {
     }
 
     /// Writes a delivery's webhook id alone (the delivery changed nothing else): one key, one
-    /// `put`, as [`Self::save_with`] writes it.
-    async fn save_webhook_id(&self, id: &str, ms: i64) -> Result<()> {
+    /// `put`, issued as [`Self::save_with`] issues its own.
+    fn save_webhook_id(&self, id: &str, ms: i64) -> Result<()> {
         self.seen.borrow_mut().remember(id, ms);
         let seq = self.wh_seq.get();
         self.wh_seq.set(seq + 1); // claimed before the write, as in `save_with`
         let (key, value) = slot_entry(seq, ms, id);
-        self.state.storage().put_raw(&key, JsValue::from_str(&value)).await
+        let _confirmed_by_output_gate = self.state.storage().as_raw().put(&key, JsValue::from_str(&value))?;
+        Ok(())
     }
 
     /// The pushed message for the record in memory.
@@ -475,7 +482,7 @@ impl SessionObject {
                     r.checked_ms = now; // as `apply_observed` does (not durable: see `same_durable`)
                 }
             }
-            self.save_webhook_id(webhook_id, now).await?;
+            self.save_webhook_id(webhook_id, now)?;
             return Ok((200, "unchanged"));
         }
         let observed = match reread.as_deref().map(|b| decode_response::<GetSession>(200, b)) {
@@ -489,7 +496,7 @@ impl SessionObject {
         };
         let Some(mut r) = self.load_owned().await? else { return Ok((404, "unknown")) };
         let changed = r.apply_webhook(&event, observed.as_ref(), now);
-        self.save_with(r, Some((webhook_id, now))).await?;
+        self.save_with(r, Some((webhook_id, now)))?;
         if changed {
             self.close_unauthorized().await;
             self.broadcast();
@@ -603,7 +610,7 @@ impl DurableObject for SessionObject {
                 if self.load().await? {
                     return Ok(result(200, "existing"));
                 }
-                self.save(SessionRecord::new(init.session, init.location_id, now_ms())).await?;
+                self.save(SessionRecord::new(init.session, init.location_id, now_ms()))?;
                 self.schedule().await?;
                 Ok(result(200, "created"))
             }
@@ -613,7 +620,7 @@ impl DurableObject for SessionObject {
                 let Some(mut r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
                 let changed = r.apply_observed(&s, now_ms(), "observed");
                 if changed {
-                    self.save(r).await?;
+                    self.save(r)?;
                     self.close_unauthorized().await;
                     self.broadcast();
                     self.schedule().await?;
@@ -634,12 +641,12 @@ impl DurableObject for SessionObject {
         if let Some(s) = self.fetch_upstream(&r.session.session_id, &mut Stats::default()).await {
             let mut r = self.load_owned().await?.unwrap_or(r);
             if r.apply_observed(&s, now_ms(), "reconcile") {
-                self.save(r).await?;
+                self.save(r)?;
                 self.close_unauthorized().await;
                 self.broadcast();
             } else {
                 r.checked_ms = now_ms();
-                self.save(r).await?;
+                self.save(r)?;
             }
         }
         self.schedule().await?;
