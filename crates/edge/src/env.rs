@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::Env;
+use wasm_bindgen::JsCast;
+use worker::{Env, ObjectNamespace, Stub};
 
 use crate::config::{Config, ConfigError};
 
@@ -23,4 +24,32 @@ pub fn config(env: &Env) -> Result<Rc<Config>, ConfigError> {
     let c = Rc::new(Config::from_lookup(&|name| lookup(env, name))?);
     CONFIG.with(|slot| *slot.borrow_mut() = Some(c.clone()));
     Ok(c)
+}
+
+/// A Durable Object binding of wrangler.toml. workers-rs' `Env::durable_object` also reads the
+/// binding's `constructor.name` (two more crossings and a string) on every call; the bindings
+/// are the worker's own, declared in wrangler.toml, so only their presence is checked.
+pub fn namespace(env: &Env, binding: &str) -> worker::Result<ObjectNamespace> {
+    let ns = js_sys::Reflect::get(env, &binding.into())?;
+    if ns.is_undefined() {
+        return Err(worker::Error::RustError(format!("missing Durable Object binding {binding}")));
+    }
+    Ok(ns.unchecked_into())
+}
+
+/// The stub of the object named `name` of `binding`.
+pub fn stub(env: &Env, binding: &str, name: &str) -> worker::Result<Stub> {
+    namespace(env, binding)?.get_by_name(name)
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/env.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = objectStub, catch)]
+    fn object_stub(env: &Env, binding: &str, name: &str) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+}
+
+/// The object named `name` of `binding` seen through its RPC methods (`T`: the extern type of
+/// the object's methods, e.g. `SessionRpc`), in one call (see `js/env.js`).
+pub fn rpc_stub<T: JsCast>(env: &Env, binding: &str, name: &str) -> worker::Result<T> {
+    Ok(object_stub(env, binding, name)?.unchecked_into())
 }

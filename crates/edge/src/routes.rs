@@ -18,9 +18,10 @@ use kipp_derive::MapDeserialize;
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::{Env, Method, Response, Result, Stub};
+use worker::{Env, Method, Response, Result};
 
 use crate::config::Config;
+use crate::env::stub;
 use crate::http::{self, internal, json, now_ms, problem, problem_retry, request_id, Incoming};
 use crate::log::RequestLog;
 use crate::objects::{device, registry, session, DEVICES, REGISTRY, REGISTRY_NAME, SESSIONS};
@@ -215,10 +216,6 @@ impl Me {
     }
 }
 
-fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub> {
-    env.durable_object(binding)?.get_by_name(name)
-}
-
 /// Makes sure this isolate's copy of the revocation list is fresh (one registry read per
 /// `revocation_cache_secs`).
 pub(crate) async fn refresh_revoked(env: &Env, cfg: &Config) -> Result<()> {
@@ -337,7 +334,7 @@ impl Known {
 
 /// The session's object answer, if the worker knows the session (one RPC round trip).
 async fn session_known(env: &Env, id: &SessionId) -> Result<Option<Known>> {
-    let rpc: session::SessionRpc = stub(env, SESSIONS, id.as_str())?.into_rpc();
+    let rpc: session::SessionRpc = crate::env::rpc_stub(env, SESSIONS, id.as_str())?;
     Ok(rpc.get().await?.map(|(json, f)| Known {
         json,
         device_id: f.device_id,

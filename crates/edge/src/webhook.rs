@@ -73,7 +73,7 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
     // change (no second encoding).
     let raw = String::from_utf8(body).map_err(|_| worker::Error::RustError("body".into()))?;
     for round in 0..2 {
-        let rpc: session::SessionRpc = env.durable_object(SESSIONS)?.get_by_name(sid.as_str())?.into_rpc();
+        let rpc: session::SessionRpc = crate::env::rpc_stub(env, SESSIONS, sid.as_str())?;
         match rpc.webhook(&webhook_id, &event.event_type, &raw, &mut ctx.stats).await? {
             (200, result) => return Ok(ack(ctx, if result == "duplicate" { "duplicate" } else { "applied" })),
             (404, _) if round == 0 => {
@@ -92,9 +92,7 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
 
 /// Tries to match an unknown session to a device's ambiguous create (see `objects::device`).
 async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::SessionId) -> Result<bool> {
-    let mut r = env
-        .durable_object(REGISTRY)?
-        .get_by_name(REGISTRY_NAME)?
+    let mut r = crate::env::stub(env, REGISTRY, REGISTRY_NAME)?
         .fetch_with_request(internal(Method::Get, "/pending", None, &[])?)
         .await?;
     let pending: Vec<String> = crate::http::resp_json(&mut r).await?;
@@ -110,9 +108,7 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
     }
     // The object gets the session as Kustom sent it (it decodes it to the same value).
     let raw = String::from_utf8(reply.body).map_err(|_| worker::Error::RustError("body".into()))?;
-    let mut r = env
-        .durable_object(DEVICES)?
-        .get_by_name(s.device_id.as_str())?
+    let mut r = crate::env::stub(env, DEVICES, s.device_id.as_str())?
         .fetch_with_request(internal(Method::Post, "/adopt", Some(raw), &[])?)
         .await?;
     Ok(crate::http::resp_json::<bool>(&mut r).await.unwrap_or(false))

@@ -21,7 +21,7 @@ use kipp_core::api::sessions::{CreateSession, CreateSessionRequest, Session};
 use kipp_core::api::{build_request, decode_response, Operation};
 use kipp_core::ids::LocationId;
 use kipp_core::problem::Problem;
-use worker::{durable_object, Delay, DurableObject, Env, Method, ObjectNamespace, Request, Response, Result, State};
+use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::http::{internal, json, now_ms, store_get, store_get_str};
 use crate::idem::{CartFingerprint, CreateRecord, PENDING_MAX_AGE_MS};
@@ -303,7 +303,7 @@ impl DeviceObject {
     }
 
     async fn init_session(&self, session: &Session, location_id: Option<LocationId>) -> Result<()> {
-        let ns: ObjectNamespace = self.env.durable_object(SESSIONS)?;
+        let ns = crate::env::namespace(&self.env, SESSIONS)?;
         let stub = ns.get_by_name(session.session_id.as_str())?;
         let body = serde_json::to_string(&session::Init { session: session.clone(), location_id })?;
         let resp = stub.fetch_with_request(internal(Method::Post, "/init", Some(body), &[])?).await?;
@@ -314,7 +314,7 @@ impl DeviceObject {
     }
 
     async fn set_pending(&self, add: bool) -> Result<()> {
-        let ns = self.env.durable_object(REGISTRY)?;
+        let ns = crate::env::namespace(&self.env, REGISTRY)?;
         let stub = ns.get_by_name(REGISTRY_NAME)?;
         let device_id = store_get_str(&self.state.storage(), "device").await?.unwrap_or_default();
         stub.fetch_with_request(registry::pending_request(&device_id, add)?).await?;
