@@ -2,7 +2,7 @@
 
 use kipp_core::problem::{Problem, PROBLEM_CONTENT_TYPE};
 use serde::Serialize;
-use worker::{Headers, Method, Request, Response, Result};
+use worker::{Method, Request, Response, ResponseBuilder, Result};
 
 /// A request as the runtime hands it to the worker's `fetch`, with the few reads the routes
 /// make. workers-rs' `Request` conversion also reads the request's `cf` object, which the
@@ -92,9 +92,17 @@ pub fn problem(p: Problem, request_id: &str) -> Response {
     let status = p.status.unwrap_or(500);
     let p = p.with_request_id(request_id);
     let body = serde_json::to_vec(&p).unwrap_or_default();
-    let headers = Headers::new();
-    let _ = headers.set("content-type", PROBLEM_CONTENT_TYPE);
-    Response::from_bytes(body).map_or_else(|_| fallback(status), |r| r.with_status(status).with_headers(headers))
+    with_body(status, PROBLEM_CONTENT_TYPE, body)
+}
+
+/// A response with a body of `content_type`: one headers object and one `set` (workers-rs'
+/// `Response::from_bytes` makes a headers object and sets a content type that the caller then
+/// replaces with a second one).
+fn with_body(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+    match Response::builder().with_status(status).with_header("content-type", content_type) {
+        Ok(builder) => builder.fixed(body),
+        Err(_) => fallback(status),
+    }
 }
 
 /// A problem response with `Retry-After`.
@@ -118,12 +126,13 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response {
 
 /// A JSON response from bytes already encoded.
 pub fn raw_json(status: u16, body: Vec<u8>) -> Response {
-    let headers = Headers::new();
-    let _ = headers.set("content-type", "application/json");
     if status == 204 {
-        return Response::builder().with_status(204).with_headers(headers).empty();
+        return Response::builder()
+            .with_status(204)
+            .with_header("content-type", "application/json")
+            .map_or_else(|_| fallback(204), ResponseBuilder::empty);
     }
-    Response::from_bytes(body).map_or_else(|_| fallback(status), |r| r.with_status(status).with_headers(headers))
+    with_body(status, "application/json", body)
 }
 
 /// Reads a body up to `max` bytes (`None` when larger). A request without a body (the usual
