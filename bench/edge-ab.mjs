@@ -14,8 +14,9 @@
 // process group (wrangler's node, the proxy workerd, the worker's workerd), (b) the busiest
 // workerd of that group, the one running the worker, and (c) the whole machine (/proc/stat).
 // (b) is the figure a change to the worker moves; (a) and (c) show what the rest of the stack
-// adds. Two copies of the same build differ by up to ±5 % in req/s and ±3 % in (b) here (2
-// cores): compare targets measured together, and repeat before believing a small difference.
+// adds. Two copies of the same build differ by up to ±5 % in req/s and ±4 % in (b) here (2
+// cores), and the difference persists over rounds (each copy is its own stack): compare targets
+// measured together, give each build twice (`cp -r` its folder) and average the copies.
 //
 // Each Rust build gets its own emulator and wrangler dev (tests/edge/harness.mjs startStack,
 // KIPP_EDGE_BUILD_DIR); TypeScript workers share the first stack's emulator and are seeded with
