@@ -55,6 +55,29 @@ fn client(token: &str, extra: &[(&str, JsValue)]) -> KippClient {
     o.extend(extra.iter().cloned());
     KippClient::new(obj(&o)).unwrap()
 }
+
+/// A promise and the function that resolves it (the first call counts; later calls do nothing).
+fn signal() -> (Promise, impl Fn()) {
+    let resolve: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
+    let slot = resolve.clone();
+    let promise = Promise::new(&mut |res, _| *slot.borrow_mut() = Some(res));
+    (promise, move || {
+        if let Some(f) = resolve.borrow_mut().take() {
+            f.call0(&JsValue::NULL).unwrap();
+        }
+    })
+}
+
+/// `client.watch(id, onUpdate, { onError })` with the two callbacks of a test.
+fn watch_reporting(
+    c: &KippClient,
+    id: &str,
+    on_update: &Closure<dyn FnMut(JsValue, JsValue)>,
+    on_error: &Closure<dyn FnMut(JsValue)>,
+) -> kipp_web::WatchHandle {
+    let options = obj(&[("onError", on_error.as_ref().clone())]);
+    c.watch(id, on_update.as_ref().clone().unchecked_into(), Some(options)).unwrap()
+}
 async fn ok(p: Promise) -> JsValue {
     match JsFuture::from(p).await {
         Ok(v) => v,
@@ -210,32 +233,34 @@ async fn create_session_validates_before_the_network() {
     assert_eq!(Array::from(&get(&log, "idempotencyKeys")).length(), 0, "nothing was sent");
 }
 
-#[wasm_bindgen_test]
-async fn create_in_progress_at_the_worker_is_retried_with_the_same_key() {
+/// Creates a session whose first attempt the test server refuses as `fault` says (by its
+/// `merchant_reference1`), with 2 retries allowed; returns the client and the idempotency key,
+/// after checking that the create succeeded on the second and last attempt with the same key.
+async fn create_refused_once(fault: &str) -> (KippClient, String) {
     reset().await;
     let c = client("t", &[("retries", n(2.0))]);
     let body = cart(2);
-    Reflect::set(&body, &s("merchant_reference1"), &s("in-progress-once")).unwrap();
+    Reflect::set(&body, &s("merchant_reference1"), &s(fault)).unwrap();
     let sess = ok(c.create_session(body, None)).await;
     assert_eq!(get(&sess, "status").as_string().unwrap(), "CREATED");
     let keys = Array::from(&get(&test_log().await, "idempotencyKeys"));
-    assert_eq!(keys.length(), 2, "one 409 idempotency_in_progress, one retry");
-    assert_eq!(keys.get(1).as_string().unwrap(), keys.get(0).as_string().unwrap());
+    assert_eq!(keys.length(), 2, "{fault}: one refusal, one retry");
+    let key = keys.get(0).as_string().unwrap();
+    assert_eq!(keys.get(1).as_string().unwrap(), key, "{fault}: the retry reuses the key");
+    (c, key)
+}
+
+#[wasm_bindgen_test]
+async fn create_in_progress_at_the_worker_is_retried_with_the_same_key() {
+    // The server answers 409 idempotency_in_progress once.
+    create_refused_once("in-progress-once").await;
 }
 
 #[wasm_bindgen_test]
 async fn create_session_reuses_its_idempotency_key_on_retry() {
-    reset().await;
-    let c = client("t", &[("retries", n(2.0))]);
-    let body = cart(2);
-    Reflect::set(&body, &s("merchant_reference1"), &s("fail-once")).unwrap();
-    let sess = ok(c.create_session(body, None)).await;
-    assert_eq!(get(&sess, "status").as_string().unwrap(), "CREATED");
-    let keys = Array::from(&get(&test_log().await, "idempotencyKeys"));
-    assert_eq!(keys.length(), 2, "one 503, one retry");
-    let k = keys.get(0).as_string().unwrap();
-    assert_eq!(k.len(), 36);
-    assert_eq!(keys.get(1).as_string().unwrap(), k);
+    // The server answers 503 once.
+    let (c, key) = create_refused_once("fail-once").await;
+    assert_eq!(key.len(), 36);
 
     reset().await;
     let body = cart(1);
@@ -461,15 +486,11 @@ async fn watch_reconnects_after_a_dropped_socket() {
     let statuses = Rc::new(RefCell::new(Vec::<String>::new()));
     let errors = Rc::new(RefCell::new(Vec::<(String, bool)>::new()));
     let (s2, e2) = (statuses.clone(), errors.clone());
-    let done: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
-    let d2 = done.clone();
-    let finished = Promise::new(&mut |res, _| *done.borrow_mut() = Some(res));
+    let (finished, finish) = signal();
     let on_update = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_s: JsValue, st: JsValue| {
         let status = get(&st, "status").as_string().unwrap();
         if status == "FINALIZED" {
-            if let Some(f) = d2.borrow_mut().take() {
-                f.call0(&JsValue::NULL).unwrap();
-            }
+            finish();
         }
         s2.borrow_mut().push(status);
     });
@@ -477,13 +498,7 @@ async fn watch_reconnects_after_a_dropped_socket() {
         assert!(e.is_instance_of::<js_sys::Error>());
         e2.borrow_mut().push((code(&e), get(&e, "retryable").as_bool().unwrap()));
     });
-    let handle = c
-        .watch(
-            sid(3),
-            on_update.as_ref().clone().unchecked_into(),
-            Some(obj(&[("onError", on_error.as_ref().clone())])),
-        )
-        .unwrap();
+    let handle = watch_reporting(&c, sid(3), &on_update, &on_error);
     JsFuture::from(finished).await.unwrap();
     handle.close();
     assert_eq!(*statuses.borrow(), ["CREATED", "ACTIVE", "FINALIZED"]);
@@ -497,26 +512,16 @@ async fn watch_ends_unauthorized_when_the_worker_closes_for_the_token() {
     let c = client("t", &[]);
     let errors = Rc::new(RefCell::new(Vec::<(String, bool)>::new()));
     let e2 = errors.clone();
-    let done: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
-    let d2 = done.clone();
-    let failed = Promise::new(&mut |res, _| *done.borrow_mut() = Some(res));
+    let (failed, fail) = signal();
     let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let c = code(&e);
         e2.borrow_mut().push((c.clone(), get(&e, "retryable").as_bool().unwrap()));
         if c == "unauthorized" {
-            if let Some(f) = d2.borrow_mut().take() {
-                f.call0(&JsValue::NULL).unwrap();
-            }
+            fail();
         }
     });
     let on_update = Closure::<dyn FnMut(JsValue, JsValue)>::new(|_: JsValue, _: JsValue| {});
-    let handle = c
-        .watch(
-            sid(7),
-            on_update.as_ref().clone().unchecked_into(),
-            Some(obj(&[("onError", on_error.as_ref().clone())])),
-        )
-        .unwrap();
+    let handle = watch_reporting(&c, sid(7), &on_update, &on_error);
     JsFuture::from(failed).await.unwrap();
     handle.close();
     // Close code 4401 is the token, not the network: no "reconnecting" report, no second socket
