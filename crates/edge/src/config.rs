@@ -144,7 +144,12 @@ impl Config {
         }
         let merchant_id = MerchantId::parse(&required(get, names::MERCHANT_ID)?)
             .map_err(|_| ConfigError { binding: names::MERCHANT_ID, reason: "is not a merchant id" })?;
-        let api_key = Redacted(required(get, names::API_KEY)?);
+        let api_key = required(get, names::API_KEY)?;
+        // It goes out in a header (`Authorization: Basic <key>`), as the emulator requires too.
+        if !api_key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError { binding: names::API_KEY, reason: "must be visible ASCII characters" });
+        }
+        let api_key = Redacted(api_key);
         let webhook_secrets = WebhookSecrets::parse(&required(get, names::WEBHOOK_SECRETS)?)
             .map_err(|_| ConfigError { binding: names::WEBHOOK_SECRETS, reason: "is not a list of whsec_ secrets" })?;
         let token_key = TokenKey::parse(&required(get, names::TOKEN_KEY)?)
@@ -255,6 +260,15 @@ pub(crate) mod tests {
         v.insert(names::WEBHOOK_SECRETS, "whsec_short".to_owned());
         let e = Config::from_lookup(&|n| v.get(n).cloned()).unwrap_err();
         assert!(!e.to_string().contains("short"));
+        // The key goes out in a header: a space, line break or non-ASCII character in it is a
+        // configuration error naming the binding, not its value.
+        for key in ["kco SECRET", "kco_SECRET\nx-other: 1", "kco_SECRÉT"] {
+            v = vars();
+            v.insert(names::API_KEY, key.to_owned());
+            let e = Config::from_lookup(&|n| v.get(n).cloned()).unwrap_err();
+            assert_eq!(e.binding, names::API_KEY);
+            assert!(!e.to_string().contains("SECR"), "{e}");
+        }
     }
 
     #[test]

@@ -82,7 +82,8 @@ extern "C" {
 }
 
 /// Appends one `name\nvalue\n` pair (the value in parts, so the key is never copied twice).
-/// Every name and value is the worker's own or a validated id: none has a newline.
+/// Every name and value is the worker's own, a validated id or the API key (visible ASCII, checked
+/// by `Config`): none has a newline.
 fn push_header(head: &mut String, name: &str, value: &[&str]) {
     head.push_str(name);
     head.push('\n');
