@@ -50,6 +50,23 @@ export function signWebhook(secret, id, ts, body) {
 }
 
 /**
+ * Delivers a signed webhook to the worker as Kustom does: a 5xx without `x-request-id` is wrangler
+ * dev's proxy answering for a connection it lost to the worker, not the worker (every answer of
+ * the worker carries one; docs/decisions.md § Soak and benchmarks, "The same loss without an
+ * exit"), and Kustom redelivers after a 5xx; so does this, twice at most. Returns the Response.
+ */
+export async function deliverWebhook(stack, id, body) {
+  const send = () => fetch(`${stack.worker}/webhooks/kustom`, { method: 'POST', headers: signWebhook(stack.s.webhookSecret, id, Math.floor(Date.now() / 1000), body), body });
+  let r = await send();
+  for (let retry = 0; retry < 2 && r.status >= 500 && !r.headers.get('x-request-id'); retry++) {
+    await r.arrayBuffer();
+    await sleep(500);
+    r = await send();
+  }
+  return r;
+}
+
+/**
  * The command that runs `wrangler dev`: scripts/lib/wrangler-dev.mjs, the same wrangler without
  * the DevTools inspector (which doubles the cost of every console line; see that file), or the
  * plain `wrangler dev` command when KIPP_WRANGLER_INSPECTOR=1. Returns [cmd, prefixArgs].

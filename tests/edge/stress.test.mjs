@@ -1,7 +1,7 @@
 // Heavier end-to-end scenarios: shuffled duplicate webhooks, upstream faults, restart.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, cart, device, eventually, signWebhook, sleep } from './harness.mjs';
+import { startStack, cart, device, deliverWebhook, eventually, sleep } from './harness.mjs';
 
 let st;
 before(async () => { st = await startStack(); }, { timeout: 120000 });
@@ -73,8 +73,7 @@ async function bulk() {
   async function worker() {
     while (i < batch.length) {
       const d = batch[i++];
-      const ts = Math.floor(Date.now() / 1000);
-      const r = await fetch(`${st.worker}/webhooks/kustom`, { method: 'POST', headers: signWebhook(st.s.webhookSecret, d.id, ts, d.body), body: d.body });
+      const r = await deliverWebhook(st, d.id, d.body);
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       await r.arrayBuffer();
     }
@@ -140,19 +139,7 @@ test('restart of wrangler dev with persisted state: nothing lost', { timeout: 18
   const hook = (n) => {
     const hid = `kevt_restart${String(n).padStart(15, '0')}`;
     const body = JSON.stringify({ id: hid, merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: id, order_id: null, failure_reason: null } });
-    const send = () => fetch(`${st.worker}/webhooks/kustom`, { method: 'POST', headers: signWebhook(st.s.webhookSecret, hid, Math.floor(Date.now() / 1000), body), body });
-    return (async () => {
-      let x = await send();
-      // A 5xx without `x-request-id` is wrangler dev's proxy answering for a connection it lost
-      // to the worker, not the worker (docs/decisions.md § Soak and benchmarks, "The same loss
-      // without an exit"). Kustom redelivers after a 5xx, and so does this test (twice at most).
-      for (let retry = 0; retry < 2 && x.status >= 500 && !x.headers.get('x-request-id'); retry++) {
-        await x.arrayBuffer();
-        await new Promise((r) => setTimeout(r, 500));
-        x = await send();
-      }
-      return { status: x.status, body: await x.json() };
-    })();
+    return deliverWebhook(st, hid, body).then(async (x) => ({ status: x.status, body: await x.json() }));
   };
   for (let i = 0; i < 300; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => hook(i + j)));
   assert.equal((await hook(299)).body.result, 'duplicate');
