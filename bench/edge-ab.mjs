@@ -8,7 +8,9 @@
 //               `scripts/edge-build.sh && cp -r crates/edge/build /tmp/build-x`), or a wrangler
 //               config of a TypeScript worker (…/wrangler.toml, e.g. bench/ts-worker's own).
 //   ROUNDS (default 6) rounds of one BURST_MS (default 1500) burst of 32 clients per target, in
-//   alternating order after a warm-up burst each; VERBOSE=1 prints every burst.
+//   alternating order after a warm-up burst each; VERBOSE=1 prints every burst. COPIES (default
+//   2) runs each target that many times, each copy its own stack or wrangler dev, and prints each
+//   copy and their mean (see below for why one copy is not enough).
 //
 // Prints per target: req/s, and CPU ms per request answered 200 of (a) its own wrangler dev
 // process group (wrangler's node, the proxy workerd, the worker's workerd), (b) the busiest
@@ -16,7 +18,7 @@
 // (b) is the figure a change to the worker moves; (a) and (c) show what the rest of the stack
 // adds. Two copies of the same build differ by up to ±5 % in req/s and ±4 % in (b) here (2
 // cores), and the difference persists over rounds (each copy is its own stack): compare targets
-// measured together, give each build twice (`cp -r` its folder) and average the copies.
+// measured together, and only by the mean of their copies.
 //
 // Each Rust build gets its own emulator and wrangler dev (tests/edge/harness.mjs startStack,
 // KIPP_EDGE_BUILD_DIR); TypeScript workers share the first stack's emulator and are seeded with
@@ -34,13 +36,14 @@ if (!['get', 'webhook'].includes(route) || specs.length === 0) {
 }
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const BURST_MS = Number(process.env.BURST_MS ?? 1500);
+const COPIES = Math.max(1, Number(process.env.COPIES ?? 2));
 const groupCpuMs = (pgid) => groupProcesses(pgid).reduce((sum, p) => sum + p.cpuMs, 0);
 
 const stacks = [];
 const tsWorkers = [];
 try {
   const targets = [];
-  for (const spec of specs) {
+  for (const spec of specs.flatMap((t) => Array(COPIES).fill(t))) {
     if (!spec.endsWith('.toml')) {
       process.env.KIPP_EDGE_BUILD_DIR = path.resolve(spec);
       const st = await startStack({ vars: { KIPP_RECONCILE_AFTER_SECS: '3600', KIPP_REVOCATION_CACHE_SECS: '5' } });
@@ -116,6 +119,14 @@ try {
   for (const [i, t] of targets.entries()) {
     const a = acc[i];
     console.log(`${route} ${t.spec}: ${(a.ok / a.secs).toFixed(0)} req/s; CPU per request: group ${per(a.group, a.ok)}, worker's workerd ${per(a.workerd, a.ok)}, machine ${per(a.machine, a.ok)}${a.other ? `; ${a.other} answers not 200` : ''}`);
+  }
+  if (COPIES > 1) {
+    // The mean of each target's copies (targets[i] is copy i % COPIES of specs[i / COPIES]).
+    for (const [k, spec] of specs.entries()) {
+      const copies = acc.slice(k * COPIES, (k + 1) * COPIES);
+      const mean = (f) => copies.reduce((sum, a) => sum + f(a), 0) / COPIES;
+      console.log(`${route} ${spec} (mean of ${COPIES}): ${mean((a) => a.ok / a.secs).toFixed(0)} req/s; worker's workerd ${mean((a) => (1000 * a.workerd) / Math.max(1, a.ok)).toFixed(0)} µs per request`);
+    }
   }
 } finally {
   // Each TypeScript worker's group: SIGTERM, then SIGKILL after 3 s.
