@@ -201,20 +201,23 @@ impl SessionObject {
         Ok(self.record.borrow().clone())
     }
 
-    /// Writes the record (durably: the output gate holds replies until the write is confirmed).
-    fn save(&self, r: SessionRecord) -> Result<()> {
-        self.save_with(r, None)
+    /// Writes the record and waits for the write (the routes `/init` and `/observe` and the
+    /// alarm, where a failed write must fail the call or the alarm, which is then retried).
+    async fn save(&self, r: SessionRecord) -> Result<()> {
+        JsFuture::from(self.save_with(r, None)?).await?;
+        Ok(())
     }
 
-    /// Writes the record and, for a delivery, its webhook id (see [`WH_PREFIX`]), in one `put`.
-    /// A delivery that changed nothing else writes its id only.
+    /// Writes the record and, for a delivery, its webhook id (see [`WH_PREFIX`]), in one `put`,
+    /// and returns the `put`'s promise. A delivery that changed nothing else writes its id only.
     ///
-    /// The `put` is issued, not awaited: the runtime's output gate holds every reply and message
-    /// the object sends until the write is confirmed, and replaces them with an error (and resets
-    /// the object) if it fails. So a reply still leaves only after the write is durable — a
-    /// failed write reaches the worker as a failed call, which answers 5xx — and the object skips
-    /// a resumption per write (measured: docs/decisions.md § Edge worker, "Speed pass (session 6)").
-    fn save_with(&self, r: SessionRecord, webhook: Option<(&str, i64)>) -> Result<()> {
+    /// A delivery does not await the promise: the runtime's output gate holds every reply and
+    /// message the object sends until the write is confirmed, and replaces them with an error
+    /// (and resets the object) if it fails. So the reply to the worker still leaves only after the
+    /// write is durable — a failed write reaches the worker as a failed call, which answers 5xx —
+    /// and the object skips a resumption per delivery (docs/decisions.md § Edge worker, "Speed
+    /// pass (session 6)").
+    fn save_with(&self, r: SessionRecord, webhook: Option<(&str, i64)>) -> Result<js_sys::Promise> {
         let values = js_sys::Object::new();
         let set = |k: &str, v: &str| js_sys::Reflect::set(&values, &k.into(), &v.into()).map(|_| ());
         let legacy = self.wh_legacy.get();
@@ -244,7 +247,7 @@ impl SessionObject {
         // finds its id already remembered).
         self.wh_seq.set(seq);
         self.wh_legacy.set(false);
-        let _confirmed_by_output_gate = self.state.storage().as_raw().put_multiple(values.into())?;
+        let written = self.state.storage().as_raw().put_multiple(values.into())?;
         // Most writes only remember a webhook id: the session JSON is re-encoded only when the
         // session itself changed.
         let same = self.record.borrow().as_ref().is_some_and(|old| old.session == r.session);
@@ -252,11 +255,11 @@ impl SessionObject {
             *self.session_json.borrow_mut() = serde_json::to_string(&r.session)?;
         }
         *self.record.borrow_mut() = Some(r);
-        Ok(())
+        Ok(written)
     }
 
     /// Writes a delivery's webhook id alone (the delivery changed nothing else): one key, one
-    /// `put`, issued as [`Self::save_with`] issues its own.
+    /// `put`, confirmed by the output gate as a delivery's write in [`Self::save_with`] is.
     fn save_webhook_id(&self, id: &str, ms: i64) -> Result<()> {
         self.seen.borrow_mut().remember(id, ms);
         let seq = self.wh_seq.get();
@@ -496,7 +499,7 @@ impl SessionObject {
         };
         let Some(mut r) = self.load_owned().await? else { return Ok((404, "unknown")) };
         let changed = r.apply_webhook(&event, observed.as_ref(), now);
-        self.save_with(r, Some((webhook_id, now)))?;
+        let _confirmed_by_output_gate = self.save_with(r, Some((webhook_id, now)))?;
         if changed {
             self.close_unauthorized().await;
             self.broadcast();
@@ -610,7 +613,7 @@ impl DurableObject for SessionObject {
                 if self.load().await? {
                     return Ok(result(200, "existing"));
                 }
-                self.save(SessionRecord::new(init.session, init.location_id, now_ms()))?;
+                self.save(SessionRecord::new(init.session, init.location_id, now_ms())).await?;
                 self.schedule().await?;
                 Ok(result(200, "created"))
             }
@@ -620,7 +623,7 @@ impl DurableObject for SessionObject {
                 let Some(mut r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
                 let changed = r.apply_observed(&s, now_ms(), "observed");
                 if changed {
-                    self.save(r)?;
+                    self.save(r).await?;
                     self.close_unauthorized().await;
                     self.broadcast();
                     self.schedule().await?;
@@ -641,12 +644,12 @@ impl DurableObject for SessionObject {
         if let Some(s) = self.fetch_upstream(&r.session.session_id, &mut Stats::default()).await {
             let mut r = self.load_owned().await?.unwrap_or(r);
             if r.apply_observed(&s, now_ms(), "reconcile") {
-                self.save(r)?;
+                self.save(r).await?;
                 self.close_unauthorized().await;
                 self.broadcast();
             } else {
                 r.checked_ms = now_ms();
-                self.save(r)?;
+                self.save(r).await?;
             }
         }
         self.schedule().await?;
