@@ -23,11 +23,10 @@
 // Each Rust build gets its own emulator and wrangler dev (tests/edge/harness.mjs startStack,
 // KIPP_EDGE_BUILD_DIR); TypeScript workers share the first stack's emulator and are seeded with
 // its session. Every process group started here is stopped at the end.
-import { spawn } from 'node:child_process';
-import { openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startStack, cart, device, freePort, signWebhook, sleep, eventually, wranglerDev } from '../tests/edge/harness.mjs';
+import { startStack, cart, device, signWebhook, sleep } from '../tests/edge/harness.mjs';
 import { busiestWorkerdMs, groupProcesses, machineCpuMs, workerdCpuMs } from './proc.mjs';
+import { startTsBaseline } from './ts-baseline.mjs';
 
 const [route, ...specs] = process.argv.slice(2);
 if (!['get', 'webhook'].includes(route) || specs.length === 0) {
@@ -57,19 +56,7 @@ try {
     const first = targets.find((t) => t.session);
     if (!first) throw new Error('the first target must be a Rust build (its stack serves the TypeScript workers too)');
     const { st } = first;
-    const port = await freePort();
-    const envFile = path.join(st.dir, `ts${tsWorkers.length}.dev.vars`);
-    writeFileSync(envFile, `KIPP_TOKEN_KEY=${st.s.tokenKey}\nKUSTOM_WEBHOOK_SECRETS=${st.s.webhookSecret}\nKUSTOM_API_KEY=${st.s.apiKey}\nKUSTOM_MERCHANT_ID=${st.s.merchantId}\nKUSTOM_API_BASE=${st.emulator}\n`);
-    const [cmd, pre] = wranglerDev();
-    const log = openSync(path.join(st.dir, `ts${tsWorkers.length}.log`), 'w');
-    const child = spawn(cmd, [...pre, 'dev', '--config', path.resolve(spec), '--local', '--ip', '127.0.0.1', '--port', String(port),
-      '--show-interactive-dev-session=false', '--env-file', envFile, '--persist-to', path.join(st.dir, `ts${tsWorkers.length}-state`)],
-    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', DO_NOT_TRACK: '1' } });
-    tsWorkers.push(child);
-    const base = `http://127.0.0.1:${port}`;
-    await eventually(async () => { try { return (await fetch(`${base}/ipp/nope`, { signal: AbortSignal.timeout(2000) })).status === 404; } catch { return false; } }, 60000, `${spec} to answer`);
-    const seeded = await fetch(`${base}/seed/${first.sid}`, { method: 'POST', body: JSON.stringify(first.session) });
-    if (seeded.status >= 300) throw new Error(`${spec}: seeding: ${seeded.status}`);
+    const { base, child } = await startTsBaseline(st, spec, `ts${tsWorkers.length}`, first.session, (c) => tsWorkers.push(c));
     targets.push({ spec, base, st, sid: first.sid, pgid: child.pid });
   }
 

@@ -15,12 +15,12 @@
 // one line `BENCH_FAILED <reason>` (plus the end of the worker logs), stops exactly the process
 // groups this run started, and exits 1.
 // SIGTERM/SIGINT do the same (scripts/bench.sh's per-run limit sends SIGTERM).
-import { spawn } from 'node:child_process';
-import { writeFileSync, readFileSync, rmSync, createWriteStream } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startStack, cart, device, freePort, signWebhook, sleep, subscribe, eventually, wranglerDev, ROOT } from '../tests/edge/harness.mjs';
+import { startStack, cart, device, signWebhook, sleep, subscribe, eventually, ROOT } from '../tests/edge/harness.mjs';
 import { busiestWorkerdMs, workerdCpuMs, workerdRssMiB } from './proc.mjs';
+import { startTsBaseline } from './ts-baseline.mjs';
 
 const DURATION_MS = Number(process.env.KIPP_BENCH_SECS ?? 5) * 1000;
 const DEADLINE_MS = Number(process.env.KIPP_BENCH_DEADLINE_SECS ?? 150) * 1000;
@@ -214,27 +214,12 @@ async function main() {
   // The TypeScript baseline, same workerd, same emulator, its own fresh state: once deployed as
   // kipp is (Workers Assets in front, bench/ts-worker/wrangler.toml) and once bare
   // (wrangler.bare.toml, also serving the minimal routes).
-  const startTs = (config, name) => phase(`starting the TypeScript baseline (${config})`, 90_000, async () => {
-    const port = await freePort();
-    const values = { KIPP_TOKEN_KEY: st.s.tokenKey, KUSTOM_WEBHOOK_SECRETS: st.s.webhookSecret, KUSTOM_API_KEY: st.s.apiKey, KUSTOM_MERCHANT_ID: st.s.merchantId };
-    const envFile = path.join(st.dir, `${name}.dev.vars`);
-    writeFileSync(envFile, Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n') + `\nKUSTOM_API_BASE=${st.emulator}\n`);
-    const logFile = path.join(st.dir, `${name}-worker.log`);
-    tsLogs.push(logFile);
-    const log = createWriteStream(logFile);
-    const [cmd, pre] = wranglerDev(); // the same launcher as the Rust worker's
-    const child = spawn(cmd, [...pre, 'dev', '--config', path.join(ROOT, 'bench/ts-worker', config), '--local', '--ip', '127.0.0.1',
-      '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false', '--env-file', envFile,
-      '--persist-to', path.join(st.dir, `${name}-state`)], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_SEND_ERROR_REPORTS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', DO_NOT_TRACK: '1' } });
-    tsWorkers.push(child);
-    child.stdout.pipe(log); child.stderr.pipe(log);
-    watch(child, `TypeScript baseline (${config})`);
-    const base = `http://127.0.0.1:${port}`;
-    await eventually(async () => { try { return (await timedFetch(`${base}/ipp/nope`, {}, 2000)).status === 404; } catch { return false; } }, 60000, `the TypeScript worker (${config}) to answer`);
-    const seeded = await timedFetch(`${base}/seed/${sid}`, { method: 'POST', body: JSON.stringify(created.body) });
-    if (seeded.status >= 300) throw new Error(`seeding the TypeScript worker (${config}): ${seeded.status} ${seeded.text.slice(0, 200)}`);
-    return { base, child };
-  });
+  const startTs = (config, name) => phase(`starting the TypeScript baseline (${config})`, 90_000, () =>
+    startTsBaseline(st, path.join(ROOT, 'bench/ts-worker', config), name, created.body, (child, logFile) => {
+      tsLogs.push(logFile);
+      tsWorkers.push(child);
+      watch(child, `TypeScript baseline (${config})`);
+    }));
   const tsDeployed = await startTs('wrangler.toml', 'ts');
   const tsBare = await startTs('wrangler.bare.toml', 'ts-bare');
   out('edge_ts_workerd_rss_start', workerdRssMiB(tsDeployed.child.pid).toFixed(0), 'MiB');

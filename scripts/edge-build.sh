@@ -12,9 +12,9 @@ cd "$KIPP_ROOT"
 # its inlining of small functions means fewer wasm calls per request; docs/decisions.md § Edge
 # worker, "Speed pass (session 5)"), without inlining functions that have a single caller
 # (binaryen inlines those at any size by default, which copies big async state machines into
-# their callers and costs ~19 KB gzip here; see § Edge worker, size); then drop the debug name, producers and
-# target_features sections (none is used at run time). The --enable-* set is the one
-# worker-build passes.
+# their callers and costs ~19 KB gzip here; see § Edge worker, size); then drop the debug name,
+# producers and target_features sections (none is used at run time). The --enable-* set is the
+# one worker-build passes.
 # KIPP_EDGE_KEEP_NAMES=1 keeps the function names and the long import/export names (a build for
 # CPU profiles, bench/edge-profile.mjs; not for deploying).
 keep_names="${KIPP_EDGE_KEEP_NAMES:-}"

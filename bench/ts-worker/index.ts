@@ -11,7 +11,8 @@
 //   - the webhook's re-read from Kustom bounded by a timeout, as every upstream call of kipp is
 //     (KIPP_UPSTREAM_TIMEOUT_MS, default 10 s; added in session 5).
 // The same routes under /minimal/ (bench "ts_minimal", the earliest baseline) skip all three: no
-// log line, no revocation check, no timeout. Neither does kipp's validation layer, location scope or history.
+// log line, no revocation check, no timeout. Neither does kipp's validation layer, location
+// scope or history.
 // wrangler.toml deploys it as kipp's worker is deployed (Workers Assets in front, bench "ts");
 // wrangler.bare.toml without assets (bench "ts_bare", and "ts_minimal").
 import { DurableObject } from 'cloudflare:workers';

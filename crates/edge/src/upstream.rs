@@ -6,11 +6,11 @@
 
 use core::time::Duration;
 
-use kipp_core::api::{decode_problem, HttpRequest, Method as CoreMethod, OperationId};
+use kipp_core::api::{decode_problem, HttpRequest, OperationId};
 use kipp_core::problem::Problem;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::{Delay, Method};
+use worker::Delay;
 
 use crate::config::Config;
 use crate::http::now_ms;
@@ -64,15 +64,6 @@ pub struct Stats {
     pub ms: u64,
 }
 
-fn method(m: CoreMethod) -> Method {
-    match m {
-        CoreMethod::Get => Method::Get,
-        CoreMethod::Post => Method::Post,
-        CoreMethod::Put => Method::Put,
-        CoreMethod::Delete => Method::Delete,
-    }
-}
-
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/upstream.js")]
 extern "C" {
     /// One attempt in one call (see `js/upstream.js`): resolves to `[status, Retry-After or
@@ -108,8 +99,7 @@ async fn once(cfg: &Config, req: &HttpRequest, with_key: bool) -> Result<Reply, 
     let mut url = String::with_capacity(cfg.api_base.len() + req.path_and_query.len());
     url.push_str(&cfg.api_base);
     url.push_str(&req.path_and_query);
-    let promise =
-        upstream_fetch(&url, method(req.method).as_ref(), &head, req.body.as_deref(), cfg.upstream_timeout_ms);
+    let promise = upstream_fetch(&url, req.method.as_str(), &head, req.body.as_deref(), cfg.upstream_timeout_ms);
     let reply = JsFuture::from(promise).await.map_err(|e| {
         if e.as_string().as_deref() == Some("timeout") {
             Outcome::Timeout
