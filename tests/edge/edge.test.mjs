@@ -249,6 +249,7 @@ test('forged, stale and replayed webhooks are rejected and change nothing', asyn
   // (validly signed) "cancelled" hint changes nothing.
   const genuine = await post(signWebhook(st.s.webhookSecret, 'kevt_hint000000000000000001', now, body), body);
   assert.equal(genuine.status, 200);
+  assert.equal((await genuine.json()).result, 'unchanged');
   assert.equal((await stateOf(s.session_id)).state.status, 'CREATED');
   // Replay of a processed id: acknowledged as duplicate, nothing changes.
   const replay = await post(signWebhook(st.s.webhookSecret, 'kevt_hint000000000000000001', now, body), body);

@@ -44,6 +44,18 @@ fn ack(ctx: &mut Ctx, result: &str) -> Response {
     json(200, &Ack { result })
 }
 
+/// The `result` of a delivery the session's object took (answered 200): `applied` (the session
+/// changed), `unchanged` (a hint that Kustom's session, re-read, did not bear out, or an older
+/// event) or `duplicate` (an id already processed). Anything else the object may say later reads
+/// as `applied`, the answer before `unchanged` was passed on.
+fn acknowledged(result: &str) -> &'static str {
+    match result {
+        "duplicate" => "duplicate",
+        "unchanged" => "unchanged",
+        _ => "applied",
+    }
+}
+
 /// Handles one delivery.
 pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) -> Result<Response> {
     let (id, ts, sig) = (req.header(HEADER_ID)?, req.header(HEADER_TIMESTAMP)?, req.header(HEADER_SIGNATURE)?);
@@ -75,7 +87,7 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
     for round in 0..2 {
         let rpc: session::SessionRpc = crate::env::rpc_stub(env, SESSIONS, sid.as_str())?;
         match rpc.webhook(&webhook_id, &event.event_type, &raw, &mut ctx.stats).await? {
-            (200, result) => return Ok(ack(ctx, if result == "duplicate" { "duplicate" } else { "applied" })),
+            (200, result) => return Ok(ack(ctx, acknowledged(&result))),
             (404, _) if round == 0 => {
                 if !adopt(env, cfg, ctx, &sid).await? {
                     return Ok(ack(ctx, "unknown_session"));
