@@ -67,6 +67,21 @@ fs.writeFileSync(wasmFile, wasm);
 fs.writeFileSync(jsFile, js);
 console.error(`short names: ${imports.size} imports, ${[...exps].filter(([a, b]) => a !== b).length} of ${exps.size} exports`);
 NODE
+# wasm-bindgen-futures wakes its tasks with the global `queueMicrotask` when there is one, else
+# with `then` on a resolved promise (js-sys futures/queue.rs). workerd's `queueMicrotask` costs
+# ~10 µs a call here (it wraps every callback to carry the async context), where `then` costs
+# ~1 µs, and a webhook delivery wakes ~5 tasks (docs/decisions.md § Edge worker, "Speed pass
+# (session 7)"). The glue's check for `queueMicrotask` answers "none", so the queue takes its
+# own promise path. Both run the task as a microtask; only the cost differs.
+node --input-type=module - crates/edge/build/index.js <<'NODE'
+import fs from 'node:fs';
+const [jsFile] = process.argv.slice(2);
+let js = fs.readFileSync(jsFile, 'utf8');
+const probes = [...js.matchAll(/([\w$]+):function\((\w)\)\{return \2\.queueMicrotask\}/g)];
+if (probes.length !== 1) throw new Error(`glue: one queueMicrotask probe expected, found ${probes.length}`);
+js = js.replace(probes[0][0], `${probes[0][1]}:function(){}`);
+fs.writeFileSync(jsFile, js);
+NODE
 # RPC into the Durable Objects (the session object's `kippGet`/`kippWebhook`): workerd only
 # exposes RPC on classes deriving from DurableObject, and worker-build (0.8.7) gives them that
 # prototype only in its emscripten mode; here it exports each class wrapped in a Proxy of its
