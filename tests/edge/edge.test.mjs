@@ -191,6 +191,37 @@ test('cancel', async () => {
   assert.equal((await st.call('GET', `/ipp/v1/sessions/${s.session_id}`)).body.status, 'CANCELLED');
 });
 
+test('long-poll: polls that ended by their timeout do not count against the 64-waiter cap', async () => {
+  const dev = await device(st, 'Poll till');
+  const s = await createSession(dev);
+  await eventually(async () => (await stateOf(s.session_id)).state.status === 'CREATED', 5000);
+  // Three rounds of 40 concurrent polls that each wait 1 s for a change that never comes: 120
+  // waiters in all, never more than 40 at once. Each poll answers 200 with the current state.
+  for (let round = 0; round < 3; round++) {
+    const polls = await Promise.all(Array.from({ length: 40 }, () => st.call('GET', `/ipp/v1/sessions/${s.session_id}/events?after=CREATED&wait=1`)));
+    const statuses = polls.map((p) => p.status);
+    assert.ok(statuses.every((c) => c === 200), `round ${round}: ${statuses.filter((c) => c !== 200).length} of 40 polls refused (${[...new Set(statuses)]})`);
+    assert.ok(polls.every((p) => p.body.state.status === 'CREATED'));
+  }
+  await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`);
+});
+
+test('Kustom answering outside its contract (205, 304) gets a clear answer, and the worker keeps serving', async () => {
+  // A 205 success passes through without a body (the runtime refuses a body with 205, and
+  // building one used to panic the worker); a 304 is no answer the API defines: 502.
+  await st.control('POST', '/_emulator/faults', { status: 205, path_prefix: '/ipp/v1/locations' });
+  const a = await st.call('GET', '/ipp/v1/locations');
+  assert.equal(a.status, 205, a.text);
+  assert.equal(a.text, '');
+  await st.control('POST', '/_emulator/faults', { status: 304, path_prefix: '/ipp/v1/locations' });
+  const b = await st.call('GET', '/ipp/v1/locations');
+  assert.equal(b.status, 502, b.text);
+  assert.equal(b.body.code, 'upstream_error');
+  assert.ok(b.body.request_id);
+  const c = await st.call('GET', '/ipp/v1/locations');
+  assert.equal(c.status, 200, c.text);
+});
+
 test('idempotent create: same key returns the first session, never a second', async () => {
   const dev = await device(st, 'Idem till');
   const key = 'order-' + Math.random();

@@ -98,11 +98,22 @@ pub fn problem(p: Problem, request_id: &str) -> Response {
 /// A response with a body of `content_type`: one headers object and one `set` (workers-rs'
 /// `Response::from_bytes` makes a headers object and sets a content type that the caller then
 /// replaces with a second one).
+///
+/// 204, 205 and 304 are answered without a body: the Fetch standard forbids one for them (even an
+/// empty one), the runtime's `Response` constructor throws, and workers-rs unwraps that throw
+/// into a panic. A 205 from Kustom is passed through, so this is reachable from the network.
 fn with_body(status: u16, content_type: &str, body: Vec<u8>) -> Response {
     match Response::builder().with_status(status).with_header("content-type", content_type) {
+        Ok(builder) if is_null_body_status(status) => builder.empty(),
         Ok(builder) => builder.fixed(body),
         Err(_) => fallback(status),
     }
+}
+
+/// The statuses the Fetch standard gives no body (101 and 103 never reach a response here).
+#[must_use]
+pub const fn is_null_body_status(status: u16) -> bool {
+    matches!(status, 204 | 205 | 304)
 }
 
 /// A problem response with `Retry-After`.

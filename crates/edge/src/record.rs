@@ -312,16 +312,18 @@ impl SessionRecord {
 }
 
 /// When the reconciliation alarm should next run, or `None` when the session is terminal.
-/// The first re-read comes `after_secs` after creation, then with doubling gaps up to 5 min,
-/// and it stops a day after creation.
+/// The first re-read comes `after_secs` after creation, then with doubling gaps up to 5 min
+/// (from the first one on when `after_secs` is longer), and it stops a day after creation.
 #[must_use]
 pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Option<i64> {
+    const MAX_GAP_MS: i64 = 300_000;
     if r.is_terminal() || now_ms - r.created_ms > 24 * 3600 * 1000 {
         return None;
     }
     let base = i64::from(after_secs.max(1)) * 1000;
     let age = (now_ms - r.created_ms).max(0);
-    let gap = if age < base { base - age } else { (age / 2).clamp(base, 300_000) };
+    // `clamp` panics when its minimum is above its maximum: a base over 5 min starts at the cap.
+    let gap = if age < base { base - age } else { (age / 2).clamp(base.min(MAX_GAP_MS), MAX_GAP_MS) };
     Some(now_ms + gap)
 }
 
@@ -447,6 +449,11 @@ mod tests {
         assert_eq!(next_reconcile_ms(&r, 30_000, 30), Some(60_000));
         assert_eq!(next_reconcile_ms(&r, 1_000_000, 30), Some(1_300_000));
         assert_eq!(next_reconcile_ms(&r, 90_000_000, 30), None);
+        // A first re-read later than the 5 min cap (KIPP_RECONCILE_AFTER_SECS > 300): then gaps
+        // of at most 5 min, never a panic (`clamp` with its minimum above its maximum).
+        assert_eq!(next_reconcile_ms(&r, 0, 3600), Some(3_600_000));
+        assert_eq!(next_reconcile_ms(&r, 3_600_000, 3600), Some(3_900_000));
+        assert_eq!(next_reconcile_ms(&r, 7_200_000, 600), Some(7_500_000));
     }
 
     #[test]

@@ -164,7 +164,7 @@ pub async fn call_with(
 }
 
 /// The problem for a non-2xx reply: Kustom's 4xx pass through (with its field errors), 5xx
-/// become 502, 429 stays 429, and 401/403 become 502 `upstream_auth_failed`: they mean the
+/// (and any 1xx or 3xx) become 502, 429 stays 429, and 401/403 become 502 `upstream_auth_failed`: they mean the
 /// worker's API key is wrong, not the POS token, so the browser must not sign the clerk out.
 #[must_use]
 pub fn reply_problem(reply: &Reply) -> Problem {
@@ -181,7 +181,9 @@ pub fn reply_problem(reply: &Reply) -> Problem {
             ),
         );
     }
-    if reply.status >= 500 {
+    // 5xx, and the 1xx/3xx that are no answer the API defines (a 304 problem could not even be
+    // sent: a 304 has no body).
+    if !(400..500).contains(&reply.status) {
         let mut g = Problem::new(502, "upstream_error", "Bad Gateway", format!("Kustom answered {}", reply.status));
         g.detail = Some(format!("Kustom answered {}: {}", reply.status, p.title));
         return g;

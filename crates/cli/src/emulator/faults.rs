@@ -16,7 +16,9 @@ pub const MAX_LATENCY_MS: u64 = 60_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
-    /// Answer with this status (400–599) instead of running the operation.
+    /// Answer with this status instead of running the operation: an error (400–599), or an
+    /// answer outside the API's contract that a proxy in front of Kustom might send (205 or
+    /// 300–399), to test what clients make of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// `Retry-After` seconds to send with `status`.
@@ -46,8 +48,8 @@ impl FaultSpec {
             return Err(Reject::field("status", "required", "give at least one of status, latency_ms or drop:true"));
         }
         if let Some(s) = self.status {
-            if !(400..=599).contains(&s) {
-                return Err(Reject::field("status", "out_of_range", "must be from 400 to 599"));
+            if !(s == 205 || (300..=599).contains(&s)) {
+                return Err(Reject::field("status", "out_of_range", "must be 205 or from 300 to 599"));
             }
         }
         if self.retry_after.is_some() && self.status.is_none() {
@@ -214,6 +216,8 @@ mod tests {
         for bad in [
             r#"{}"#,
             r#"{"status":200}"#,
+            r#"{"status":204}"#,
+            r#"{"status":600}"#,
             r#"{"status":500,"count":1,"ratio":0.1}"#,
             r#"{"drop":true,"path_prefix":"/_emulator"}"#,
             r#"{"status":500,"ratio":1.5}"#,

@@ -402,6 +402,8 @@ impl SessionObject {
         if differs || wait == 0 || self.is_terminal() {
             return Ok(raw_json(200, self.message().into_bytes()));
         }
+        // Waiters whose poll ended by its timeout are gone: only live ones count against the cap.
+        self.waiters.borrow_mut().retain(|w| !w.is_canceled());
         if self.waiters.borrow().len() >= MAX_SUBSCRIBERS {
             return Ok(json(429, &"too many subscribers"));
         }
