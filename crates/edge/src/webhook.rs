@@ -88,11 +88,13 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
         let rpc: session::SessionRpc = crate::env::rpc_stub(env, SESSIONS, sid.as_str())?;
         match rpc.webhook(&webhook_id, &event.event_type, &raw, &mut ctx.stats).await? {
             (200, result) => return Ok(ack(ctx, acknowledged(&result))),
-            (404, _) if round == 0 => {
-                if !adopt(env, cfg, ctx, &sid).await? {
-                    return Ok(ack(ctx, "unknown_session"));
-                }
-            }
+            (404, _) if round == 0 => match adopt(env, cfg, ctx, &sid).await? {
+                Adoption::Adopted => {}
+                Adoption::NotOurs => return Ok(ack(ctx, "unknown_session")),
+                // Kustom could not say whose session it is: 503, so that Kustom redelivers and
+                // the ambiguous create still gets its session (a 200 would end the deliveries).
+                Adoption::Undecided => break,
+            },
             (404, _) => return Ok(ack(ctx, "unknown_session")),
             _ => break,
         }
@@ -102,26 +104,47 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
     Ok(problem(p, &ctx.rid))
 }
 
+/// What [`adopt`] found out about a session the worker does not know.
+enum Adoption {
+    /// It was a device's ambiguous create, and that create's key now has it.
+    Adopted,
+    /// It is not one of ours: no create is pending, Kustom does not know it, its device has no
+    /// create pending, or the device matched none of its ambiguous keys.
+    NotOurs,
+    /// Kustom could not be read (no answer, 5xx, 429, an unreadable session) or the device could
+    /// not say: the delivery must be retried.
+    Undecided,
+}
+
 /// Tries to match an unknown session to a device's ambiguous create (see `objects::device`).
-async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::SessionId) -> Result<bool> {
+async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::SessionId) -> Result<Adoption> {
     let mut r = crate::env::stub(env, REGISTRY, REGISTRY_NAME)?
         .fetch_with_request(internal(Method::Get, "/pending", None, &[])?)
         .await?;
     let pending: Vec<String> = crate::http::resp_json(&mut r).await?;
     if pending.is_empty() {
-        return Ok(false);
+        return Ok(Adoption::NotOurs);
     }
     let op = GetSession(sid.clone());
     let req = build_request(&op, Some(&cfg.merchant_id)).map_err(|_| worker::Error::RustError("encode".into()))?;
-    let Ok(reply) = upstream::call(cfg, GetSession::ID, &req, &mut ctx.stats).await else { return Ok(false) };
-    let Ok(s) = decode_response::<GetSession>(reply.status, &reply.body) else { return Ok(false) };
+    let Ok(reply) = upstream::call(cfg, GetSession::ID, &req, &mut ctx.stats).await else {
+        return Ok(Adoption::Undecided);
+    };
+    if reply.status == 404 {
+        return Ok(Adoption::NotOurs);
+    }
+    let Ok(s) = decode_response::<GetSession>(reply.status, &reply.body) else { return Ok(Adoption::Undecided) };
     if !pending.iter().any(|d| d == s.device_id.as_str()) {
-        return Ok(false);
+        return Ok(Adoption::NotOurs);
     }
     // The object gets the session as Kustom sent it (it decodes it to the same value).
     let raw = String::from_utf8(reply.body).map_err(|_| worker::Error::RustError("body".into()))?;
     let mut r = crate::env::stub(env, DEVICES, s.device_id.as_str())?
         .fetch_with_request(internal(Method::Post, "/adopt", Some(raw), &[])?)
         .await?;
-    Ok(crate::http::resp_json::<bool>(&mut r).await.unwrap_or(false))
+    Ok(match crate::http::resp_json::<bool>(&mut r).await {
+        Ok(true) => Adoption::Adopted,
+        Ok(false) => Adoption::NotOurs,
+        Err(_) => Adoption::Undecided,
+    })
 }

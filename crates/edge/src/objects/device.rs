@@ -313,7 +313,15 @@ impl DeviceObject {
         Ok(())
     }
 
+    /// Lists the device in the registry as having an ambiguous create (`add`), or clears it —
+    /// only once no key of the device is still ambiguous: another key's outcome must not stop the
+    /// webhooks of the device's sessions from being read for adoption. (Callers remove their
+    /// own key's `amb:` entry first; a stale one left by a crash keeps the mark until `adopt`
+    /// drops it, which costs reads, never a session.)
     async fn set_pending(&self, add: bool) -> Result<()> {
+        if !add && list(&self.state, AMBIGUOUS_PREFIX, None, Some(1)).await?.size() > 0 {
+            return Ok(());
+        }
         let ns = crate::env::namespace(&self.env, REGISTRY)?;
         let stub = ns.get_by_name(REGISTRY_NAME)?;
         let device_id = store_get_str(&self.state.storage(), "device").await?.unwrap_or_default();
@@ -441,15 +449,19 @@ impl DeviceObject {
                     // without recording an outcome (the object was reset, or its process died
                     // mid-call), so its create may have reached Kustom. Mark it ambiguous, so the
                     // first session's `created` webhook is adopted instead of a second session
-                    // being opened once the first one ends.
-                    if !ambiguous {
-                        let amb = CreateRecord::Pending { body_hash, started_ms, ambiguous: true, fingerprint };
-                        self.record_pending(&c.key, &amb).await?;
-                        self.set_pending(true).await?;
-                    }
+                    // being opened once the first one ends. In flight from here, before any
+                    // await: a repeat arriving meanwhile must get 409, not a second attempt.
                     self.inflight.borrow_mut().insert(c.key.clone());
-                    // No attempt in flight here: the one that wrote the record may be lost.
-                    let r = self.reconcile(&c, &mut stats, true).await;
+                    let r = async {
+                        if !ambiguous {
+                            let amb = CreateRecord::Pending { body_hash, started_ms, ambiguous: true, fingerprint };
+                            self.record_pending(&c.key, &amb).await?;
+                            self.set_pending(true).await?;
+                        }
+                        // No attempt in flight here: the one that wrote the record may be lost.
+                        self.reconcile(&c, &mut stats, true).await
+                    }
+                    .await;
                     self.inflight.borrow_mut().remove(&c.key);
                     return r;
                 }
@@ -466,11 +478,13 @@ impl DeviceObject {
             ambiguous: true,
             fingerprint: fingerprint(&c.body),
         };
-        self.record_pending(&c.key, &pending).await?;
-        storage.put_raw("device", c.body.device_id.as_str()).await?;
-        self.set_pending(true).await?;
+        // In flight before the first await (the registry call lets other requests in): a repeat
+        // with the same key meanwhile gets 409 `idempotency_in_progress`, never a second attempt.
         self.inflight.borrow_mut().insert(c.key.clone());
         let result = async {
+            self.record_pending(&c.key, &pending).await?;
+            storage.put_raw("device", c.body.device_id.as_str()).await?;
+            self.set_pending(true).await?;
             match self.attempt(&c, &mut stats).await {
                 Attempt::Created(s) => {
                     // The webhook may have adopted it already: the same session either way.
