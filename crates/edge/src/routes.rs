@@ -434,10 +434,16 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
     // Keep the session's object in step with what the operation returned.
     if matches!(pl.op, OperationId::CancelSession | OperationId::SimulateTap) && known.is_some() {
         // The object decodes the session itself (and ignores a body it cannot read).
+        // Best effort: the operation has taken effect at Kustom, so its answer must reach the
+        // client even if the object cannot be told now; its webhook (or the reconcile alarm)
+        // brings the object in step.
         if let (Some(id), Ok(body)) = (&pl.session_id, core::str::from_utf8(&reply.body)) {
-            let _ = stub(env, SESSIONS, id.as_str())?
-                .fetch_with_request(internal(Method::Post, "/observe", Some(body.to_owned()), &[])?)
-                .await?;
+            let observe = async {
+                stub(env, SESSIONS, id.as_str())?
+                    .fetch_with_request(internal(Method::Post, "/observe", Some(body.to_owned()), &[])?)
+                    .await
+            };
+            let _ = observe.await;
         }
     }
     if let Some(loc) = &pl.filter_location {
