@@ -13,30 +13,35 @@ after(async () => { if (st) await st.stop(); });
 
 const deliveriesOf = async (sid) => (await st.control('GET', `/_emulator/deliveries?session_id=${sid}&type=ipp.session.created`)).deliveries;
 
-test('a created webhook that arrives while Kustom cannot be read is redelivered, and the lost create gets its session', { timeout: 90000 }, async () => {
-  const dev = await device(st, 'Adoption till');
-  const key = `adopt-${Math.random()}`;
-  const create = () => st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id), headers: { 'idempotency-key': key } });
-  let sid;
+// Runs `lose()` with the emulator's webhooks held and the next create's answer coming after the
+// worker's 2 s timeout (the session is created all the same), then `meanwhile(sid)` with the
+// session's `created` webhook still held; releases the webhooks and returns the session id.
+async function withLostCreate(lose, meanwhile = async () => {}) {
   await st.control('POST', '/_emulator/webhooks', { paused: true });
   try {
-    // The create's answer comes after the worker's 2 s timeout (the session is created all the
-    // same): the worker cannot know, and the client is told to retry.
     await st.control('POST', '/_emulator/faults', { latency_ms: 2500, path_prefix: '/ipp/v1/sessions' });
-    const first = await create();
-    assert.ok([409, 504].includes(first.status), `${first.status} ${first.text}`);
-    assert.ok(first.headers.get('retry-after'));
+    const lost = await lose();
+    assert.ok([409, 504].includes(lost.status), `${lost.status} ${lost.text}`);
+    assert.ok(lost.headers.get('retry-after'));
     const held = await eventually(async () => {
       const d = (await st.control('GET', '/_emulator/deliveries?type=ipp.session.created')).deliveries.filter((x) => !x.delivered);
       return d.length === 1 && d;
     }, 10000, 'the held created webhook');
-    sid = held[0].session_id;
-    // Every read of that session fails while its webhook is first delivered (the worker tries a
-    // GET up to 4 times).
-    await st.control('POST', '/_emulator/faults', { status: 503, count: 4, path_prefix: `/ipp/v1/sessions/${sid}` });
+    await meanwhile(held[0].session_id);
+    return held[0].session_id;
   } finally {
     await st.control('POST', '/_emulator/webhooks', { paused: false });
   }
+}
+
+test('a created webhook that arrives while Kustom cannot be read is redelivered, and the lost create gets its session', { timeout: 90000 }, async () => {
+  const dev = await device(st, 'Adoption till');
+  const key = `adopt-${Math.random()}`;
+  const create = () => st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id), headers: { 'idempotency-key': key } });
+  // The worker cannot know whether the create took effect, and the client is told to retry.
+  // Every read of the session then fails while its webhook is first delivered (the worker tries
+  // a GET up to 4 times).
+  const sid = await withLostCreate(create, (id) => st.control('POST', '/_emulator/faults', { status: 503, count: 4, path_prefix: `/ipp/v1/sessions/${id}` }));
   // The first delivery is refused with 503 and a later one adopts the session.
   await eventually(async () => (await deliveriesOf(sid)).some((d) => d.delivered), 30000, 'the created webhook delivered');
   const [delivery] = await deliveriesOf(sid);
@@ -55,25 +60,13 @@ test("another key's refused create on the same device does not stop the lost cre
   const dev = await device(st, 'Two keys till');
   const lostKey = `lost-${Math.random()}`;
   const create = (key, amount) => st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id, amount), headers: { 'idempotency-key': key } });
-  let sid;
-  await st.control('POST', '/_emulator/webhooks', { paused: true });
-  try {
-    await st.control('POST', '/_emulator/faults', { latency_ms: 2500, path_prefix: '/ipp/v1/sessions' });
-    const lost = await create(lostKey, 1000);
-    assert.ok([409, 504].includes(lost.status), `${lost.status} ${lost.text}`);
-    // A second sale on the same till while the first session is open: Kustom refuses it
-    // (device_busy), a definite answer for that key, which used to clear the device's pending
-    // mark in the registry although the first key was still waiting for adoption.
+  // A second sale on the same till while the first session is open: Kustom refuses it
+  // (device_busy), a definite answer for that key, which used to clear the device's pending mark
+  // in the registry although the first key was still waiting for adoption.
+  const sid = await withLostCreate(() => create(lostKey, 1000), async () => {
     const other = await create(`other-${Math.random()}`, 2000);
     assert.equal(other.status, 409, other.text);
-    const held = await eventually(async () => {
-      const d = (await st.control('GET', '/_emulator/deliveries?type=ipp.session.created')).deliveries.filter((x) => !x.delivered);
-      return d.length === 1 && d;
-    }, 10000, 'the held created webhook');
-    sid = held[0].session_id;
-  } finally {
-    await st.control('POST', '/_emulator/webhooks', { paused: false });
-  }
+  });
   await eventually(async () => (await deliveriesOf(sid)).some((d) => d.delivered), 30000, 'the created webhook delivered');
   const again = await create(lostKey, 1000);
   assert.equal(again.status, 200, again.text);

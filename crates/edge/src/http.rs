@@ -2,7 +2,7 @@
 
 use kipp_core::problem::{Problem, PROBLEM_CONTENT_TYPE};
 use serde::Serialize;
-use worker::{Method, Request, Response, ResponseBuilder, Result};
+use worker::{Method, Request, Response, Result};
 
 /// A request as the runtime hands it to the worker's `fetch`, with the few reads the routes
 /// make. workers-rs' `Request` conversion also reads the request's `cf` object, which the
@@ -111,8 +111,7 @@ fn with_body(status: u16, content_type: &str, body: Vec<u8>) -> Response {
 }
 
 /// The statuses the Fetch standard gives no body (101 and 103 never reach a response here).
-#[must_use]
-pub const fn is_null_body_status(status: u16) -> bool {
+const fn is_null_body_status(status: u16) -> bool {
     matches!(status, 204 | 205 | 304)
 }
 
@@ -137,12 +136,6 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Response {
 
 /// A JSON response from bytes already encoded.
 pub fn raw_json(status: u16, body: Vec<u8>) -> Response {
-    if status == 204 {
-        return Response::builder()
-            .with_status(204)
-            .with_header("content-type", "application/json")
-            .map_or_else(|_| fallback(204), ResponseBuilder::empty);
-    }
     with_body(status, "application/json", body)
 }
 

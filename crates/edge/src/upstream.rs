@@ -164,8 +164,9 @@ pub async fn call_with(
 }
 
 /// The problem for a non-2xx reply: Kustom's 4xx pass through (with its field errors), 5xx
-/// (and any 1xx or 3xx) become 502, 429 stays 429, and 401/403 become 502 `upstream_auth_failed`: they mean the
-/// worker's API key is wrong, not the POS token, so the browser must not sign the clerk out.
+/// (and any 1xx or 3xx) become 502, 429 stays 429, and 401/403 become 502
+/// `upstream_auth_failed`: they mean the worker's API key is wrong, not the POS token, so the
+/// browser must not sign the clerk out.
 #[must_use]
 pub fn reply_problem(reply: &Reply) -> Problem {
     let mut p = decode_problem(reply.status, &reply.body);
