@@ -71,6 +71,7 @@ try {
   const reqs = targets.map(makeReq);
 
   async function burst(i) {
+    const p0 = groupProcesses(targets[i].pgid);
     const g0 = { all: groupCpuMs(targets[i].pgid), workerd: workerdCpuMs(targets[i].pgid) };
     const m0 = machineCpuMs();
     const t0 = performance.now();
@@ -88,11 +89,17 @@ try {
     }));
     const secs = (performance.now() - t0) / 1000;
     const g1 = { all: groupCpuMs(targets[i].pgid), workerd: workerdCpuMs(targets[i].pgid) };
-    return { ok, other, secs, group: g1.all - g0.all, workerd: busiestWorkerdMs(g0.workerd, g1.workerd), machine: machineCpuMs() - m0 };
+    // The group's other processes: wrangler's node (the log lines) and the proxy workerd.
+    const before = Object.fromEntries(p0.map((p) => [p.pid, p.cpuMs]));
+    const deltas = groupProcesses(targets[i].pgid).map((p) => ({ comm: p.comm, ms: p.cpuMs - (before[p.pid] ?? 0) }));
+    const nodeMs = deltas.filter((d) => d.comm !== 'workerd').reduce((sum, d) => sum + d.ms, 0);
+    const workerd = busiestWorkerdMs(g0.workerd, g1.workerd);
+    const proxyMs = deltas.filter((d) => d.comm === 'workerd').reduce((sum, d) => sum + d.ms, 0) - workerd;
+    return { ok, other, secs, group: g1.all - g0.all, workerd, node: nodeMs, proxy: proxyMs, machine: machineCpuMs() - m0 };
   }
 
   for (let i = 0; i < targets.length; i++) await burst(i); // warm-up
-  const acc = targets.map(() => ({ ok: 0, other: 0, secs: 0, group: 0, workerd: 0, machine: 0 }));
+  const acc = targets.map(() => ({ ok: 0, other: 0, secs: 0, group: 0, workerd: 0, node: 0, proxy: 0, machine: 0 }));
   for (let r = 0; r < ROUNDS; r++) {
     const order = targets.map((_, i) => i);
     if (r % 2) order.reverse();
@@ -105,7 +112,7 @@ try {
   const per = (ms, ok) => `${(1000 * ms / Math.max(1, ok)).toFixed(0)} µs`;
   for (const [i, t] of targets.entries()) {
     const a = acc[i];
-    console.log(`${route} ${t.spec}: ${(a.ok / a.secs).toFixed(0)} req/s; CPU per request: group ${per(a.group, a.ok)}, worker's workerd ${per(a.workerd, a.ok)}, machine ${per(a.machine, a.ok)}${a.other ? `; ${a.other} answers not 200` : ''}`);
+    console.log(`${route} ${t.spec}: ${(a.ok / a.secs).toFixed(0)} req/s; CPU per request: group ${per(a.group, a.ok)} (worker's workerd ${per(a.workerd, a.ok)}, proxy workerd ${per(a.proxy, a.ok)}, node ${per(a.node, a.ok)}), machine ${per(a.machine, a.ok)}${a.other ? `; ${a.other} answers not 200` : ''}`);
   }
   if (COPIES > 1) {
     // The mean of each target's copies (targets[i] is copy i % COPIES of specs[i / COPIES]).

@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`config`] | bindings → [`config::Config`] (secrets redacted in `Debug`, errors name the binding) |
 //! | [`auth`] | bearer parsing, token checks, the role matrix |
+//! | [`coalesce`] | fresh reads shared by callers that arrive while one runs (webhook re-reads) |
 //! | [`plan`] | route table allow-list, validation, location scope, the upstream request |
 //! | [`retry`] | which upstream failures are retried and after how long |
 //! | [`idem`] | idempotency keys and create records |
@@ -24,6 +25,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod coalesce;
 pub mod config;
 pub mod idem;
 pub mod log;

@@ -9,6 +9,7 @@
 
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
+use std::rc::Rc;
 
 use futures_channel::oneshot;
 use futures_util::future::select;
@@ -26,6 +27,7 @@ use worker::{
     WebSocketIncomingMessage, WebSocketPair,
 };
 
+use crate::coalesce::Coalescer;
 use crate::http::{json, now_ms, query_param, raw_json, store_get};
 use crate::objects::device::list;
 use crate::record::{next_reconcile_ms, SessionRecord, WebhookMemory, MAX_REMEMBERED_WEBHOOKS, WEBHOOK_DEDUPE_TTL_MS};
@@ -64,7 +66,14 @@ pub struct SessionObject {
     /// The ids in `seen` came from a record written before the ring existed (inside `rec`):
     /// the next save writes them all to the ring.
     wh_legacy: Cell<bool>,
+    /// Deliveries' re-reads from Kustom: those arriving during one share the next
+    /// ([`Coalescer`]), so a burst of deliveries does not become a burst of reads.
+    rereads: Coalescer<Reread>,
 }
+
+/// A delivery's re-read: the body of Kustom's answer (None when the call failed or was refused)
+/// and the call's time and attempts.
+type Reread = (Option<Rc<[u8]>>, Stats);
 
 /// Processed webhook ids are not stored inside `rec` (whose JSON would then be re-encoded and
 /// rewritten with up to 256 ids for every delivery) but one per key in a ring of
@@ -460,8 +469,23 @@ impl SessionObject {
         if seen {
             return Ok((200, "duplicate"));
         }
-        // The event is a hint: re-read the session, unless it is already terminal.
-        let reread = if terminal { None } else { self.fetch_upstream_body(&sid, stats).await };
+        // The event is a hint: re-read the session, unless it is already terminal. The read
+        // starts after this delivery arrived, and is shared with the deliveries that arrive
+        // while one is running (docs/edge.md § Webhooks).
+        let reread = if terminal {
+            None
+        } else {
+            let (body, read_stats) = self
+                .rereads
+                .read(|| async {
+                    let mut read_stats = Stats::default();
+                    let body = self.fetch_upstream_body(&sid, &mut read_stats).await;
+                    (body.map(Rc::from), read_stats)
+                })
+                .await;
+            *stats = read_stats;
+            body
+        };
         // What decides whether anything changes (id and status) is read first; the whole
         // session is decoded only when it is going to be applied.
         let head = reread.as_deref().and_then(|b| serde_json::from_slice::<SessionHead>(b).ok());
@@ -604,6 +628,7 @@ impl DurableObject for SessionObject {
             seen: RefCell::new(WebhookMemory::default()),
             wh_seq: Cell::new(0),
             wh_legacy: Cell::new(false),
+            rereads: Coalescer::default(),
         }
     }
 
