@@ -127,9 +127,9 @@ async function burst(ms, makeReq, counter) {
   let errors = 0;
   const t0 = performance.now();
   const end = t0 + ms;
-  await Promise.all(Array.from({ length: CONC }, async () => {
+  await Promise.all(Array.from({ length: CONC }, async (_, client) => {
     while (performance.now() < end) {
-      const { url, init } = makeReq(counter.n++);
+      const { url, init } = makeReq(counter.n++, client);
       const s = performance.now();
       try {
         const r = await timedFetch(url, init);
@@ -155,10 +155,10 @@ async function compare(name, targets) {
   for (const [i, t] of targets.entries()) await burst(1500, t.makeReq, counters[i]); // warm-up
   const acc = targets.map(() => ({ lat: [], errors: 0, secs: 0, cpuMs: 0 }));
   for (let r = 0; r < ROUNDS; r++) {
-    // Alternate the order, so that no worker always follows the same one (the previous burst's
-    // log lines are still being written out by its wrangler when the next burst starts).
-    const order = [...targets.entries()];
-    if (r % 2) order.reverse();
+    // Rotate the order, so that no worker always follows the same one (the previous burst's
+    // log lines are still being written out by its wrangler when the next burst starts) and
+    // each takes every place once in ROUNDS = targets rounds.
+    const order = targets.map((_, k) => (k + r) % targets.length).map((i) => [i, targets[i]]);
     for (const [i, t] of order) {
       const before = workerdCpuMs(t.pgid);
       const b = await burst(DURATION_MS / ROUNDS, t.makeReq, counters[i]);
@@ -186,10 +186,10 @@ async function compare(name, targets) {
 }
 
 // Signed `ipp.session.created` deliveries (the usual hint: Kustom's session is as the worker
-// has it) for `sids`, round robin: one session, or one per client (see "webhook_spread" below).
+// has it): for the one session in `sids`, or each client for its own (see "webhook_spread").
 function webhookReq(base, sids) {
-  return (i) => {
-    const sid = sids[i % sids.length];
+  return (i, client) => {
+    const sid = sids[client % sids.length];
     const id = `kevt_bench${String(i).padStart(16, '0')}${Math.floor(Math.random() * 1e6)}`.slice(0, 27);
     const body = JSON.stringify({ id, merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: sid, order_id: null, failure_reason: null } });
     return { url: `${base}/webhooks/kustom`, init: { method: 'POST', headers: signWebhook(st.s.webhookSecret, id, Math.floor(Date.now() / 1000), body), body } };

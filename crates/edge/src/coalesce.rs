@@ -11,8 +11,9 @@
 //! it arrived: the freshness a read of its own would give.
 //!
 //! Single-threaded (a Durable Object's event loop): shared state is a `RefCell`, never borrowed
-//! across an await. A caller dropped mid-read (its request went away) passes the lead on, so no
-//! waiter is left without a read.
+//! across an await. A caller dropped while it leads a read, or after being told to lead one but
+//! before starting it (its request went away), passes the lead on, so no waiter is left without a
+//! read.
 
 use core::cell::RefCell;
 use core::future::Future;
@@ -96,8 +97,9 @@ impl<T: Clone> Coalescer<T> {
         let batch = match joined {
             None => Vec::new(),
             Some((woken, turn)) => {
+                let waiting = Waiting { coalescer: self, turn };
                 let _ = woken.await;
-                let told = turn.borrow_mut().take();
+                let told = waiting.turn.borrow_mut().take();
                 match told {
                     Some(Turn::Done(value)) => return value,
                     Some(Turn::Lead(batch)) => batch,
@@ -130,6 +132,22 @@ impl<T: Clone> Coalescer<T> {
                 Err(Turn::Lead(rest)) => batch = rest,
                 Err(Turn::Done(_)) => return, // not what was sent
             }
+        }
+    }
+}
+
+/// A waiting caller: when dropped after being told to lead but before taking the lead up (its
+/// request went away in between), it hands the lead on, so that its batch still gets its read.
+struct Waiting<'a, T: Clone> {
+    coalescer: &'a Coalescer<T>,
+    turn: Rc<RefCell<Option<Turn<T>>>>,
+}
+
+impl<T: Clone> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        let told = self.turn.borrow_mut().take();
+        if let Some(Turn::Lead(batch)) = told {
+            self.coalescer.pass_lead(batch);
         }
     }
 }
@@ -279,6 +297,28 @@ mod tests {
         assert_eq!(tasks[2].1, Some(7));
         assert_eq!(k.reads(), 3);
         assert!(!c.queue.borrow().running);
+    }
+
+    #[test]
+    fn a_waiter_told_to_lead_that_goes_away_before_it_starts_hands_the_lead_on() {
+        let c = Coalescer::default();
+        let k = Rc::new(Kustom::default());
+        let mut tasks = vec![caller(&c, &k), caller(&c, &k), caller(&c, &k)]; // A leads; B, C wait
+        settle(&mut tasks);
+        k.end(0);
+        assert_eq!(poll(&mut tasks[0].0), Poll::Ready(0)); // A ends and tells B to lead B and C
+        let (b, _) = tasks.remove(1); // B's request goes away before B runs again
+        drop(b);
+        drop(tasks.remove(0)); // A is done
+        settle(&mut tasks);
+        assert_eq!(k.reads(), 2, "C leads the read B was told to start");
+        k.end(1);
+        settle(&mut tasks);
+        assert_eq!(tasks[0].1, Some(0));
+        assert!(!c.queue.borrow().running);
+        tasks.push(caller(&c, &k)); // and the queue still works
+        settle(&mut tasks);
+        assert_eq!(k.reads(), 3);
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub struct FaultSpec {
     /// Delay before answering (or before dropping).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
+    /// Run the operation at once and hold its answer this long: the state the answer shows is
+    /// the state when the request arrived, as with a slow network on the way back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_delay_ms: Option<u64>,
     /// Close the connection without answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<bool>,
@@ -44,8 +48,26 @@ pub struct FaultSpec {
 impl FaultSpec {
     /// Checks the rule; the errors name the offending field.
     pub fn validate(&self) -> Result<(), Reject> {
-        if self.status.is_none() && self.latency_ms.is_none() && self.drop != Some(true) {
-            return Err(Reject::field("status", "required", "give at least one of status, latency_ms or drop:true"));
+        if self.status.is_none()
+            && self.latency_ms.is_none()
+            && self.answer_delay_ms.is_none()
+            && self.drop != Some(true)
+        {
+            return Err(Reject::field(
+                "status",
+                "required",
+                "give at least one of status, latency_ms, answer_delay_ms or drop:true",
+            ));
+        }
+        if self.answer_delay_ms.is_some() && (self.status.is_some() || self.drop == Some(true)) {
+            return Err(Reject::field(
+                "answer_delay_ms",
+                "conflict",
+                "answer_delay_ms delays the operation's own answer: not with status or drop",
+            ));
+        }
+        if self.answer_delay_ms.is_some_and(|l| l > MAX_LATENCY_MS) {
+            return Err(Reject::field("answer_delay_ms", "out_of_range", format!("at most {MAX_LATENCY_MS}")));
         }
         if let Some(s) = self.status {
             if !(s == 205 || (300..=599).contains(&s)) {
@@ -84,6 +106,8 @@ impl FaultSpec {
 pub struct FaultAction {
     /// Sleep this long first.
     pub latency_ms: u64,
+    /// Run the operation, then sleep this long before answering.
+    pub answer_delay_ms: u64,
     /// Then answer with this status and optional `Retry-After`.
     pub status: Option<(u16, Option<u64>)>,
     /// Or close the connection.
@@ -164,6 +188,7 @@ impl Faults {
         }
         Some(FaultAction {
             latency_ms: spec.latency_ms.unwrap_or(0),
+            answer_delay_ms: spec.answer_delay_ms.unwrap_or(0),
             status: spec.status.map(|s| (s, spec.retry_after)),
             drop: spec.drop == Some(true),
         })
@@ -221,6 +246,9 @@ mod tests {
             r#"{"status":500,"count":1,"ratio":0.1}"#,
             r#"{"drop":true,"path_prefix":"/_emulator"}"#,
             r#"{"status":500,"ratio":1.5}"#,
+            r#"{"status":503,"answer_delay_ms":100}"#,
+            r#"{"drop":true,"answer_delay_ms":100}"#,
+            r#"{"answer_delay_ms":60001}"#,
         ] {
             let s: FaultSpec = serde_json::from_str(bad).unwrap();
             assert!(s.validate().is_err(), "{bad}");

@@ -95,7 +95,13 @@ pub async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Result<R
                         }
                         Err(r)
                     }
-                    None => api(&emulator, req).await,
+                    None => {
+                        let outcome = api(&emulator, req).await;
+                        if fault.answer_delay_ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(fault.answer_delay_ms)).await;
+                        }
+                        outcome
+                    }
                 }
             }
             None => api(&emulator, req).await,

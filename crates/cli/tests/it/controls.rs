@@ -98,6 +98,7 @@ async fn faults_by_count_ratio_latency_and_drop() {
 
     for bad in [
         json!({}),
+        json!({"answer_delay_ms": 10, "status": 503}),
         json!({"status": 200}),
         json!({"status": 500, "ratio": 0}),
         json!({"drop": true, "path_prefix": "/_emulator"}),
@@ -132,4 +133,31 @@ async fn health_and_unknown_controls() {
     emu.control("GET", "/_emulator/nothing", None).await.expect(404);
     emu.control("DELETE", "/_emulator/health", None).await.expect(405);
     emu.control("POST", "/_emulator/faults", None).await.expect(400);
+}
+
+/// `answer_delay_ms` runs the operation when the request arrives and holds only its answer: a
+/// read answered late shows the state from before a change made meanwhile (what a client that
+/// must not trust a read started before a change has to cope with).
+#[tokio::test]
+async fn answer_delay_answers_the_state_at_arrival() {
+    let emu = Emu::start().await;
+    let device = emu.sim_device("Slow answers").await;
+    let id = emu.session(&device).await;
+    let before = emu.get(&format!("/ipp/v1/sessions/{id}")).await.expect(200).json["status"].clone();
+    assert_ne!(before, "FINALIZED");
+    let prefix = format!("/ipp/v1/sessions/{id}");
+    emu.control("POST", "/_emulator/faults", Some(json!({"answer_delay_ms": 1500, "path_prefix": prefix})))
+        .await
+        .expect(201);
+    let started = std::time::Instant::now();
+    let read = emu.get(&prefix);
+    let tap = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        emu.tap(&id, "SUCCESS").await
+    };
+    let (read, tap) = tokio::join!(read, tap);
+    tap.expect(200);
+    assert_eq!(read.expect(200).json["status"], before, "the read ran when it arrived");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1500), "its answer was held");
+    assert_eq!(emu.get(&prefix).await.expect(200).json["status"], "FINALIZED");
 }
