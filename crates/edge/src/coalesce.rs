@@ -127,10 +127,9 @@ impl<T: Clone> Coalescer<T> {
             }
             let next = batch.remove(0);
             match next.tell(Turn::Lead(batch)) {
-                Ok(()) => return,
                 // That caller is gone: the rest of its batch comes back.
                 Err(Turn::Lead(rest)) => batch = rest,
-                Err(Turn::Done(_)) => return, // not what was sent
+                _ => return,
             }
         }
     }

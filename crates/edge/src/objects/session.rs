@@ -73,7 +73,7 @@ pub struct SessionObject {
 
 /// A delivery's re-read: the body of Kustom's answer (None when the call failed or was refused)
 /// and the call's time and attempts.
-type Reread = (Option<Rc<[u8]>>, Stats);
+type Reread = (Option<Rc<Vec<u8>>>, Stats);
 
 /// Processed webhook ids are not stored inside `rec` (whose JSON would then be re-encoded and
 /// rewritten with up to 256 ids for every delivery) but one per key in a ring of
@@ -480,7 +480,7 @@ impl SessionObject {
                 .read(|| async {
                     let mut read_stats = Stats::default();
                     let body = self.fetch_upstream_body(&sid, &mut read_stats).await;
-                    (body.map(Rc::from), read_stats)
+                    (body.map(Rc::new), read_stats)
                 })
                 .await;
             *stats = read_stats;
