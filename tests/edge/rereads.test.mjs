@@ -23,13 +23,37 @@ async function openSession(name) {
   return sid;
 }
 
-// A signed delivery of `type` for `sid`: { status, result } of the worker's answer.
+// A signed delivery of `type` for `sid`: { status, result, rid } of the worker's answer (`rid`:
+// its x-request-id, which names its log line).
 async function deliver(sid, type) {
   const id = `kevt_rr${type.split('.').pop()}${Math.random().toString(36).slice(2)}`;
   const body = JSON.stringify({ id, merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type, data: { session_id: sid, order_id: null, failure_reason: null } });
   const r = await fetch(`${st.worker}/webhooks/kustom`, { method: 'POST', headers: signWebhook(st.s.webhookSecret, id, Math.floor(Date.now() / 1000), body), body });
   const answer = await r.json();
-  return { status: r.status, result: answer.result ?? answer.code };
+  return { status: r.status, result: answer.result ?? answer.code, rid: r.headers.get('x-request-id') };
+}
+
+// The worker's log lines of these deliveries, once all of them are written.
+async function logLinesOf(deliveries) {
+  const rids = new Set(deliveries.map((d) => d.rid));
+  let lines = [];
+  await eventually(() => {
+    lines = st.readLogs().split('\n').filter((l) => l.includes('"msg":"request"'))
+      .map((l) => JSON.parse(l.slice(l.indexOf('{'), l.lastIndexOf('}') + 1))).filter((l) => rids.has(l.request_id));
+    return lines.length === rids.size;
+  }, 5000, `the log lines of ${rids.size} deliveries`);
+  return lines;
+}
+
+// A delivery's log line reports the re-read it made (`upstream_attempts`) or the one it shared
+// (`upstream_shared`, with that read's time and no attempts), so the attempts add up to the reads.
+function assertLogCountsReads(lines, reads) {
+  const made = lines.filter((l) => l.upstream_attempts !== undefined);
+  const shared = lines.filter((l) => l.upstream_shared);
+  assert.equal(made.length + shared.length, lines.length, JSON.stringify(lines));
+  assert.ok(made.every((l) => l.upstream_attempts >= 1 && !l.upstream_shared && Number.isInteger(l.upstream_ms)), JSON.stringify(made));
+  assert.ok(shared.every((l) => l.upstream_shared === true && Number.isInteger(l.upstream_ms)), JSON.stringify(shared));
+  assert.equal(made.reduce((n, l) => n + l.upstream_attempts, 0), reads, JSON.stringify(lines));
 }
 
 // Straight to the emulator: the worker's dev route would also tell the session object.
@@ -58,6 +82,7 @@ test('a burst of deliveries for one session shares its re-reads, and a change is
     assert.deepEqual(quiet.filter((d) => d.status !== 200 || d.result !== 'unchanged'), []);
     const first = await reads();
     assert.ok(first >= 1 && first <= 4, `24 deliveries made ${first} reads of the session`);
+    assertLogCountsReads(await logLinesOf(quiet), first);
     // The session ends at Kustom; 24 deliveries report it: applied once, found in place 23 times.
     await tapAtKustom(sid);
     const done = await burst('ipp.session.finalized');
@@ -66,6 +91,7 @@ test('a burst of deliveries for one session shares its re-reads, and a change is
     assert.equal(done.filter((d) => d.result === 'unchanged').length, 23, JSON.stringify(done));
     const more = (await reads()) - first;
     assert.ok(more >= 1 && more <= 4, `24 more deliveries made ${more} reads`);
+    assertLogCountsReads(await logLinesOf(done), more);
     assert.equal((await st.call('GET', `/ipp/v1/sessions/${sid}`)).body.status, 'FINALIZED');
   } finally {
     await st.control('DELETE', '/_emulator/faults');
@@ -85,9 +111,11 @@ test('a delivery that arrives while a re-read runs is not answered from that rea
     const late = await deliver(sid, 'ipp.session.finalized');
     // The late delivery waited for a read of its own: taking the running read's answer would have
     // left the session open (`unchanged`) until Kustom's next delivery or the alarm.
-    assert.deepEqual(await early, { status: 200, result: 'unchanged' });
-    assert.deepEqual(late, { status: 200, result: 'applied' });
+    const first = await early;
+    assert.deepEqual([first.status, first.result], [200, 'unchanged']);
+    assert.deepEqual([late.status, late.result], [200, 'applied']);
     assert.equal(await reads(), 2);
+    assertLogCountsReads(await logLinesOf([first, late]), 2);
     assert.equal((await st.call('GET', `/ipp/v1/sessions/${sid}`)).body.status, 'FINALIZED');
   } finally {
     await st.control('DELETE', '/_emulator/faults');

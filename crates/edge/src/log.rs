@@ -22,9 +22,13 @@ pub struct RequestLog<'a> {
     /// Time spent waiting for Kustom, ms (0 when not called).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_ms: Option<u64>,
-    /// Upstream attempts made.
+    /// Upstream attempts made (by this request: see `upstream_shared`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_attempts: Option<u32>,
+    /// The request waited on an upstream call another request made (a shared webhook re-read):
+    /// `upstream_ms` is that call's time, its attempts are on the other request's line.
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    pub upstream_shared: bool,
     /// Stable error code, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'a str>,
@@ -59,6 +63,9 @@ impl RequestLog<'_> {
         if let Some(n) = self.upstream_attempts {
             o.push_str(",\"upstream_attempts\":");
             push_decimal(&mut o, u64::from(n));
+        }
+        if self.upstream_shared {
+            o.push_str(",\"upstream_shared\":true");
         }
         if let Some(c) = self.code {
             o.push_str(",\"code\":");
@@ -117,11 +124,15 @@ mod tests {
             duration_ms: 18_446_744_073_709_551_615,
             upstream_ms: Some(0),
             upstream_attempts: Some(4),
+            upstream_shared: true,
             code: Some("we\"ird\\ \n\r\t\u{8}\u{c}\u{1}\u{1f} é ☃ 😀"),
             role: Some("clerk"),
         };
         assert_eq!(full.line(), serde_json::to_string(&full).unwrap());
         assert_eq!(l.line(), serde_json::to_string(&l).unwrap());
+        let shared = RequestLog { upstream_ms: Some(12), upstream_shared: true, ..l.clone() };
+        assert_eq!(shared.line(), serde_json::to_string(&shared).unwrap());
+        assert!(shared.line().ends_with(r#""upstream_ms":12,"upstream_shared":true}"#), "{}", shared.line());
         let e: serde_json::Value = serde_json::from_str(&event("webhook", &[("result", "applied")])).unwrap();
         assert_eq!(e["result"], "applied");
     }

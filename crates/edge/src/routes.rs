@@ -125,8 +125,9 @@ fn finish(resp: Response, ctx: &Ctx, method: &str, t0: i64, cfg: Option<&Config>
         route: ctx.route,
         status: resp.status_code(),
         duration_ms: u64::try_from(now_ms() - t0).unwrap_or(0),
-        upstream_ms: (ctx.stats.attempts > 0).then_some(ctx.stats.ms),
+        upstream_ms: (ctx.stats.attempts > 0 || ctx.stats.shared).then_some(ctx.stats.ms),
         upstream_attempts: (ctx.stats.attempts > 0).then_some(ctx.stats.attempts),
+        upstream_shared: ctx.stats.shared,
         code: ctx.code.as_deref(),
         role: ctx.role.map(Role::as_str),
     }

@@ -58,10 +58,14 @@ impl Failure {
 /// Timing of the calls made for one request (for the log line).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
-    /// Attempts.
+    /// Attempts this request made.
     pub attempts: u32,
     /// Time spent, ms.
     pub ms: u64,
+    /// The request waited on a call that another request made (a webhook re-read shared by
+    /// deliveries of one session): `ms` is that call's time, and its attempts are counted on the
+    /// log line of the request that made it, so that summing `upstream_attempts` counts calls.
+    pub shared: bool,
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/js/upstream.js")]

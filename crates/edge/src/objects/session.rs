@@ -475,15 +475,19 @@ impl SessionObject {
         let reread = if terminal {
             None
         } else {
+            // Only the caller that makes the read reports its attempts; the others report its
+            // time as shared, so that the log lines' attempts add up to the calls to Kustom.
+            let led = Cell::new(false);
             let (body, read_stats) = self
                 .rereads
                 .read(|| async {
+                    led.set(true);
                     let mut read_stats = Stats::default();
                     let body = self.fetch_upstream_body(&sid, &mut read_stats).await;
                     (body.map(Rc::new), read_stats)
                 })
                 .await;
-            *stats = read_stats;
+            *stats = if led.get() { read_stats } else { Stats { attempts: 0, ms: read_stats.ms, shared: true } };
             body
         };
         // What decides whether anything changes (id and status) is read first; the whole
@@ -549,7 +553,7 @@ impl SessionObject {
         })
     }
 
-    /// `[status, result, upstream ms, upstream attempts]` for a verified delivery (see
+    /// `[status, result, upstream ms, upstream attempts, shared read]` for a verified delivery (see
     /// [`SessionRpc::webhook`]).
     #[wasm_bindgen(js_name = kippWebhook)]
     pub async fn rpc_webhook(
@@ -564,7 +568,8 @@ impl SessionObject {
             self.webhook(&webhook_id, &kind, body.as_bytes(), &mut stats).await.map_err(JsValue::from)?;
         #[allow(clippy::cast_precision_loss)] // ms of one call: far below 2^53
         let ms = stats.ms as f64;
-        Ok(js_sys::Array::of4(&status.into(), &result.into(), &ms.into(), &stats.attempts.into()).into())
+        Ok(js_sys::Array::of5(&status.into(), &result.into(), &ms.into(), &stats.attempts.into(), &stats.shared.into())
+            .into())
     }
 }
 
@@ -613,6 +618,7 @@ impl SessionRpc {
         let count = |v: JsValue| v.as_f64().filter(|n| *n >= 0.0).map_or(0, |n| n as u64);
         stats.ms += count(a.get(2));
         stats.attempts += u32::try_from(count(a.get(3))).unwrap_or(u32::MAX);
+        stats.shared |= a.get(4).is_truthy();
         Ok((status, result))
     }
 }
