@@ -553,7 +553,7 @@ impl SessionObject {
         })
     }
 
-    /// `[status, result, upstream ms, upstream attempts, shared read]` for a verified delivery (see
+    /// `[status, result, upstream ms, upstream attempts, shared read (1 or 0)]` for a verified delivery (see
     /// [`SessionRpc::webhook`]).
     #[wasm_bindgen(js_name = kippWebhook)]
     pub async fn rpc_webhook(
@@ -568,7 +568,8 @@ impl SessionObject {
             self.webhook(&webhook_id, &kind, body.as_bytes(), &mut stats).await.map_err(JsValue::from)?;
         #[allow(clippy::cast_precision_loss)] // ms of one call: far below 2^53
         let ms = stats.ms as f64;
-        Ok(js_sys::Array::of5(&status.into(), &result.into(), &ms.into(), &stats.attempts.into(), &stats.shared.into())
+        let shared = u32::from(stats.shared);
+        Ok(js_sys::Array::of5(&status.into(), &result.into(), &ms.into(), &stats.attempts.into(), &shared.into())
             .into())
     }
 }
@@ -618,7 +619,7 @@ impl SessionRpc {
         let count = |v: JsValue| v.as_f64().filter(|n| *n >= 0.0).map_or(0, |n| n as u64);
         stats.ms += count(a.get(2));
         stats.attempts += u32::try_from(count(a.get(3))).unwrap_or(u32::MAX);
-        stats.shared |= a.get(4).is_truthy();
+        stats.shared |= count(a.get(4)) > 0;
         Ok((status, result))
     }
 }
