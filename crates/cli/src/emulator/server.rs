@@ -167,6 +167,11 @@ pub fn allowed_methods(path: &str) -> String {
 async fn api(emulator: &Emulator, req: Request<Incoming>) -> Result<Reply, Reject> {
     let path = req.uri().path().to_owned();
     let not_found = || Reject::new(404, "not_found", format!("no operation at {path}"));
+    // In production the testing endpoints do not exist, for any method: a 405 with `Allow`
+    // would say they do.
+    if emulator.config.production && path.starts_with("/ipp/v1/dev/") {
+        return Err(not_found());
+    }
     let method = Method::parse(req.method().as_str());
     let routed = match method.map(|m| route(m, &path)) {
         Some(Ok(r)) => r,

@@ -47,6 +47,10 @@ pub struct DeviceRec {
     pub seq: u64,
     /// The device.
     pub device: Device,
+    /// Created by `POST /ipp/v1/dev/devices`: its metadata always holds `simulated=true`, an
+    /// update included (API.md §3.5).
+    #[serde(default)]
+    pub simulated: bool,
 }
 
 /// A session with what the emulator tracks beyond Kustom's fields.

@@ -118,7 +118,9 @@ async fn enrollments_create_list_delete() {
         kipp_core::ids::is_uuid(long.json["enrollment_code"].as_str().unwrap()),
         "long-lived codes are UUID-shaped"
     );
-    let default = emu.call("POST", "/ipp/v1/enrollments", None).await.expect(201);
+    // The body is required (openapi.yaml), even though every field of it is optional.
+    assert_eq!(emu.call("POST", "/ipp/v1/enrollments", None).await.expect(400).field_paths(), [""]);
+    let default = emu.post("/ipp/v1/enrollments", json!({})).await.expect(201);
     let deadline = kipp_core::time::Timestamp::parse(default.json["expires_at"].as_str().unwrap()).unwrap();
     let now = kipp_cli::emulator::clock::real_now_nanos();
     assert!((deadline.unix_nanos() - now - 7_200_000_000_000).abs() < 60_000_000_000, "2 h default");
@@ -263,9 +265,17 @@ async fn devices_list_get_update_delete() {
         emu.put(&format!("/ipp/v1/devices/{a}"), json!({"name": "A2", "location_id": other})).await.expect(200);
     assert_eq!(updated.json["name"], "A2");
     assert_eq!(updated.json["location_id"], other.as_str());
-    assert!(updated.json.get("metadata").is_none(), "PUT replaces: metadata left out is cleared");
+    // PUT replaces: metadata left out is cleared, but a simulated device stays marked as one.
+    assert_eq!(updated.json["metadata"], json!({"simulated": "true"}));
+    let relabelled = emu
+        .put(&format!("/ipp/v1/devices/{a}"), json!({"name": "A3", "metadata": {"simulated": "false", "lane": "9"}}))
+        .await
+        .expect(200);
+    assert_eq!(relabelled.json["metadata"], json!({"lane": "9", "simulated": "true"}));
     let cleared = emu.put(&format!("/ipp/v1/devices/{a}"), json!({})).await.expect(200);
     assert!(cleared.json.get("location_id").is_none() && cleared.json.get("name").is_none());
+    // No body at all is refused, never read as `{}` (which clears the device).
+    assert_eq!(emu.call("PUT", &format!("/ipp/v1/devices/{a}"), None).await.expect(400).field_paths(), [""]);
     assert_eq!(
         emu.put(&format!("/ipp/v1/devices/{a}"), json!({"location_id": UNKNOWN})).await.expect(422).code(),
         "unknown_location"
@@ -431,6 +441,12 @@ async fn production_mode_hides_testing_endpoints() {
     let emu = Emu::with(config).await;
     assert_eq!(emu.post("/ipp/v1/dev/devices", json!({"name": "x"})).await.expect(404).code(), "not_found");
     emu.tap("00000000-0000-4000-8000-000000000009", "SUCCESS").await.expect(404);
+    // Any method: a 405 with `Allow: POST` would tell that the route exists.
+    for method in ["GET", "PUT", "DELETE"] {
+        let r = emu.call(method, "/ipp/v1/dev/devices", None).await.expect(404);
+        assert!(r.headers.get("allow").is_none(), "{method}: {:?}", r.headers);
+    }
+    emu.call("GET", "/ipp/v1/dev/sessions/00000000-0000-4000-8000-000000000009/simulate-tap", None).await.expect(404);
     emu.get("/ipp/v1/devices").await.expect(200);
 }
 

@@ -77,7 +77,10 @@ async fn docs_examples_round_trip() {
     upd["location_id"] = loc.clone();
     let updated = emu.put(&format!("/ipp/v1/devices/{id}"), upd.clone()).await.expect(200);
     same_shape(&example("update-device.response.json"), &updated.json, "update-device");
-    assert_eq!(updated.json["metadata"], upd["metadata"]);
+    // The example's metadata, and the mark a simulated device keeps (API.md §3.5).
+    let mut metadata = upd["metadata"].clone();
+    metadata["simulated"] = json!("true");
+    assert_eq!(updated.json["metadata"], metadata);
 
     // Locations.
     let got = emu.get(&format!("/ipp/v1/locations/{}", loc.as_str().unwrap())).await.expect(200);

@@ -7,6 +7,7 @@ use kipp_core::api::sessions::SessionStatus;
 use kipp_core::api::Page;
 use kipp_core::event::EventType;
 use kipp_core::ids::DeviceId;
+use kipp_core::validate::FieldError;
 
 use super::{body, json_reply, known_location, path_id, query, Reply};
 use crate::emulator::problem::Reject;
@@ -107,7 +108,7 @@ pub(crate) fn new_device(
         unique_id: None,
     };
     let seq = w.next_seq();
-    w.devices.insert(device.id.clone(), DeviceRec { seq, device: device.clone() });
+    w.devices.insert(device.id.clone(), DeviceRec { seq, device: device.clone(), simulated: false });
     cx.changed = true;
     device
 }
@@ -121,8 +122,16 @@ pub(super) fn update(w: &mut World, cx: &mut Ctx<'_>, p: Option<&str>, b: &[u8])
     let req: UpdateDeviceRequest = body(b)?;
     known_location(w, req.location_id.as_ref(), "location_id")?;
     let rec = w.devices.get_mut(&id).ok_or_else(|| Reject::not_found("device", id.as_str()))?;
+    let mut metadata = req.metadata;
+    if rec.simulated {
+        // A simulated device stays marked as one (API.md §3.5), whatever metadata replaces its own.
+        metadata
+            .get_or_insert_with(Default::default)
+            .insert("simulated", "true")
+            .map_err(|e| Reject::validation(vec![FieldError::new("metadata", "invalid", e.0)]))?;
+    }
     rec.device.name = req.name;
-    rec.device.metadata = req.metadata;
+    rec.device.metadata = metadata;
     rec.device.location_id = req.location_id;
     cx.changed = true;
     json_reply(200, &rec.device)

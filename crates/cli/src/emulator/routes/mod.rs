@@ -98,9 +98,13 @@ pub(crate) fn path_id<T>(
     parse(raw).map_err(|e| Reject::field(name, "invalid", e.reason))
 }
 
-/// Decodes and validates a JSON body with kipp-core (an empty body counts as `{}`).
+/// Decodes and validates a JSON body with kipp-core. Every operation that takes a body requires
+/// one (openapi.yaml: `requestBody.required: true`): a missing or blank body is a 400 at `""`,
+/// never read as `{}` — on `PUT /ipp/v1/devices/{id}` that would clear the device.
 pub(crate) fn body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Reject> {
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Reject::field("", "required", "the request body is required (send {} for no fields)"));
+    }
     decode_and_validate(bytes).map_err(|e| match e {
         CoreError::Validation(errors) => Reject::validation(errors),
         other => Reject::field("", "malformed_json", other.to_string()),

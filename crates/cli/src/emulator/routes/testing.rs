@@ -30,6 +30,9 @@ pub(super) fn create_device(w: &mut World, cx: &mut Ctx<'_>, b: &[u8]) -> Result
     let hardware = HardwareId::parse(&format!("SIM-{}", enrollment.enrollment_code))
         .map_err(|e| Reject::new(500, "internal", e.to_string()))?;
     let device = new_device(w, cx, Some(req.name), location, Some(metadata), DevicePlatform::Terminal, hardware);
+    if let Some(rec) = w.devices.get_mut(&device.id) {
+        rec.simulated = true;
+    }
     json_reply(201, &device)
 }
 
