@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { createHmac } from 'node:crypto';
 import { startStack, cart, device, eventually, subscribe, signWebhook, mintToken, sleep, ROOT } from './harness.mjs';
 
 let st;
@@ -85,6 +86,30 @@ test('auth matrix: no token, tampered, expired, revoked, wrong role, wrong locat
   assert.deepEqual({ role: me.body.role, location_id: me.body.location_id, playground: me.body.playground }, { role: 'clerk', location_id: loc, playground: true });
 });
 
+test('a location-scoped token lists its own location, wherever it falls in the whole list', async () => {
+  // More locations than one default page (20), the scope's own created last.
+  let last;
+  for (let i = 0; i < 21; i++) {
+    const r = await st.call('POST', '/ipp/v1/locations', { token: st.admin, body: { name: `Branch ${i}` } });
+    assert.equal(r.status, 201, r.text);
+    last = r.body.id;
+  }
+  const all = await st.call('GET', '/ipp/v1/locations', { token: st.admin });
+  assert.ok(all.body.total_elements >= 22 && !all.body.content.some((l) => l.id === last), JSON.stringify(all.body).slice(0, 300));
+  const mine = st.token({ role: 'clerk', loc: last });
+  const first = await st.call('GET', '/ipp/v1/locations', { token: mine });
+  assert.equal(first.status, 200, first.text);
+  assert.deepEqual(first.body.content.map((l) => l.id), [last]);
+  assert.deepEqual([first.body.total_elements, first.body.total_pages, first.body.first, first.body.last], [1, 1, true, true]);
+  // Paging stays truthful: the one location is on the first page only.
+  const second = await st.call('GET', '/ipp/v1/locations?page_number=1&page_size=5', { token: mine });
+  assert.deepEqual([second.body.content.length, second.body.total_elements, second.body.page_number, second.body.page_size], [0, 1, 1, 5]);
+  // A location Kustom no longer has: an empty list, not an error.
+  assert.equal((await st.call('DELETE', `/ipp/v1/locations/${last}`, { token: st.admin })).status, 204);
+  const gone = await st.call('GET', '/ipp/v1/locations', { token: mine });
+  assert.deepEqual([gone.status, gone.body.content.length, gone.body.total_elements], [200, 0, 0]);
+});
+
 test('validation errors match kipp-core before anything is forwarded', async () => {
   const dev = await device(st, 'Val till');
   const bad = cart(dev.id, 1000);
@@ -93,6 +118,12 @@ test('validation errors match kipp-core before anything is forwarded', async () 
   assert.equal(r.status, 400);
   assert.equal(r.body.code, 'validation_failed');
   assert.deepEqual(r.body.field_errors.map((f) => f.path), ['order_amount']);
+  // A body the operation requires, missing: refused, never forwarded as `{}` (which would clear
+  // the device's name, metadata and location).
+  const blank = await st.call('PUT', `/ipp/v1/devices/${dev.id}`, { token: st.admin });
+  assert.equal(blank.status, 400, blank.text);
+  assert.deepEqual(blank.body.field_errors.map((f) => [f.path, f.code]), [['', 'required']]);
+  assert.equal((await st.call('GET', `/ipp/v1/devices/${dev.id}`, { token: st.admin })).body.name, 'Val till');
 });
 
 test('lifecycle: create → created webhook → tap SUCCESS → FINALIZED via GET and WebSocket', async () => {
@@ -291,6 +322,14 @@ test('forged, stale and replayed webhooks are rejected and change nothing', asyn
   const u = await post(signWebhook(st.s.webhookSecret, 'kevt_unknown0000000000000001', now, unknown), unknown);
   assert.equal(u.status, 200);
   assert.equal((await u.json()).result, 'unknown_session');
+  // Signed, but not UTF-8 in a field the event parser skips: refused as malformed (a 400, so that
+  // Kustom does not redeliver it), never a 500.
+  const bytes = Buffer.concat([Buffer.from(body.slice(0, -1) + ',"note":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+  const bytesSig = createHmac('sha256', Buffer.from(st.s.webhookSecret.replace(/^whsec_/, ''), 'base64')).update(Buffer.concat([Buffer.from(`kevt_notutf8000000000000001.${now}.`), bytes])).digest('base64');
+  const notUtf8 = await post({ 'webhook-id': 'kevt_notutf8000000000000001', 'webhook-timestamp': String(now), 'webhook-signature': `v1,${bytesSig}`, 'content-type': 'application/json' }, bytes);
+  assert.equal(notUtf8.status, 400);
+  assert.equal((await notUtf8.json()).code, 'malformed_event');
+  assert.equal((await stateOf(s.session_id)).state.status, 'CREATED');
   // Non-IPP events are acknowledged and ignored.
   const other = JSON.stringify({ id: 'kevt_order00000000000000001', merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'order.created', data: { order_id: 'x' } });
   const o = await post(signWebhook(st.s.webhookSecret, 'kevt_order00000000000000001', now, other), other);

@@ -13,6 +13,7 @@ use kipp_core::api::enrollments::{CreateEnrollment, CreateEnrollmentRequest, Del
 use kipp_core::api::locations::{
     CreateLocation, DeleteLocation, GetLocation, ListLocations, LocationRequest, UpdateLocation,
 };
+use kipp_core::api::page::PageRequest;
 use kipp_core::api::sessions::{CancelSession, CreateSession, CreateSessionRequest, GetSession};
 use kipp_core::api::testing::{CreateSimulatedDevice, CreateSimulatedDeviceRequest, SimulateTap};
 use kipp_core::api::{
@@ -56,8 +57,10 @@ pub struct Plan {
     pub device_id: Option<DeviceId>,
     /// The cart, for session creation.
     pub create: Option<CreateSession>,
-    /// For a location-scoped `ListLocations`: keep only this location in the answer.
-    pub filter_location: Option<LocationId>,
+    /// A location-scoped `ListLocations`: `request` reads the scope's own location, and the
+    /// answer is that location as a page of this size and number (filtering one page of the whole
+    /// list would miss a location on a later page, and report the page as the whole list).
+    pub scoped_locations: Option<PageRequest>,
 }
 
 fn problem_from(e: CoreError) -> Problem {
@@ -67,8 +70,17 @@ fn problem_from(e: CoreError) -> Problem {
     }
 }
 
+/// The operation's body, decoded and validated. Every operation that takes a body requires one
+/// (openapi.yaml: `requestBody.required: true`): a missing or blank body is a 400 at `""`, as
+/// the emulator answers, never read as `{}` (on `PUT /ipp/v1/devices/{id}` that clears the device).
 fn body_of<T: serde::de::DeserializeOwned + Validate>(body: &[u8]) -> Result<T, Problem> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::validation(vec![FieldError::new(
+            "",
+            "required",
+            "the request body is required (send {} for no fields)",
+        )]));
+    }
     decode_and_validate(body).map_err(problem_from)
 }
 
@@ -101,7 +113,7 @@ fn plan(op: OperationId, request: HttpRequest) -> Plan {
         session_id: None,
         device_id: None,
         create: None,
-        filter_location: None,
+        scoped_locations: None,
     }
 }
 
@@ -163,9 +175,14 @@ pub fn prepare(
         }
         O::ListLocations => {
             let l = ListLocations::from_query(&pairs).map_err(Problem::validation)?;
-            let mut pl = plan(op, req(&l, mid)?);
-            pl.filter_location = scope.cloned();
-            pl
+            match scope {
+                Some(s) => {
+                    let mut pl = plan(op, req(&GetLocation(s.clone()), mid)?);
+                    pl.scoped_locations = Some(l.page);
+                    pl
+                }
+                None => plan(op, req(&l, mid)?),
+            }
         }
         O::CreateLocation => {
             if scope.is_some() {
@@ -337,10 +354,17 @@ mod tests {
         assert!(p.request.path_and_query.ends_with(LOC));
         let p = go("GET", &format!("/ipp/v1/sessions/{DEV}"), "", "", &c).unwrap();
         assert_eq!(p.check, ScopeCheck::Session(SessionId::parse(DEV).unwrap()));
-        let p = go("GET", "/ipp/v1/locations", "", "", &c).unwrap();
-        assert_eq!(p.filter_location, Some(LocationId::parse(LOC).unwrap()));
+        let p = go("GET", "/ipp/v1/locations", "page_number=2&page_size=5", "", &c).unwrap();
+        assert_eq!(p.scoped_locations, Some(PageRequest { page_number: 2, page_size: 5 }));
+        assert!(
+            p.request.path_and_query.ends_with(&format!("/ipp/v1/locations/{LOC}")),
+            "{}",
+            p.request.path_and_query
+        );
         let a = claims(Role::Admin, Some(LOC));
         assert_eq!(go("POST", "/ipp/v1/locations", "", r#"{"name":"x"}"#, &a).unwrap_err().status, Some(403));
+        let blank = go("POST", "/ipp/v1/enrollments", "", " ", &a).unwrap_err();
+        assert_eq!((blank.status, blank.field_errors.unwrap()[0].path.as_str()), (Some(400), ""));
         let p = go("POST", "/ipp/v1/enrollments", "", "{}", &a).unwrap();
         assert!(p.request.body.unwrap().contains(LOC));
     }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use kipp_core::api::devices::GetDevice;
-use kipp_core::api::locations::{ListLocations, Location};
+use kipp_core::api::locations::GetLocation;
 use kipp_core::api::page::Page;
 use kipp_core::api::sessions::GetSession;
 use kipp_core::api::{build_request, decode_response, Operation, OperationId};
@@ -423,6 +423,22 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
         Ok(r) => r,
         Err(f) => return Ok(fail(ctx, f.problem())),
     };
+    if let Some(page) = pl.scoped_locations {
+        // The scope's own location as the whole list (none when Kustom no longer has it).
+        let all = if reply.status == 404 {
+            Vec::new()
+        } else if reply.ok() {
+            let Ok(location) = decode_response::<GetLocation>(reply.status, &reply.body) else {
+                return Ok(fail(ctx, Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable location")));
+            };
+            vec![location]
+        } else {
+            let p = upstream::reply_problem(&reply);
+            ctx.code.clone_from(&p.code);
+            return Ok(problem_retry(p, &ctx.rid, reply.retry_after_ms.map(|ms| ms / 1000)));
+        };
+        return Ok(json(200, &Page::slice(all, page)));
+    }
     if !reply.ok() {
         let p = upstream::reply_problem(&reply);
         let ra = reply.retry_after_ms.map(|ms| ms / 1000);
@@ -446,16 +462,6 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
             };
             let _ = observe.await;
         }
-    }
-    if let Some(loc) = &pl.filter_location {
-        // An unreadable page is an error, never the unfiltered list.
-        let Ok(mut page) = decode_response::<ListLocations>(reply.status, &reply.body) else {
-            return Ok(fail(ctx, Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable locations")));
-        };
-        page.content.retain(|l: &Location| &l.id == loc);
-        let n = page.content.len();
-        let page = Page { total_elements: n as u64, total_pages: 1, first: true, last: true, ..page };
-        return Ok(json(200, &page));
     }
     Ok(http::raw_json(reply.status, reply.body))
 }

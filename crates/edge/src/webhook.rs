@@ -68,14 +68,15 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
         Err(e) => return Ok(reject(ctx, e)),
     };
     let webhook_id = delivery.id().to_owned();
+    let malformed = |ctx: &mut Ctx, detail: &str| {
+        let p = Problem::new(400, "malformed_event", "Bad Request", detail);
+        ctx.code.clone_from(&p.code);
+        problem(p, &ctx.rid)
+    };
     let event = match parse_event(&body) {
         Ok(ParsedEvent::Ipp(e)) => e,
         Ok(_) => return Ok(ack(ctx, "ignored")),
-        Err(_) => {
-            let p = Problem::new(400, "malformed_event", "Bad Request", "the event body is not an IPP event");
-            ctx.code.clone_from(&p.code);
-            return Ok(problem(p, &ctx.rid));
-        }
+        Err(_) => return Ok(malformed(ctx, "the event body is not an IPP event")),
     };
     if event.merchant_id != cfg.merchant_id {
         return Ok(ack(ctx, "other_merchant"));
@@ -83,7 +84,12 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
     let sid = event.data.session_id.clone();
     // The object gets the verified body as is, with its type: it parses the body only to apply a
     // change (no second encoding).
-    let raw = String::from_utf8(body).map_err(|_| worker::Error::RustError("body".into()))?;
+    // The parser checks UTF-8 only in the strings it reads: invalid bytes in a field it skips
+    // reach this point, and are as permanent a fault as a malformed event (400, not a 5xx that
+    // Kustom would redeliver).
+    let Ok(raw) = String::from_utf8(body) else {
+        return Ok(malformed(ctx, "the event body is not UTF-8"));
+    };
     for round in 0..2 {
         let rpc: session::SessionRpc = crate::env::rpc_stub(env, SESSIONS, sid.as_str())?;
         match rpc.webhook(&webhook_id, &event.event_type, &raw, &mut ctx.stats).await? {
