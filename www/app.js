@@ -47,7 +47,9 @@ export function explain(e) {
 }
 
 export function errorBox(e) {
-  if (e instanceof KippError && e.code === 'unauthorized') signOut('Your sign-in has expired. Sign in again to continue.');
+  // Once: several calls can fail with the same expired token, and each sign-out would rebuild
+  // the sign-in form under the clerk's typing.
+  if (e instanceof KippError && e.code === 'unauthorized' && state.me) signOut('Your sign-in has expired. Sign in again to continue.');
   return h('p', { class: 'err', role: 'alert' }, explain(e));
 }
 
@@ -64,6 +66,11 @@ function readToken() {
 
 export function signOut(reason) {
   localStorage.removeItem(TOKEN_KEY);
+  // The screen's timers, sockets and waits end with the sign-in they used (and a screen still
+  // rendering is dropped when it finishes: see `route`).
+  routeGeneration++;
+  state.cleanup?.();
+  state.cleanup = null;
   state.client = null;
   state.me = null;
   showSignIn(reason);
@@ -96,8 +103,13 @@ const screens = {
   terminal: () => import('/terminal.js'),
 };
 
+// Each route (and each sign-out) starts a generation: a screen whose render finishes after the
+// user has moved on is cleaned up at once instead of being kept (its timers would run on).
+let routeGeneration = 0;
+
 async function route() {
   if (!state.me) return;
+  const generation = ++routeGeneration;
   let name = (location.hash.match(/^#\/(\w+)/) ?? [])[1] ?? 'checkout';
   if (!screens[name] || (name === 'admin' && state.me.role !== 'admin') || (name === 'terminal' && !state.me.playground)) name = 'checkout';
   for (const a of document.querySelectorAll('#nav a')) {
@@ -109,9 +121,15 @@ async function route() {
   state.cleanup?.();
   state.cleanup = null;
   const mod = await screens[name]();
+  if (generation !== routeGeneration) return;
   const view = h('section', { 'aria-labelledby': 'screen-title' });
   main.replaceChildren(view);
-  state.cleanup = await mod.render(view, state);
+  const cleanup = await mod.render(view, state);
+  if (generation !== routeGeneration) {
+    cleanup?.();
+    return;
+  }
+  state.cleanup = cleanup;
   main.focus({ preventScroll: true });
 }
 

@@ -11,6 +11,7 @@ export async function render(view, { client }) {
   const sel = h('select', { id: 'terminal-device' });
   const box = h('div', { id: 'incoming', 'aria-live': 'polite' });
   let timer = null;
+  let stopped = false; // by the cleanup: leaving the screen or signing out
   let shown = '';
   view.append(
     h('h1', { id: 'screen-title' }, 'Virtual terminal'),
@@ -35,14 +36,18 @@ export async function render(view, { client }) {
 
   async function poll() {
     clearTimeout(timer);
-    if (!sel.value) return;
+    if (stopped || !sel.value) return;
     try {
       const s = await client.deviceSession(sel.value);
+      if (stopped) return;
       const key = s ? `${s.session_id}:${s.status}` : 'none';
       if (key !== shown) { shown = key; draw(s); }
     } catch (e) {
+      if (stopped) return;
       box.replaceChildren(errorBox(e));
       shown = '';
+      // A sign-in that is no longer valid will not become valid by asking again.
+      if (e.code === 'unauthorized') return;
     }
     timer = setTimeout(poll, 1000);
   }
@@ -60,5 +65,5 @@ export async function render(view, { client }) {
   }
 
   await loadDevices();
-  return () => clearTimeout(timer);
+  return () => { stopped = true; clearTimeout(timer); };
 }

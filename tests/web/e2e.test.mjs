@@ -97,6 +97,63 @@ test('checkout: cancel a payment', async () => {
   await shot(pos, 'checkout-cancelled');
 });
 
+// The worker's own API with the admin token (node's fetch, not the page).
+async function adminApi(method, path, body) {
+  const r = await fetch(`${BASE}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  assert.ok(r.ok, `${method} ${path}: ${r.status}`);
+  return r.status === 204 ? null : r.json();
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const countRequests = (page, part) => {
+  const n = { count: 0 };
+  page.on('request', (r) => { if (r.url().includes(part)) n.count++; });
+  return n;
+};
+
+test('a sign-in revoked on the virtual terminal: one sign-in form, kept while the clerk types, and no more polling', async () => {
+  const minted = await adminApi('POST', '/kipp/v1/tokens', { role: 'clerk', ttl_seconds: 600 });
+  const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await other.newPage();
+  const polls = countRequests(page, '/current-session');
+  await page.goto(`${BASE}/#token=${encodeURIComponent(minted.token)}`);
+  await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+  await page.evaluate(() => { location.hash = '#/terminal'; });
+  await page.locator('#terminal-device option', { hasText: READER }).waitFor({ state: 'attached' });
+  await page.locator('#terminal-device').selectOption({ label: READER });
+  await adminApi('POST', '/kipp/v1/tokens/revoke', { jti: minted.jti });
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: LIVE_MS });
+  await page.locator('#token-input').fill('kipp1.typed-by-the-clerk');
+  const before = polls.count;
+  await sleep(2500);
+  // The form was not rebuilt under the typing (it was, every second, by the terminal's poll).
+  assert.equal(await page.locator('#token-input').inputValue(), 'kipp1.typed-by-the-clerk');
+  assert.equal(polls.count, before, 'the terminal went on polling with the revoked sign-in');
+  await shot(page, 'signin-revoked');
+  await other.close();
+});
+
+test('leaving the virtual terminal before it has loaded stops it', async () => {
+  const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await other.newPage();
+  await page.goto(`${BASE}/#token=${encodeURIComponent(ADMIN)}`);
+  await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+  // The device lists are held back, so the terminal is still loading when the clerk moves on.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route('**/ipp/v1/devices?*', async (r) => { await held; await r.continue(); });
+  const polls = countRequests(page, '/current-session');
+  await page.evaluate(() => { location.hash = '#/terminal'; });
+  await page.getByRole('heading', { name: 'Virtual terminal' }).waitFor();
+  await page.evaluate(() => { location.hash = '#/checkout'; });
+  await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+  release();
+  await page.locator('#device option', { hasText: READER }).waitFor({ state: 'attached' });
+  await sleep(3000);
+  // At most the one read the terminal made while it finished loading; it polled every second on.
+  assert.ok(polls.count <= 1, `${polls.count} current-session reads after leaving the terminal`);
+  await other.close();
+});
+
 test('an expired token shows a sign-in prompt', async () => {
   assert.ok(EXPIRED, 'KIPP_E2E_EXPIRED_TOKEN is required');
   await new Promise((r) => setTimeout(r, 1500));

@@ -461,6 +461,48 @@ async fn wait_for_outcome_honours_abort_signal() {
 }
 
 #[wasm_bindgen_test]
+async fn a_deadline_beyond_the_timer_limit_is_kept() {
+    // `setTimeout` fires at once for delays over 2^31 - 1 ms: a deadline of ~25 days or more
+    // must still be a deadline that has not passed. The abort ends this wait instead.
+    let c = client("t", &[]);
+    let ctl = web_sys::AbortController::new().unwrap();
+    let ctl2 = ctl.clone();
+    let abort = Closure::once_into_js(move || ctl2.abort());
+    web_sys::window()
+        .unwrap()
+        .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), 1_500)
+        .unwrap();
+    let far = 2f64.powi(31) + 1_000.0;
+    let e =
+        err(c.wait_for_outcome(sid(2), Some(obj(&[("timeoutMs", n(far)), ("signal", ctl.signal().into())])))).await;
+    assert_eq!(code(&e), "aborted", "a far deadline fired at once");
+}
+
+#[wasm_bindgen_test]
+async fn a_callers_signal_keeps_no_listener_after_a_wait() {
+    // One signal for many waits (an app's page-wide AbortController): each wait's listener goes
+    // when the wait ends, instead of keeping every wait's controller alive.
+    let c = client("t", &[]);
+    let ctl = web_sys::AbortController::new().unwrap();
+    let signal: JsValue = ctl.signal().into();
+    let listeners: Function = js_sys::eval(
+        "(s) => { let n = 0; const add = s.addEventListener.bind(s), remove = s.removeEventListener.bind(s);
+           s.addEventListener = (...a) => { n++; add(...a); }; s.removeEventListener = (...a) => { n--; remove(...a); };
+           return () => n; }",
+    )
+    .unwrap()
+    .unchecked_into::<Function>()
+    .call1(&JsValue::NULL, &signal)
+    .unwrap()
+    .unchecked_into();
+    for _ in 0..3 {
+        let s = ok(c.wait_for_outcome(sid(4), Some(obj(&[("signal", signal.clone())])))).await;
+        assert_eq!(get(&s, "status").as_string().unwrap(), "FINALIZED");
+    }
+    assert_eq!(listeners.call0(&JsValue::NULL).unwrap().as_f64(), Some(0.0), "listeners left on the caller's signal");
+}
+
+#[wasm_bindgen_test]
 async fn wait_for_outcome_never_polls_past_the_deadline() {
     reset().await;
     let c = client("t", &[]);

@@ -165,8 +165,18 @@ export async function call(c, method, path, body, key, retry, nullable, signal) 
 /** One attempt, with its own time limit; `fetch` rejecting becomes aborted, timeout or network. */
 async function once(c, method, path, body, key, token, signal) {
   const ctl = new AbortController();
-  linkSignal(signal, ctl);
-  const timer = setTimeout(() => ctl.abort('timeout'), c.timeoutMs);
+  const unlink = linkSignal(signal, ctl);
+  const clearTimer = after(c.timeoutMs, () => ctl.abort('timeout'));
+  try {
+    return await attempt(c, method, path, body, key, token, signal, ctl);
+  } finally {
+    clearTimer();
+    unlink();
+  }
+}
+
+/** The request and answer of [`once`]: `ctl` aborts it (the caller's signal or the time limit). */
+async function attempt(c, method, path, body, key, token, signal, ctl) {
   const headers = new Headers({ accept: 'application/json' });
   if (token != null) headers.set('authorization', 'Bearer ' + token);
   if (key != null) headers.set('idempotency-key', key);
@@ -175,7 +185,6 @@ async function once(c, method, path, body, key, token, signal) {
   try {
     req = new Request(c.base + path, { method, headers, body: body ?? undefined, signal: ctl.signal });
   } catch {
-    clearTimeout(timer);
     const e = { path: 'baseUrl', code: 'invalid', message: 'is not a usable URL' };
     throw new KippError('validation_failed', 'baseUrl is not a usable URL', null, [e], false, null);
   }
@@ -189,8 +198,6 @@ async function once(c, method, path, body, key, token, signal) {
       throw fail('timeout', `no answer within ${Math.trunc(c.timeoutMs)} ms; check the connection and try again`);
     }
     throw fail('network', `could not reach ${c.base}; check the network connection and try again`);
-  } finally {
-    clearTimeout(timer);
   }
   const status = res.status;
   const rid = res.headers.get('x-request-id');
@@ -301,11 +308,35 @@ function sleep(ms, signal) {
   });
 }
 
-/** Forwards an abort from `from` (a caller's signal, possibly undefined) to `controller`. */
+/**
+ * Forwards an abort from `from` (a caller's signal, possibly undefined) to `controller`; returns
+ * the function that unlinks them (a caller's signal can outlive many calls and follows, and would
+ * otherwise keep a listener, and its controller, for each).
+ */
 function linkSignal(from, controller) {
-  if (!from) return;
-  if (from.aborted) controller.abort(from.reason);
-  else from.addEventListener('abort', () => controller.abort(from.reason), { once: true });
+  if (!from) return () => {};
+  if (from.aborted) {
+    controller.abort(from.reason);
+    return () => {};
+  }
+  const onAbort = () => controller.abort(from.reason);
+  from.addEventListener('abort', onAbort, { once: true });
+  return () => from.removeEventListener('abort', onAbort);
+}
+
+/** The longest delay `setTimeout` keeps (a longer one fires at once in browsers and Node). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `fire` once `ms` have passed, re-arming for delays beyond `MAX_TIMER_MS`; returns the cancel. */
+function after(ms, fire) {
+  const end = Date.now() + ms;
+  let t;
+  const arm = () => {
+    const left = end - Date.now();
+    t = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fire, Math.max(left, 0));
+  };
+  arm();
+  return () => clearTimeout(t);
 }
 
 // ---- live outcomes: WebSocket first, polling with jittered backoff else ----------------------
@@ -319,13 +350,14 @@ const WS_RETRY_AFTER_MS = 30000;
 /** `waitForOutcome` after Rust checked its arguments: follows until a terminal status or the deadline. */
 export async function waitFor(c, id, timeoutMs, signal, onUpdate) {
   const ctl = new AbortController();
-  linkSignal(signal, ctl);
-  const timer = setTimeout(() => ctl.abort('deadline'), timeoutMs);
+  const unlink = linkSignal(signal, ctl);
+  const clearTimer = after(timeoutMs, () => ctl.abort('deadline'));
   const f = { id, onUpdate: typeof onUpdate === 'function' ? onUpdate : null, onError: null, ctl, user: signal, deadline: true };
   try {
     return await follow(c, f);
   } finally {
-    clearTimeout(timer);
+    clearTimer();
+    unlink();
   }
 }
 
