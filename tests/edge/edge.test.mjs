@@ -264,7 +264,23 @@ test('idempotent create: same key returns the first session, never a second', as
   assert.equal(b.headers.get('idempotent-replayed'), 'true');
   const other = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id, 2000), headers: { 'idempotency-key': key } });
   assert.equal(other.status, 422);
+  // The same key on another device is another cart too: refused, and no sale opens there.
+  const dev2 = await device(st, 'Idem till 2');
+  const moved = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev2.id), headers: { 'idempotency-key': key } });
+  assert.equal(moved.status, 422, moved.text);
+  assert.equal(moved.body.code, 'idempotency_key_reused');
+  assert.equal((await st.call('GET', `/kipp/v1/devices/${dev2.id}/current-session`)).status, 404);
   await st.call('PUT', `/ipp/v1/sessions/${a.body.session_id}/cancel`);
+  // A key whose create failed for certain (the device was busy) is free again, on any device.
+  const busy = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev2.id) });
+  assert.equal(busy.status, 200, busy.text);
+  const key2 = 'order-' + Math.random();
+  const refused = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev2.id), headers: { 'idempotency-key': key2 } });
+  assert.equal(refused.status, 409, refused.text);
+  const elsewhere = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id), headers: { 'idempotency-key': key2 } });
+  assert.equal(elsewhere.status, 200, elsewhere.text);
+  await st.call('PUT', `/ipp/v1/sessions/${busy.body.session_id}/cancel`);
+  await st.call('PUT', `/ipp/v1/sessions/${elsewhere.body.session_id}/cancel`);
 });
 
 test('without an Idempotency-Key the same cart twice is two sales, and never a second open session', async () => {

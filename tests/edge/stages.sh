@@ -10,9 +10,11 @@
 # size reached in docs/decisions.md § Edge worker (size pass 3: 185,766; 190,768 with session 3's speed pass,
 # WebSocket expiry and idempotency lifetime) plus ~1 %; raised by 1,000 in session 8 for the shared
 # webhook re-reads (crates/edge/src/coalesce.rs, +1.4 KB; § "Speed pass (session 8)"); by 300 in
-# session 9 for the `upstream_shared` log marker (+345 B; § "Webhooks and live state"). Lower it when
+# session 9 for the `upstream_shared` log marker (+345 B; § "Webhooks and live state"), and by 3,000
+# for the key object (an Idempotency-Key bound to its first device, +3.2 KB; § "Idempotent session
+# creation"). Lower it when
 # the bundle shrinks; raise it only with a reason written there.
-KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-194000}"
+KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-197000}"
 
 stage_edge_size() {
   local wasm=crates/edge/build/index_bg.wasm

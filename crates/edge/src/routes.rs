@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::env::stub;
 use crate::http::{self, internal, json, now_ms, problem, problem_retry, request_id, Incoming};
 use crate::log::RequestLog;
-use crate::objects::{device, registry, session, DEVICES, REGISTRY, REGISTRY_NAME, SESSIONS};
+use crate::objects::{device, key, registry, session, DEVICES, KEYS, REGISTRY, REGISTRY_NAME, SESSIONS};
 use crate::plan::{self, ScopeCheck};
 use crate::upstream::{self, Stats};
 use crate::{auth, idem};
@@ -481,6 +481,19 @@ async fn create_session(
         Err(p) => return Ok(fail(ctx, p)),
     };
     let device_id = create.body.device_id.clone();
+    // A client key belongs to the first device it was used with (objects::key): the same key
+    // on another device is another cart, refused like one, never a second sale.
+    let keyed = client_key.is_some();
+    if keyed {
+        let until = now_ms() + i64::from(cfg.idempotency_retention_secs) * 1000;
+        let claim = stub(env, KEYS, &key)?.fetch_with_request(key::claim_request(device_id.as_str(), until)?).await?;
+        match claim.status_code() {
+            200 => {}
+            // The cart names another device: another body for this key.
+            409 => return Ok(fail(ctx, device::key_reused())),
+            s => return Err(worker::Error::RustError(format!("key object answered {s}"))),
+        }
+    }
     // The device's location is stored with the session for later scope checks.
     let device_location = match device_location(cfg, ctx, &device_id).await {
         Ok(l) => l,
@@ -494,6 +507,14 @@ async fn create_session(
     let out = device::Outcome::read(&mut r).await?;
     ctx.stats.attempts += out.attempts;
     ctx.stats.ms += out.upstream_ms;
+    if keyed && out.released {
+        // Best effort: a claim left in place only keeps the key on this device until it lapses.
+        if let Ok(call) = key::release_request(device_id.as_str()) {
+            if let Ok(stub) = stub(env, KEYS, &key) {
+                let _ = stub.fetch_with_request(call).await;
+            }
+        }
+    }
     match (out.session_json, out.problem) {
         (Some(s), _) => {
             // The session JSON as the object encoded it: the same bytes as encoding the session here.

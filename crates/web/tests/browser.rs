@@ -473,8 +473,7 @@ async fn a_deadline_beyond_the_timer_limit_is_kept() {
         .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), 1_500)
         .unwrap();
     let far = 2f64.powi(31) + 1_000.0;
-    let e =
-        err(c.wait_for_outcome(sid(2), Some(obj(&[("timeoutMs", n(far)), ("signal", ctl.signal().into())])))).await;
+    let e = err(c.wait_for_outcome(sid(2), Some(obj(&[("timeoutMs", n(far)), ("signal", ctl.signal().into())])))).await;
     assert_eq!(code(&e), "aborted", "a far deadline fired at once");
 }
 

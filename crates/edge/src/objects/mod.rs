@@ -1,8 +1,9 @@
 //! The Durable Objects: one per session (state, history, subscribers, reconciliation), one per
-//! device (idempotent creation, current session) and one registry (revocations, pending
-//! ambiguous creates).
+//! device (idempotent creation, current session), one per client idempotency key (the device it
+//! was used with) and one registry (revocations, pending ambiguous creates).
 
 pub mod device;
+pub mod key;
 pub mod registry;
 pub mod session;
 
@@ -10,6 +11,8 @@ pub mod session;
 pub const SESSIONS: &str = "SESSIONS";
 /// Device objects.
 pub const DEVICES: &str = "DEVICES";
+/// Key objects.
+pub const KEYS: &str = "KEYS";
 /// The registry.
 pub const REGISTRY: &str = "REGISTRY";
 /// The registry's one instance.
