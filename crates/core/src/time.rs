@@ -44,6 +44,19 @@ impl Timestamp {
         Self { text, nanos: i128::from(millis) * 1_000_000 }
     }
 
+    /// The same instant written in UTC (`Z`), with the fraction it needs: none for whole
+    /// seconds, milliseconds when those are whole, else nanoseconds. Offsets, lower-case `t`/`z`
+    /// and `-00:00` are all valid RFC 3339 on the way in; what a server stores and answers is
+    /// UTC (API.md § Timestamps).
+    #[must_use]
+    pub fn to_utc(&self) -> Self {
+        let millis = self.nanos.div_euclid(1_000_000);
+        match (self.nanos.rem_euclid(1_000_000), i64::try_from(millis)) {
+            (0, Ok(ms)) => Self::from_unix_millis(ms),
+            _ => Self::from_unix_nanos(self.nanos),
+        }
+    }
+
     /// Nanoseconds since the Unix epoch.
     #[must_use]
     pub fn unix_nanos(&self) -> i128 {
@@ -251,5 +264,17 @@ mod tests {
             let t = Timestamp::from_unix_millis(ms);
             proptest::prop_assert_eq!(Timestamp::parse(t.as_str()).unwrap().unix_millis(), ms);
         }
+    }
+
+    #[test]
+    fn to_utc_writes_the_instant_in_utc() {
+        let utc = |s: &str| Timestamp::parse(s).unwrap().to_utc().as_str().to_owned();
+        assert_eq!(utc("2024-01-15T10:30:00+02:00"), "2024-01-15T08:30:00Z");
+        assert_eq!(utc("2024-01-15t10:30:00z"), "2024-01-15T10:30:00Z");
+        assert_eq!(utc("2024-01-15T10:30:00-00:00"), "2024-01-15T10:30:00Z");
+        assert_eq!(utc("2024-01-15T10:30:00.250+01:00"), "2024-01-15T09:30:00.250Z");
+        assert_eq!(utc("2024-01-15T10:30:00.123456789Z"), "2024-01-15T10:30:00.123456789Z");
+        let t = Timestamp::parse("2024-01-15T10:30:00+02:00").unwrap();
+        assert_eq!(t.to_utc().unix_nanos(), t.unix_nanos());
     }
 }

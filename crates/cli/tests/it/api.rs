@@ -327,7 +327,11 @@ async fn sessions_create_get_cancel() {
     assert_eq!(cancelled.json["status"], "CANCELLED");
     let again = emu.call("PUT", &format!("/ipp/v1/sessions/{id}/cancel"), None).await.expect(409);
     assert_eq!(again.code(), "session_terminal");
-    emu.post("/ipp/v1/sessions", session_body(&device)).await.expect(200);
+    // Any RFC 3339 form in; the API's timestamps are UTC on the way out.
+    let mut body = session_body(&device);
+    body["purchase_started_at"] = json!("2024-01-15t10:30:00+02:00");
+    let offset = emu.post("/ipp/v1/sessions", body).await.expect(200);
+    assert_eq!(offset.json["purchase_started_at"], "2024-01-15T08:30:00Z");
 
     emu.get(&format!("/ipp/v1/sessions/{UNKNOWN}")).await.expect(404);
     emu.call("PUT", &format!("/ipp/v1/sessions/{UNKNOWN}/cancel"), None).await.expect(404);

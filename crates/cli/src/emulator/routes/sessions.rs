@@ -50,7 +50,8 @@ pub(super) fn create(w: &mut World, cx: &mut Ctx<'_>, q: &[(String, String)], b:
         order_id: None,
         order_amount: Some(req.order_amount),
         purchase_currency: Some(req.purchase_currency),
-        purchase_started_at: Some(req.purchase_started_at.unwrap_or_else(|| cx.now())),
+        // Stored and answered in UTC, as every timestamp the API returns (any RFC 3339 form in).
+        purchase_started_at: Some(req.purchase_started_at.map_or_else(|| cx.now(), |t| t.to_utc())),
         purchase_completed_at: None,
         order_tax_amount: Some(req.order_tax_amount),
         order_items: Some(req.order_items),
