@@ -50,10 +50,11 @@ macro_rules! uuid_id {
         pub struct $name(String);
 
         impl $name {
-            /// Parses a UUID string (any hex case is kept as given).
+            /// Parses a UUID string, in lower case: UUID text is case-insensitive (RFC 9562), and
+            /// one id must name one session, device or object whichever case a client sent.
             pub fn parse(s: &str) -> Result<Self, InvalidId> {
                 if is_uuid(s) {
-                    Ok(Self(s.to_owned()))
+                    Ok(Self(s.to_ascii_lowercase()))
                 } else {
                     Err(InvalidId { kind: $kind, reason: "must be a UUID (8-4-4-4-12 hex digits)" })
                 }
@@ -71,8 +72,13 @@ macro_rules! uuid_id {
         }
         impl TryFrom<String> for $name {
             type Error = InvalidId;
-            fn try_from(s: String) -> Result<Self, InvalidId> {
-                if is_uuid(&s) { Ok(Self(s)) } else { Self::parse(&s) }
+            fn try_from(mut s: String) -> Result<Self, InvalidId> {
+                if is_uuid(&s) {
+                    s.make_ascii_lowercase();
+                    Ok(Self(s))
+                } else {
+                    Self::parse(&s)
+                }
             }
         }
         impl From<$name> for String {
@@ -230,6 +236,12 @@ mod tests {
         assert!(SessionId::parse("550e8400e29b41d4a716446655440000").is_err());
         assert!(SessionId::parse("../../admin").is_err());
         assert!(serde_json::from_str::<DeviceId>("\"nope\"").is_err());
+        // Case-insensitive, kept in lower case: one id, one session.
+        let upper = SessionId::parse("550E8400-E29B-41D4-A716-446655440000").unwrap();
+        assert_eq!(upper, SessionId::parse("550e8400-e29b-41d4-a716-446655440000").unwrap());
+        assert_eq!(upper.as_str(), "550e8400-e29b-41d4-a716-446655440000");
+        let decoded: DeviceId = serde_json::from_str("\"550E8400-E29B-41D4-A716-446655440000\"").unwrap();
+        assert_eq!(decoded.as_str(), "550e8400-e29b-41d4-a716-446655440000");
     }
 
     #[test]

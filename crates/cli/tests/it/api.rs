@@ -289,6 +289,9 @@ async fn devices_list_get_update_delete() {
         emu.put(&format!("/ipp/v1/devices/{a}"), json!({"metadata": {"bad key": "v"}})).await.expect(400).field_paths(),
         ["metadata"]
     );
+    // Ids are case-insensitive: the same device in upper case.
+    let upper = emu.get(&format!("/ipp/v1/devices/{}", a.to_ascii_uppercase())).await.expect(200);
+    assert_eq!(upper.json["id"], a.as_str());
     emu.put(&format!("/ipp/v1/devices/{UNKNOWN}"), json!({})).await.expect(404);
     emu.get(&format!("/ipp/v1/devices/{UNKNOWN}")).await.expect(404);
     emu.get("/ipp/v1/devices/123").await.expect(400);
