@@ -23,6 +23,7 @@ const REASONS = {
 
 export async function render(view, { client, me }) {
   const cart = new Map(); // name -> { item, qty }
+  let stopped = false; // by the cleanup: leaving the screen or signing out
   let live = null; // { session, abort }
   const cartBody = h('tbody');
   const totalEl = h('p', { class: 'total', 'aria-live': 'polite' });
@@ -135,11 +136,15 @@ export async function render(view, { client, me }) {
     try {
       session = await client.createSession(request, { location_id: me.location_id ?? undefined });
     } catch (e) {
+      if (stopped) return;
       statusEl.replaceChildren(h('p', { class: 'err', role: 'alert' }, explain(e)));
       live = null;
       drawCart();
       return errorBox(e) && undefined;
     }
+    // Left (or signed out) while the create was on its way: the screen's cleanup has run, so
+    // follow nothing with the old sign-in.
+    if (stopped) return;
     const abort = new AbortController();
     live = { session, abort };
     onUpdate(session, { status: session.status, order_id: null, failure_reason: null, failed_attempts: 0 });
@@ -153,5 +158,8 @@ export async function render(view, { client, me }) {
 
   drawCart();
   await loadDevices();
-  return () => live?.abort.abort();
+  return () => {
+    stopped = true;
+    live?.abort.abort();
+  };
 }

@@ -47,10 +47,11 @@ async function logLinesOf(deliveries) {
 
 // A delivery's log line reports the re-read it made (`upstream_attempts`) or the one it shared
 // (`upstream_shared`, with that read's time and no attempts), so the attempts add up to the reads.
+// (A delivery that reaches the object once the session is final makes no read and has neither.)
 function assertLogCountsReads(lines, reads) {
   const made = lines.filter((l) => l.upstream_attempts !== undefined);
   const shared = lines.filter((l) => l.upstream_shared);
-  assert.equal(made.length + shared.length, lines.length, JSON.stringify(lines));
+  assert.ok(made.length >= 1, JSON.stringify(lines));
   assert.ok(made.every((l) => l.upstream_attempts >= 1 && !l.upstream_shared && Number.isInteger(l.upstream_ms)), JSON.stringify(made));
   assert.ok(shared.every((l) => l.upstream_shared === true && Number.isInteger(l.upstream_ms)), JSON.stringify(shared));
   assert.equal(made.reduce((n, l) => n + l.upstream_attempts, 0), reads, JSON.stringify(lines));

@@ -240,12 +240,20 @@ impl From<MetadataFilter> for String {
 
 /// Checks a list of filters: at most [`MAX_FILTERS`], no key twice.
 pub fn validate_filters(v: &mut Validator, path: &str, filters: &[MetadataFilter]) {
+    validate_filters_at(v, path, filters, None);
+}
+
+/// [`validate_filters`] for filters read from a query, where `positions[i]` is filter `i`'s place
+/// among all the `metadata` values (the malformed ones, already reported, included), so that a
+/// path names the value the client sent.
+pub fn validate_filters_at(v: &mut Validator, path: &str, filters: &[MetadataFilter], positions: Option<&[usize]>) {
     if filters.len() > MAX_FILTERS {
         v.push(path, "too_many", ["at most ", &decimal(MAX_FILTERS), " metadata filters"].concat());
     }
     for (i, f) in filters.iter().enumerate() {
         if filters[..i].iter().any(|g| g.key == f.key) {
-            let at = [path, "[", &decimal(i), "]"].concat();
+            let place = positions.and_then(|p| p.get(i).copied()).unwrap_or(i);
+            let at = [path, "[", &decimal(place), "]"].concat();
             v.push(at, "duplicate_key", with_quoted("metadata key ", &f.key, &[" appears twice"]));
         }
     }

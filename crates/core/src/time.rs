@@ -48,8 +48,15 @@ impl Timestamp {
     /// seconds, milliseconds when those are whole, else nanoseconds. Offsets, lower-case `t`/`z`
     /// and `-00:00` are all valid RFC 3339 on the way in; what a server stores and answers is
     /// UTC (API.md § Timestamps).
+    /// An instant whose UTC year is outside 0000–9999 keeps its own text: RFC 3339 cannot write
+    /// it in UTC (`9999-12-31T23:30:00-01:00` is in the year 10000 there).
     #[must_use]
     pub fn to_utc(&self) -> Self {
+        // 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z, in seconds since the epoch.
+        const UTC_RANGE_SECS: core::ops::Range<i128> = -62_167_219_200..253_402_300_800;
+        if !UTC_RANGE_SECS.contains(&self.nanos.div_euclid(1_000_000_000)) {
+            return self.clone();
+        }
         let millis = self.nanos.div_euclid(1_000_000);
         match (self.nanos.rem_euclid(1_000_000), i64::try_from(millis)) {
             (0, Ok(ms)) => Self::from_unix_millis(ms),
@@ -276,5 +283,12 @@ mod tests {
         assert_eq!(utc("2024-01-15T10:30:00.123456789Z"), "2024-01-15T10:30:00.123456789Z");
         let t = Timestamp::parse("2024-01-15T10:30:00+02:00").unwrap();
         assert_eq!(t.to_utc().unix_nanos(), t.unix_nanos());
+        // Out of RFC 3339's range in UTC: kept as given (and still readable).
+        for edge in ["9999-12-31T23:30:00-01:00", "0000-01-01T00:00:00+01:00"] {
+            assert_eq!(utc(edge), edge);
+            assert!(Timestamp::parse(&utc(edge)).is_ok());
+        }
+        assert_eq!(utc("9999-12-31T23:59:59Z"), "9999-12-31T23:59:59Z");
+        assert_eq!(utc("0000-01-01T01:00:00+01:00"), "0000-01-01T00:00:00Z");
     }
 }

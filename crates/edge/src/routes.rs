@@ -481,12 +481,19 @@ async fn create_session(
         Err(p) => return Ok(fail(ctx, p)),
     };
     let device_id = create.body.device_id.clone();
+    // The device's location is stored with the session for later scope checks.
+    let device_location = match device_location(cfg, ctx, &device_id).await {
+        Ok(l) => l,
+        Err(p) if p.status == Some(404) => return Ok(fail(ctx, p)),
+        Err(_) => None,
+    };
     // A client key belongs to the first device it was used with (objects::key): the same key
-    // on another device is another cart, refused like one, never a second sale.
-    let keyed = client_key.is_some();
-    if keyed {
+    // on another device is another cart, refused like one, never a second sale. Claimed once
+    // the device is known to exist (a mistyped device must not hold the key).
+    if client_key.is_some() {
         let until = now_ms() + i64::from(cfg.idempotency_retention_secs) * 1000;
-        let claim = stub(env, KEYS, &key)?.fetch_with_request(key::claim_request(device_id.as_str(), until)?).await?;
+        let call = key::claim_request(&key, device_id.as_str(), until)?;
+        let claim = stub(env, KEYS, &key::shard_of(&key))?.fetch_with_request(call).await?;
         match claim.status_code() {
             200 => {}
             // The cart names another device: another body for this key.
@@ -494,12 +501,6 @@ async fn create_session(
             s => return Err(worker::Error::RustError(format!("key object answered {s}"))),
         }
     }
-    // The device's location is stored with the session for later scope checks.
-    let device_location = match device_location(cfg, ctx, &device_id).await {
-        Ok(l) => l,
-        Err(p) if p.status == Some(404) => return Ok(fail(ctx, p)),
-        Err(_) => None,
-    };
     let body_hash = idem::body_hash(body);
     let call =
         device::Create::request(&key, &body_hash, &create.body, create.location_id.as_ref(), device_location.as_ref())?;
@@ -507,14 +508,6 @@ async fn create_session(
     let out = device::Outcome::read(&mut r).await?;
     ctx.stats.attempts += out.attempts;
     ctx.stats.ms += out.upstream_ms;
-    if keyed && out.released {
-        // Best effort: a claim left in place only keeps the key on this device until it lapses.
-        if let Ok(call) = key::release_request(device_id.as_str()) {
-            if let Ok(stub) = stub(env, KEYS, &key) {
-                let _ = stub.fetch_with_request(call).await;
-            }
-        }
-    }
     match (out.session_json, out.problem) {
         (Some(s), _) => {
             // The session JSON as the object encoded it: the same bytes as encoding the session here.

@@ -219,7 +219,11 @@ impl Dispatcher {
         self.lock()
             .log
             .iter()
-            .filter(|r| session_id.is_none_or(|s| r.session_id == s) && event_type.is_none_or(|t| r.event_type == t))
+            // Session ids are UUIDs: one id whatever its case.
+            .filter(|r| {
+                session_id.is_none_or(|s| r.session_id.eq_ignore_ascii_case(s))
+                    && event_type.is_none_or(|t| r.event_type == t)
+            })
             .cloned()
             .collect()
     }

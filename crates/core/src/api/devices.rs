@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::page::{Page, PageRequest};
 use super::{wire_enum, Empty, Operation, OperationId, Validate};
 use crate::ids::{escape_segment, DeviceId, EnrollmentCode, HardwareId, LocationId, MerchantId};
-use crate::metadata::{validate_filters, Metadata, MetadataFilter};
+use crate::metadata::{validate_filters, validate_filters_at, Metadata, MetadataFilter};
 use crate::time::Timestamp;
 use crate::validate::{FieldError, Validator};
 
@@ -142,6 +142,7 @@ impl ListDevices {
     pub fn from_query(pairs: &[(String, String)]) -> Result<Self, Vec<FieldError>> {
         let mut v = Validator::new();
         let mut out = Self::default();
+        let (mut seen, mut positions) = (0usize, Vec::new());
         for (k, val) in pairs {
             if out.page.take_pair(&mut v, k, val) {
                 continue;
@@ -151,14 +152,21 @@ impl ListDevices {
                     Ok(l) => out.location_id = Some(l),
                     Err(e) => v.push("location_id", "invalid", e.reason),
                 },
-                "metadata" => match MetadataFilter::parse(val) {
-                    Ok(f) => out.metadata.push(f),
-                    Err(e) => v.push(format!("metadata[{}]", out.metadata.len()), "invalid", e.0),
-                },
+                "metadata" => {
+                    // Paths count every `metadata` value, the malformed ones too.
+                    match MetadataFilter::parse(val) {
+                        Ok(f) => {
+                            out.metadata.push(f);
+                            positions.push(seen);
+                        }
+                        Err(e) => v.push(format!("metadata[{seen}]"), "invalid", e.0),
+                    }
+                    seen += 1;
+                }
                 _ => {}
             }
         }
-        validate_filters(&mut v, "metadata", &out.metadata);
+        validate_filters_at(&mut v, "metadata", &out.metadata, Some(&positions));
         if v.is_ok() {
             Ok(out)
         } else {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::page::{Page, PageRequest};
 use super::{wire_enum, Empty, Operation, OperationId, Validate};
 use crate::ids::{escape_segment, EnrollmentCode, EnrollmentId, LocationId};
-use crate::metadata::{validate_filters, Metadata, MetadataFilter};
+use crate::metadata::{validate_filters, validate_filters_at, Metadata, MetadataFilter};
 use crate::time::Timestamp;
 use crate::validate::{FieldError, Validator};
 
@@ -156,6 +156,7 @@ impl ListEnrollments {
     pub fn from_query(pairs: &[(String, String)]) -> Result<Self, Vec<FieldError>> {
         let mut v = Validator::new();
         let mut out = Self::default();
+        let (mut seen, mut positions) = (0usize, Vec::new());
         for (k, val) in pairs {
             if out.page.take_pair(&mut v, k, val) {
                 continue;
@@ -165,10 +166,17 @@ impl ListEnrollments {
                     Ok(l) => out.location_id = Some(l),
                     Err(e) => v.push("location_id", "invalid", e.reason),
                 },
-                "metadata" => match MetadataFilter::parse(val) {
-                    Ok(f) => out.metadata.push(f),
-                    Err(e) => v.push(format!("metadata[{}]", out.metadata.len()), "invalid", e.0),
-                },
+                "metadata" => {
+                    // Paths count every `metadata` value, the malformed ones too.
+                    match MetadataFilter::parse(val) {
+                        Ok(f) => {
+                            out.metadata.push(f);
+                            positions.push(seen);
+                        }
+                        Err(e) => v.push(format!("metadata[{seen}]"), "invalid", e.0),
+                    }
+                    seen += 1;
+                }
                 "include_consumed" => match val.as_str() {
                     "true" => out.include_consumed = true,
                     "false" => out.include_consumed = false,
@@ -177,7 +185,7 @@ impl ListEnrollments {
                 _ => {}
             }
         }
-        validate_filters(&mut v, "metadata", &out.metadata);
+        validate_filters_at(&mut v, "metadata", &out.metadata, Some(&positions));
         if v.is_ok() {
             Ok(out)
         } else {

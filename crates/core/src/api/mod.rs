@@ -278,7 +278,7 @@ fn match_template(template: &str, path: &str) -> Option<Option<String>> {
                 if ps.is_empty() {
                     return None;
                 }
-                param = Some(percent_decode(ps)?);
+                param = Some(percent_decode_segment(ps)?);
             }
             (Some(ts), Some(ps)) if ts == ps => {}
             _ => return None,
@@ -286,19 +286,31 @@ fn match_template(template: &str, path: &str) -> Option<Option<String>> {
     }
 }
 
-/// Decodes `%XX` escapes; `None` for malformed escapes or non-UTF-8 results.
+/// Decodes a query component: `%XX` escapes, and `+` as a space (form encoding); `None` for
+/// malformed escapes or non-UTF-8 results.
 #[must_use]
 pub fn percent_decode(s: &str) -> Option<String> {
+    decode_escapes(s, true)
+}
+
+/// Decodes a path segment: `%XX` escapes only (a `+` in a path is a `+`, RFC 3986).
+#[must_use]
+pub fn percent_decode_segment(s: &str) -> Option<String> {
+    decode_escapes(s, false)
+}
+
+fn decode_escapes(s: &str, plus_is_space: bool) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
+            // Two hex digits exactly (`from_str_radix` alone would take `%+9`).
+            let hex = b.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
             let v = u8::from_str_radix(core::str::from_utf8(hex).ok()?, 16).ok()?;
             out.push(v);
             i += 3;
-        } else if b[i] == b'+' {
+        } else if plus_is_space && b[i] == b'+' {
             out.push(b' ');
             i += 1;
         } else {

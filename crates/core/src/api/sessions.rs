@@ -81,10 +81,11 @@ pub struct OrderItem {
 
 impl OrderItem {
     /// A physical line whose total and tax are computed by kipp's rules
-    /// (`quantity × unit_price`, tax rounded half up).
+    /// (`quantity × unit_price`, tax rounded half up); `None` when the line would not pass
+    /// validation (quantity outside 1–1,000,000, a name outside 1–255 characters, an overflow).
     pub fn physical(name: &str, quantity: u32, unit_price: Amount, tax_rate: TaxRate) -> Option<Self> {
         let total = Amount::new(i64::from(quantity).checked_mul(unit_price.minor())?).ok()?;
-        Some(Self {
+        let item = Self {
             item_type: Some(OrderItemType::Physical),
             reference: None,
             name: name.to_owned(),
@@ -94,7 +95,10 @@ impl OrderItem {
             tax_rate,
             total_discount_amount: None,
             total_tax_amount: tax_rate.included_tax(total),
-        })
+        };
+        let mut v = Validator::new();
+        item.validate_into(&mut v, 0);
+        v.is_ok().then_some(item)
     }
 
     fn is_discount(&self) -> bool {
@@ -203,10 +207,11 @@ pub struct CreateSessionRequest {
 
 impl CreateSessionRequest {
     /// Builds a request from lines, computing `order_amount` and
-    /// `order_tax_amount` by the same rules validation checks.
+    /// `order_tax_amount` by the same rules validation checks; `None` when the request would not
+    /// pass validation (no lines or more than 1,000, a total that is not positive, an overflow).
     pub fn from_items(device_id: DeviceId, currency: Currency, items: Vec<OrderItem>) -> Option<Self> {
         let (amount, tax) = sums(&items)?;
-        Some(Self {
+        let request = Self {
             device_id,
             order_amount: Amount::new(amount).ok()?,
             purchase_currency: currency,
@@ -216,7 +221,8 @@ impl CreateSessionRequest {
             merchant_reference2: None,
             merchant_data: None,
             order_items: items,
-        })
+        };
+        request.validate().is_empty().then_some(request)
     }
 }
 

@@ -80,3 +80,27 @@ fn responses_decode_into_types_or_problems() {
     assert!(matches!(decode_response::<GetSession>(200, b"{"), Err(CoreError::Json(_))));
     assert!(decode_response::<DeleteEnrollment>(204, b"").is_ok());
 }
+
+#[test]
+fn metadata_filter_errors_name_the_value_sent() {
+    // Paths count every `metadata` value, the malformed ones too: the duplicate is the third.
+    let pairs = |vals: &[&str]| vals.iter().map(|v| ("metadata".to_owned(), (*v).to_owned())).collect::<Vec<_>>();
+    let errors = ListEnrollments::from_query(&pairs(&["bad", "a:1", "a:2"])).unwrap_err();
+    let paths: Vec<(&str, &str)> = errors.iter().map(|e| (e.path.as_str(), e.code.as_str())).collect();
+    assert_eq!(paths, [("metadata[0]", "invalid"), ("metadata[2]", "duplicate_key")]);
+    let errors = kipp_core::api::devices::ListDevices::from_query(&pairs(&["x", "y", "k:1", "k:2"])).unwrap_err();
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["metadata[0]", "metadata[1]", "metadata[3]"]);
+}
+
+#[test]
+fn percent_escapes_are_two_hex_digits_and_plus_is_a_space_only_in_queries() {
+    use kipp_core::api::{parse_query, percent_decode, percent_decode_segment};
+    assert_eq!(percent_decode("a%3Ab+c").as_deref(), Some("a:b c"));
+    assert_eq!(percent_decode_segment("a+b%2B").as_deref(), Some("a+b+"));
+    for bad in ["%+9", "%-1", "% 9", "%9", "%zz"] {
+        assert_eq!(percent_decode(bad), None, "{bad}");
+        assert_eq!(percent_decode_segment(bad), None, "{bad}");
+    }
+    assert!(parse_query("metadata=%+9").is_err());
+}

@@ -56,8 +56,6 @@ pub const H_DEVICE_LOCATION: &str = "x-kipp-device-location";
 pub const H_OUTCOME: &str = "x-kipp-outcome";
 /// `1` when an earlier attempt's session was returned.
 pub const H_REPLAYED: &str = "x-kipp-replayed";
-/// `1` when the create failed for certain and its key was forgotten (it may be used again).
-pub const H_RELEASED: &str = "x-kipp-released";
 /// Seconds the client should wait before retrying (absent when none).
 pub const H_RETRY_AFTER: &str = "x-kipp-retry-after";
 /// Upstream attempts made.
@@ -73,8 +71,6 @@ pub struct Outcome {
     pub session: Option<Session>,
     /// True when an earlier attempt's session was returned.
     pub replayed: bool,
-    /// True when the create failed for certain and its key was forgotten.
-    pub released: bool,
     /// The problem, on failure.
     pub problem: Option<Problem>,
     /// Seconds the client should wait before retrying.
@@ -92,8 +88,6 @@ pub struct OutcomeReply {
     pub session_json: Option<Vec<u8>>,
     /// True when an earlier attempt's session was returned.
     pub replayed: bool,
-    /// True when the create failed for certain and its key was forgotten.
-    pub released: bool,
     /// The problem, on failure.
     pub problem: Option<Problem>,
     /// Seconds the client should wait before retrying.
@@ -117,9 +111,6 @@ impl Outcome {
         if self.replayed {
             h.set(H_REPLAYED, "1")?;
         }
-        if self.released {
-            h.set(H_RELEASED, "1")?;
-        }
         if let Some(ra) = self.retry_after {
             h.set(H_RETRY_AFTER, &ra.to_string())?;
         }
@@ -135,7 +126,6 @@ impl Outcome {
         let kind = h.get(H_OUTCOME)?.unwrap_or_default();
         let mut out = OutcomeReply {
             replayed: h.get(H_REPLAYED)?.is_some(),
-            released: h.get(H_RELEASED)?.is_some(),
             retry_after: num(H_RETRY_AFTER)?.and_then(|v| u32::try_from(v).ok()),
             attempts: num(H_ATTEMPTS)?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             upstream_ms: num(H_UPSTREAM_MS)?.unwrap_or(0),
@@ -385,7 +375,7 @@ impl DeviceObject {
                 Attempt::Definite(p) => {
                     self.forget(&c.key).await?;
                     self.set_pending(false).await?;
-                    return Ok(Outcome { released: true, ..fail(p, None, *stats) });
+                    return Ok(fail(p, None, *stats));
                 }
                 Attempt::Busy(p) => {
                     // Probably our own first session: wait for its webhook to adopt it.
@@ -509,7 +499,7 @@ impl DeviceObject {
                 Attempt::Definite(p) | Attempt::Busy(p) => {
                     self.forget(&c.key).await?;
                     self.set_pending(false).await?;
-                    Ok(Outcome { released: true, ..fail(p, None, stats) })
+                    Ok(fail(p, None, stats))
                 }
                 Attempt::Unknown(_) => self.reconcile(&c, &mut stats, false).await,
                 Attempt::Lost(_) => self.reconcile(&c, &mut stats, true).await,

@@ -123,7 +123,13 @@ pub(super) fn update(w: &mut World, cx: &mut Ctx<'_>, p: Option<&str>, b: &[u8])
     known_location(w, req.location_id.as_ref(), "location_id")?;
     let rec = w.devices.get_mut(&id).ok_or_else(|| Reject::not_found("device", id.as_str()))?;
     let mut metadata = req.metadata;
-    if rec.simulated {
+    // State files written before `simulated` was stored: a device made by `/ipp/v1/dev/devices`
+    // has a `SIM-` hardware id and the mark.
+    let simulated = rec.simulated
+        || (rec.device.hardware_id.as_ref().is_some_and(|h| h.as_str().starts_with("SIM-"))
+            && rec.device.metadata.as_ref().is_some_and(|m| m.get("simulated") == Some("true")));
+    if simulated {
+        rec.simulated = true;
         // A simulated device stays marked as one (API.md §3.5), whatever metadata replaces its own.
         metadata
             .get_or_insert_with(Default::default)
