@@ -243,10 +243,37 @@ pub fn validate_filters(v: &mut Validator, path: &str, filters: &[MetadataFilter
     validate_filters_at(v, path, filters, None);
 }
 
-/// [`validate_filters`] for filters read from a query, where `positions[i]` is filter `i`'s place
-/// among all the `metadata` values (the malformed ones, already reported, included), so that a
-/// path names the value the client sent.
-pub fn validate_filters_at(v: &mut Validator, path: &str, filters: &[MetadataFilter], positions: Option<&[usize]>) {
+/// The `metadata` values of a query, read in order: every error's path is the value's place among
+/// all of them (`metadata[2]`), the malformed ones counted too, so that it names what was sent.
+#[derive(Debug, Default)]
+pub struct QueryFilters {
+    filters: Vec<MetadataFilter>,
+    positions: Vec<usize>,
+    seen: usize,
+}
+
+impl QueryFilters {
+    /// Reads one `metadata` value (a malformed one is reported at once).
+    pub fn push(&mut self, v: &mut Validator, value: &str) {
+        match MetadataFilter::parse(value) {
+            Ok(f) => {
+                self.filters.push(f);
+                self.positions.push(self.seen);
+            }
+            Err(e) => v.push(["metadata[", &decimal(self.seen), "]"].concat(), "invalid", e.0),
+        }
+        self.seen += 1;
+    }
+
+    /// The filters, after the checks of [`validate_filters`] (reported at the values' places).
+    pub fn finish(self, v: &mut Validator) -> Vec<MetadataFilter> {
+        validate_filters_at(v, "metadata", &self.filters, Some(&self.positions));
+        self.filters
+    }
+}
+
+/// [`validate_filters`] where `positions[i]` is filter `i`'s place among the values sent.
+fn validate_filters_at(v: &mut Validator, path: &str, filters: &[MetadataFilter], positions: Option<&[usize]>) {
     if filters.len() > MAX_FILTERS {
         v.push(path, "too_many", ["at most ", &decimal(MAX_FILTERS), " metadata filters"].concat());
     }

@@ -438,16 +438,22 @@ async fn wait_for_outcome_uses_the_websocket() {
     assert!(js_sys::Date::now() - t0 < 1_500.0, "live, not polled");
 }
 
-#[wasm_bindgen_test]
-async fn wait_for_outcome_honours_abort_signal() {
-    let c = client("t", &[]);
+/// An `AbortController` that aborts itself after `ms`.
+fn abort_after(ms: i32) -> web_sys::AbortController {
     let ctl = web_sys::AbortController::new().unwrap();
     let ctl2 = ctl.clone();
     let abort = Closure::once_into_js(move || ctl2.abort());
     web_sys::window()
         .unwrap()
-        .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), 1_500)
+        .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), ms)
         .unwrap();
+    ctl
+}
+
+#[wasm_bindgen_test]
+async fn wait_for_outcome_honours_abort_signal() {
+    let c = client("t", &[]);
+    let ctl = abort_after(1_500);
     let t0 = js_sys::Date::now();
     let e = err(c.wait_for_outcome(sid(2), Some(obj(&[("signal", ctl.signal().into())])))).await;
     assert_eq!(code(&e), "aborted");
@@ -465,13 +471,7 @@ async fn a_deadline_beyond_the_timer_limit_is_kept() {
     // `setTimeout` fires at once for delays over 2^31 - 1 ms: a deadline of ~25 days or more
     // must still be a deadline that has not passed. The abort ends this wait instead.
     let c = client("t", &[]);
-    let ctl = web_sys::AbortController::new().unwrap();
-    let ctl2 = ctl.clone();
-    let abort = Closure::once_into_js(move || ctl2.abort());
-    web_sys::window()
-        .unwrap()
-        .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), 1_500)
-        .unwrap();
+    let ctl = abort_after(1_500);
     let far = 2f64.powi(31) + 1_000.0;
     let e = err(c.wait_for_outcome(sid(2), Some(obj(&[("timeoutMs", n(far)), ("signal", ctl.signal().into())])))).await;
     assert_eq!(code(&e), "aborted", "a far deadline fired at once");

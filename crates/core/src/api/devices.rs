@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::page::{Page, PageRequest};
 use super::{wire_enum, Empty, Operation, OperationId, Validate};
 use crate::ids::{escape_segment, DeviceId, EnrollmentCode, HardwareId, LocationId, MerchantId};
-use crate::metadata::{validate_filters, validate_filters_at, Metadata, MetadataFilter};
+use crate::metadata::{validate_filters, Metadata, MetadataFilter, QueryFilters};
 use crate::time::Timestamp;
 use crate::validate::{FieldError, Validator};
 
@@ -142,7 +142,7 @@ impl ListDevices {
     pub fn from_query(pairs: &[(String, String)]) -> Result<Self, Vec<FieldError>> {
         let mut v = Validator::new();
         let mut out = Self::default();
-        let (mut seen, mut positions) = (0usize, Vec::new());
+        let mut metadata = QueryFilters::default();
         for (k, val) in pairs {
             if out.page.take_pair(&mut v, k, val) {
                 continue;
@@ -152,21 +152,11 @@ impl ListDevices {
                     Ok(l) => out.location_id = Some(l),
                     Err(e) => v.push("location_id", "invalid", e.reason),
                 },
-                "metadata" => {
-                    // Paths count every `metadata` value, the malformed ones too.
-                    match MetadataFilter::parse(val) {
-                        Ok(f) => {
-                            out.metadata.push(f);
-                            positions.push(seen);
-                        }
-                        Err(e) => v.push(format!("metadata[{seen}]"), "invalid", e.0),
-                    }
-                    seen += 1;
-                }
+                "metadata" => metadata.push(&mut v, val),
                 _ => {}
             }
         }
-        validate_filters_at(&mut v, "metadata", &out.metadata, Some(&positions));
+        out.metadata = metadata.finish(&mut v);
         if v.is_ok() {
             Ok(out)
         } else {
