@@ -69,7 +69,8 @@ stack_load_dev_vars() {
 
 # stack_free_port — an unused loopback TCP port.
 stack_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  # node: installed by `make setup` (python3 is not, and is not on every machine).
+  node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
 
 # stack_start_emulator [extra args] — the Kustom API emulator (`kipp emulator`, crate kipp-cli),
@@ -125,14 +126,15 @@ stack_start_worker() {
   stack_spawn worker "$dir" "${cmd[@]}" "${args[@]}" "$@"
 }
 
-# stack_wait_http URL [TIMEOUT_S=120] [NAME] — wait until URL answers any HTTP status; fail
-# early if the process group NAME (when given) has died.
+# stack_wait_http URL [TIMEOUT_S=120] [NAME] [STATUS] — wait until URL answers STATUS (any HTTP
+# status when not given); fail early if the process group NAME (when given) has died. With a
+# STATUS, another server already on the port (answering something else) is not taken for ours.
 stack_wait_http() {
-  local url="$1" timeout="${2:-120}" name="${3:-}" t0 code
+  local url="$1" timeout="${2:-120}" name="${3:-}" want="${4:-}" t0 code
   t0=$(date +%s)
   while :; do
     code="$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null || true)"
-    if [ -n "$code" ] && [ "$code" != 000 ]; then
+    if [ -n "$code" ] && [ "$code" != 000 ] && { [ -z "$want" ] || [ "$code" = "$want" ]; }; then
       _stack_say "$url answered $code after $(( $(date +%s) - t0 ))s"; return 0
     fi
     if [ -n "$name" ] && ! stack_alive "$name"; then
