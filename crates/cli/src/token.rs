@@ -40,7 +40,15 @@ fn key(args: &TokenArgs) -> Result<TokenKey, Error> {
         Ok(k) if !k.trim().is_empty() => k,
         _ => {
             let path = args.dev_vars.clone().unwrap_or_else(|| PathBuf::from(".dev.vars"));
-            read_dev_vars(&path)?.remove("KIPP_TOKEN_KEY").ok_or_else(|| {
+            // Say where the key may come from, not only that the file is missing (run outside
+            // the checkout, `./.dev.vars` is not there).
+            let mut vars = read_dev_vars(&path).map_err(|_| {
+                Error::Config(format!(
+                    "KIPP_TOKEN_KEY is not in the environment and {} cannot be read: set KIPP_TOKEN_KEY or pass --dev-vars",
+                    path.display()
+                ))
+            })?;
+            vars.remove("KIPP_TOKEN_KEY").ok_or_else(|| {
                 Error::Config(format!("KIPP_TOKEN_KEY is neither in the environment nor in {}", path.display()))
             })?
         }

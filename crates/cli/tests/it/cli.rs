@@ -65,3 +65,15 @@ fn token_subcommand_exists() {
     let out = Command::new(env!("CARGO_BIN_EXE_kipp")).args(["token", "--help"]).output().unwrap();
     assert!(out.status.success());
 }
+
+#[test]
+fn token_without_a_key_says_where_one_may_come_from() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kipp"))
+        .args(["token", "--role", "clerk", "--dev-vars", "/nonexistent/.dev.vars"])
+        .env_remove("KIPP_TOKEN_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("KIPP_TOKEN_KEY") && err.contains("--dev-vars"), "{err}");
+}
