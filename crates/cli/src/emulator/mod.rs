@@ -49,8 +49,8 @@ use crate::Error;
 pub struct Emulator {
     /// Configuration.
     pub config: Config,
-    /// The emulated clock.
-    pub clock: Clock,
+    /// The emulated clock (shared with the webhook sender, which stamps deliveries with it).
+    pub clock: Arc<Clock>,
     /// Randomness.
     pub ids: Ids,
     world: Mutex<World>,
@@ -64,18 +64,23 @@ pub struct Emulator {
 impl Emulator {
     /// Builds an emulator, loading the state file if one is configured and exists.
     pub fn new(config: Config) -> Result<Self, Error> {
-        let ids = Ids::new(config.seed);
-        let (world, offset) = match config.state_file.as_deref().map(persist::load).transpose()?.flatten() {
+        let snapshot = config.state_file.as_deref().map(persist::load).transpose()?.flatten();
+        // A seeded run restored from a state file must not draw the ids of the run that wrote it
+        // (they are in the file: a new location or session would replace a kept one). The seed
+        // and the file's contents together give a sequence that is still reproducible.
+        let ids = Ids::new(config.seed.map(|seed| snapshot.as_ref().map_or(seed, |snap| seed ^ snap.fingerprint)));
+        let (world, offset) = match snapshot {
             Some(snap) => (snap.world, snap.clock_offset_ms),
             None => {
                 let clock = Clock::default();
                 (World::seeded(&config.merchant_id, &clock.now_timestamp()), 0)
             }
         };
+        let clock = Arc::new(Clock::with_offset(offset));
         Ok(Self {
-            webhooks: Dispatcher::new(&config),
+            webhooks: Dispatcher::new(&config, clock.clone()),
             persist: config.state_file.clone().map(Persister::new),
-            clock: Clock::with_offset(offset),
+            clock,
             ids,
             world: Mutex::new(world),
             faults: Faults::default(),

@@ -31,6 +31,10 @@ pub struct Snapshot {
     pub clock_offset_ms: i64,
     /// The data.
     pub world: World,
+    /// A hash of the file's bytes: a `--seed` run restored from this file draws its ids from
+    /// the seed and this (see `Emulator::new`).
+    #[serde(skip)]
+    pub fingerprint: u64,
 }
 
 /// Reads a state file; `Ok(None)` when it does not exist yet.
@@ -50,7 +54,13 @@ pub fn load(path: &Path) -> Result<Option<Snapshot>, Error> {
         )));
     }
     snap.world.reindex();
+    snap.fingerprint = fnv1a(&bytes);
     Ok(Some(snap))
+}
+
+/// FNV-1a, 64 bits: stable across Rust versions, unlike `DefaultHasher`.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Encodes a snapshot.

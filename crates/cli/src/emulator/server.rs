@@ -135,6 +135,9 @@ pub fn respond(outcome: Result<Reply, Reject>, request_id: &str, path: &str) -> 
             (status, Some(PROBLEM_CONTENT_TYPE), body, reject.headers)
         }
     };
+    // 204, 205 and 304 carry no content (RFC 9110); a fault with such a status is answered bare.
+    let (content_type, body) =
+        if matches!(status, 204 | 205 | 304) { (None, Vec::new()) } else { (content_type, body) };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = resp.headers_mut();

@@ -21,7 +21,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Semaphore};
 
-use super::clock::real_now_nanos;
+use super::clock::{real_now_nanos, Clock};
 use super::config::Config;
 use crate::http_client::HttpClient;
 
@@ -115,6 +115,7 @@ impl Queues {
 
 #[derive(Debug)]
 struct Inner {
+    clock: Arc<Clock>,
     urls: Vec<Uri>,
     secrets: WebhookSecrets,
     retry: Vec<Duration>,
@@ -145,10 +146,11 @@ fn real_now_secs() -> i64 {
 impl Dispatcher {
     /// A dispatcher for the configured destinations and secrets.
     #[must_use]
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, clock: Arc<Clock>) -> Self {
         let (paused, _) = watch::channel(false);
         Self {
             inner: Arc::new(Inner {
+                clock,
                 urls: config.webhook_urls.clone(),
                 secrets: config.webhook_secrets.clone(),
                 retry: config.webhook_retry.clone(),
@@ -316,7 +318,9 @@ impl Dispatcher {
             };
             let ok = matches!(outcome, Ok(s) if (200..300).contains(&s));
             let last = attempt + 1 == attempts;
-            let delivered_at = ok.then(|| Timestamp::from_unix_millis(real_now_millis()).to_string());
+            // The emulator's clock, as `created_at` (the signature's timestamp stays real time:
+            // receivers check it against their own clock).
+            let delivered_at = ok.then(|| self.inner.clock.now_timestamp().to_string());
             self.record(job, |e| {
                 e.attempts += 1;
                 match &outcome {
@@ -338,10 +342,6 @@ impl Dispatcher {
             tokio::time::sleep(base.mul_f64(factor.max(0.0))).await;
         }
     }
-}
-
-fn real_now_millis() -> i64 {
-    i64::try_from(real_now_nanos().div_euclid(1_000_000)).unwrap_or(0)
 }
 
 /// Drains one (session, destination) queue, one job at a time.

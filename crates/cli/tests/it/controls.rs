@@ -88,6 +88,11 @@ async fn faults_by_count_ratio_latency_and_drop() {
     emu.control("POST", "/_emulator/faults", Some(json!({"latency_ms": 30, "count": 1}))).await.expect(201);
     emu.get("/ipp/v1/locations").await.expect(200);
 
+    // An answer outside the API's contract, still within HTTP: a 205 has no content.
+    emu.control("POST", "/_emulator/faults", Some(json!({"status": 205, "count": 1}))).await.expect(201);
+    let reset_content = emu.get("/ipp/v1/locations").await.expect(205);
+    assert!(reset_content.body.is_empty() && reset_content.headers.get("content-type").is_none());
+
     emu.control("POST", "/_emulator/faults", Some(json!({"drop": true, "count": 1}))).await.expect(201);
     let uri: hyper::Uri = format!("{}/ipp/v1/locations", emu.base).parse().unwrap();
     let auth = crate::support::auth_header(&emu.config);

@@ -53,6 +53,36 @@ async fn restart_with_a_state_file_keeps_everything() {
 }
 
 #[tokio::test]
+async fn a_seeded_restart_from_a_state_file_draws_new_ids() {
+    // `Emu::with` always seeds 42: the restored run must not hand out the ids it restored.
+    let dir = std::env::temp_dir().join(format!(
+        "kipp-state-seed-{}-{}",
+        std::process::id(),
+        kipp_cli::emulator::clock::real_now_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = Config::for_tests();
+    config.state_file = Some(dir.join("state.json"));
+    let mut first = Emu::with(config.clone()).await;
+    let a = first.post("/ipp/v1/locations", json!({"name": "A"})).await.expect(201).json["id"].clone();
+    let device = first.sim_device("Till").await;
+    let sale = first.session(&device).await;
+    first.tap(&sale, "SUCCESS").await.expect(200);
+    first.shutdown().await;
+
+    let second = Emu::with(config).await;
+    let b = second.post("/ipp/v1/locations", json!({"name": "B"})).await.expect(201).json["id"].clone();
+    assert_ne!(a, b);
+    assert_eq!(second.get(&format!("/ipp/v1/locations/{}", a.as_str().unwrap())).await.expect(200).json["name"], "A");
+    let other = second.sim_device("Till 2").await;
+    assert_ne!(other, device);
+    let next = second.session(&other).await;
+    assert_ne!(next, sale);
+    assert_eq!(second.get(&format!("/ipp/v1/sessions/{sale}")).await.expect(200).json["status"], "FINALIZED");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn a_corrupt_state_file_is_refused_at_start() {
     let path = std::env::temp_dir().join(format!(
         "kipp-bad-{}-{}.json",

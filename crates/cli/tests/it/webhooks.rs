@@ -129,6 +129,22 @@ async fn lifecycle_events_are_signed_ordered_and_shaped_like_the_docs() {
 }
 
 #[tokio::test]
+async fn the_delivery_log_reads_the_emulator_clock() {
+    // After the clock moved on, a delivery is not logged as delivered before it was queued.
+    let s = secret(1);
+    let mut l = Listener::start(0).await;
+    let emu = Emu::with(webhook_config(&[&l.url], &[&s.0])).await;
+    emu.control("POST", "/_emulator/clock/advance", Some(json!({"seconds": 900}))).await.expect(200);
+    let device = emu.sim_device("Till").await;
+    emu.session(&device).await;
+    l.next().await;
+    let log = emu.settle_deliveries(1).await;
+    let e = &log["deliveries"][0];
+    let at = |k: &str| Timestamp::parse(e[k].as_str().unwrap()).unwrap().unix_millis();
+    assert!(at("delivered_at") >= at("created_at"), "{e}");
+}
+
+#[tokio::test]
 async fn failing_destination_is_retried_until_it_answers_2xx() {
     let s = secret(3);
     let mut l = Listener::start(2).await;
