@@ -2,7 +2,7 @@
 import { h, errorBox, toast } from '/app.js';
 
 export async function render(view, { client, me }) {
-  const timers = [];
+  let countdown; // the enrollment code's countdown timer
   const locBox = h('div');
   const enrBox = h('div');
   const devBox = h('div');
@@ -78,7 +78,9 @@ export async function render(view, { client, me }) {
       left.textContent = `expires in ${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m ${String(s % 60).padStart(2, '0')}s`;
     };
     tick();
-    timers.push(setInterval(tick, 1000));
+    // One countdown at a time: a new code (or a redrawn form) replaces the one shown.
+    clearInterval(countdown);
+    countdown = setInterval(tick, 1000);
     out.replaceChildren(h('div', { class: 'status wait', id: 'enrollment-code' },
       h('span', { class: 'muted' }, 'Enrollment code'), h('div', { class: 'code', 'aria-label': `Enrollment code ${[...e.enrollment_code].join(' ')}` }, e.enrollment_code), left));
   }
@@ -150,5 +152,5 @@ export async function render(view, { client, me }) {
     await loadDevices();
   }
   await refresh();
-  return () => timers.forEach(clearInterval);
+  return () => clearInterval(countdown);
 }

@@ -82,7 +82,8 @@ function showSignIn(reason) {
   const input = h('textarea', { id: 'token-input', 'aria-describedby': 'signin-help', autocomplete: 'off', spellcheck: 'false' });
   const form = h('form', { class: 'card signin', onsubmit: (ev) => {
     ev.preventDefault();
-    const t = input.value.trim();
+    // A token has no whitespace: what a wrapped terminal or a mail client put into a pasted one goes.
+    const t = input.value.replace(/\s+/g, '');
     if (!t) return;
     localStorage.setItem(TOKEN_KEY, t);
     start();

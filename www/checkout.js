@@ -15,6 +15,13 @@ const CATALOG = [
 // Tax included in a total, rounded half up: what kipp-core's validation expects.
 const includedTax = (total, rate) => Math.floor((2 * total * rate + (10000 + rate)) / (2 * (10000 + rate)));
 
+const TERMINAL = ['FINALIZED', 'CANCELLED', 'EXPIRED', 'FAILED'];
+/** Failures after which the create may have reached the reader: resending the same sale (same key) is the safe retry. */
+const UNKNOWN_OUTCOME = ['network', 'timeout', 'upstream_unavailable', 'rate_limited', 'http_error', 'invalid_response'];
+
+/** A fresh Idempotency-Key for one sale on one reader. */
+const newKey = () => crypto.randomUUID?.() ?? Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+
 const REASONS = {
   insufficient_funds: 'insufficient funds', declined_generic: 'declined by the bank', lost_card: 'card reported lost',
   stolen_card: 'card reported stolen', expired_card: 'card expired', incorrect_cvc: 'wrong CVC', processing_error: 'processing error',
@@ -24,7 +31,13 @@ const REASONS = {
 export async function render(view, { client, me }) {
   const cart = new Map(); // name -> { item, qty }
   let stopped = false; // by the cleanup: leaving the screen or signing out
-  let live = null; // { session, abort }
+  let live = null; // { session, abort, done }: the sale on the reader, followed live
+  let sending = false; // a create is on its way
+  // The sale last sent and not yet settled: { sig, key, request }. A retry of the same cart on the
+  // same reader resends it with the same Idempotency-Key, so the worker answers with the session
+  // the first attempt opened (if it did) instead of opening a second one: charging twice is not
+  // possible whatever the network did. A new cart or reader, or a settled sale, gets a new key.
+  let pending = null;
   const cartBody = h('tbody');
   const totalEl = h('p', { class: 'total', 'aria-live': 'polite' });
   const deviceSel = h('select', { id: 'device', name: 'device' });
@@ -32,7 +45,7 @@ export async function render(view, { client, me }) {
   const statusEl = h('div', { id: 'status', 'aria-live': 'polite' });
   const deviceMsg = h('div');
 
-  const products = CATALOG.map((p) => h('button', { onclick: () => add(p), 'data-product': p.name },
+  const products = CATALOG.map((p) => h('button', { onclick: () => busy() || add(p), 'data-product': p.name },
     p.name, h('small', {}, money(p.unit_price, CURRENCY))));
 
   view.append(
@@ -55,6 +68,8 @@ export async function render(view, { client, me }) {
       return { type: 'physical', name: item.name, quantity: qty, unit_price: item.unit_price, total_amount: total, tax_rate: item.tax_rate, total_tax_amount: includedTax(total, item.tax_rate) };
     });
   }
+  // While a sale is sent or under way, the cart and reader stay as they were charged.
+  const busy = () => sending || (!!live && !live.done);
   function add(item, delta = 1) {
     const cur = cart.get(item.name) ?? { item, qty: 0 };
     cur.qty += delta;
@@ -66,14 +81,16 @@ export async function render(view, { client, me }) {
     cartBody.replaceChildren(...ls.map((l) => h('tr', {},
       h('td', {}, l.name),
       h('td', { class: 'num' },
-        h('button', { onclick: () => add(cart.get(l.name).item, -1), 'aria-label': `One less ${l.name}` }, '−'), ' ', l.quantity, ' ',
-        h('button', { onclick: () => add(cart.get(l.name).item, 1), 'aria-label': `One more ${l.name}` }, '+')),
+        h('button', { onclick: () => add(cart.get(l.name).item, -1), disabled: busy(), 'aria-label': `One less ${l.name}` }, '−'), ' ', l.quantity, ' ',
+        h('button', { onclick: () => add(cart.get(l.name).item, 1), disabled: busy(), 'aria-label': `One more ${l.name}` }, '+')),
       h('td', { class: 'num' }, money(l.total_amount, CURRENCY)),
-      h('td', {}, h('button', { class: 'danger', onclick: () => { cart.delete(l.name); drawCart(); }, 'aria-label': `Remove ${l.name}` }, '×')))));
+      h('td', {}, h('button', { class: 'danger', onclick: () => { cart.delete(l.name); drawCart(); }, disabled: busy(), 'aria-label': `Remove ${l.name}` }, '×')))));
     if (!ls.length) cartBody.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'Tap a product to add it.')));
     const sum = ls.reduce((a, l) => a + l.total_amount, 0);
     totalEl.textContent = `Total ${money(sum, CURRENCY)}`;
-    chargeBtn.disabled = !ls.length || !deviceSel.value || !!live;
+    chargeBtn.disabled = !ls.length || !deviceSel.value || sending || !!live;
+    for (const b of products) b.disabled = busy();
+    deviceSel.disabled = busy();
   }
 
   async function loadDevices() {
@@ -92,17 +109,28 @@ export async function render(view, { client, me }) {
   deviceSel.addEventListener('change', () => { localStorage.setItem('kipp.device', deviceSel.value); drawCart(); });
 
   function showStatus(kind, title, detail, ...actions) {
+    // Keyboard and screen-reader users keep their place: focus on a button of the old status
+    // moves to the first button of the new one rather than falling back to the page.
+    const hadFocus = statusEl.contains(document.activeElement);
     statusEl.replaceChildren(h('div', { class: `status ${kind}`, 'data-state': title.toLowerCase() },
       h('strong', {}, title), detail ? h('p', {}, detail) : null, actions.length ? h('div', { class: 'row' }, actions) : null));
+    if (hadFocus) statusEl.querySelector('button')?.focus();
   }
 
   function onUpdate(session, st) {
+    if (stopped) return;
+    if (live && TERMINAL.includes(st.status)) {
+      live.done = true;
+      pending = null;
+      drawCart();
+    }
     const cancel = h('button', { class: 'danger', id: 'cancel', onclick: () => cancel_(session.session_id) }, 'Cancel payment');
-    if (st.status === 'CREATED') showStatus('wait', 'Sent to device', 'Waiting for the customer to tap, insert or swipe a card.', cancel);
+    const amount = session.order_amount != null ? `${money(session.order_amount, session.purchase_currency ?? CURRENCY)}: ` : '';
+    if (st.status === 'CREATED') showStatus('wait', 'Sent to device', `${amount}waiting for the customer to tap, insert or swipe a card.`, cancel);
     else if (st.status === 'ACTIVE' && st.failure_reason) {
       const why = REASONS[st.failure_reason] ?? st.failure_reason.replaceAll('_', ' ');
       showStatus('bad', 'Declined', `Reason: ${why}. Ask the customer to try again (tap the card again or use another card) — the reader is still waiting.`, cancel);
-    } else if (st.status === 'ACTIVE') showStatus('wait', 'In progress', 'The customer is paying on the reader.', cancel);
+    } else if (st.status === 'ACTIVE') showStatus('wait', 'In progress', `${amount}the customer is paying on the reader.`, cancel);
     else if (st.status === 'FINALIZED') showStatus('ok', 'Paid', `Order ${session.order_id ?? st.order_id}`, h('button', { class: 'primary', onclick: newSale }, 'New sale'));
     else if (st.status === 'CANCELLED') showStatus('warn', 'Cancelled', 'No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
     else if (st.status === 'EXPIRED') showStatus('warn', 'Expired', 'The customer did not pay in time. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'));
@@ -112,47 +140,96 @@ export async function render(view, { client, me }) {
   async function cancel_(id) {
     try { await client.cancelSession(id); } catch (e) { statusEl.append(errorBox(e)); }
   }
-  function newSale() { cart.clear(); live = null; statusEl.replaceChildren(); drawCart(); }
+  function newSale() { cart.clear(); live = null; pending = null; statusEl.replaceChildren(); drawCart(); }
   function retry() { live = null; charge(); }
 
   async function charge() {
+    if (sending || live) return;
     const items = lines();
-    const request = {
-      device_id: deviceSel.value,
-      purchase_currency: CURRENCY,
-      order_amount: items.reduce((a, l) => a + l.total_amount, 0),
-      order_tax_amount: items.reduce((a, l) => a + l.total_tax_amount, 0),
-      merchant_reference1: `POS-${Date.now()}`,
-      order_items: items,
-    };
+    const sig = JSON.stringify([deviceSel.value, items]);
+    if (pending?.sig !== sig) {
+      pending = {
+        sig,
+        key: newKey(),
+        request: {
+          device_id: deviceSel.value,
+          purchase_currency: CURRENCY,
+          order_amount: items.reduce((a, l) => a + l.total_amount, 0),
+          order_tax_amount: items.reduce((a, l) => a + l.total_tax_amount, 0),
+          merchant_reference1: `POS-${Date.now()}`,
+          order_items: items,
+        },
+      };
+    }
+    const { request, key } = pending;
     const problems = validateSession(request);
     if (problems.length) {
       statusEl.replaceChildren(h('p', { class: 'err', role: 'alert' }, `This cart cannot be charged: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`));
       return;
     }
-    chargeBtn.disabled = true;
+    sending = true;
+    drawCart();
     showStatus('wait', 'Sending…', 'Sending the amount to the card reader.');
     let session;
     try {
-      session = await client.createSession(request, { location_id: me.location_id ?? undefined });
+      session = await client.createSession(request, { location_id: me.location_id ?? undefined, idempotencyKey: key });
     } catch (e) {
+      sending = false;
       if (stopped) return;
-      statusEl.replaceChildren(h('p', { class: 'err', role: 'alert' }, explain(e)));
-      live = null;
-      drawCart();
-      return errorBox(e) && undefined;
+      failed(e, request.device_id);
+      return;
     }
+    sending = false;
     // Left (or signed out) while the create was on its way: the screen's cleanup has run, so
     // follow nothing with the old sign-in.
     if (stopped) return;
+    await follow(session);
+  }
+
+  /** A create that failed: what is known, and the way on. */
+  function failed(e, deviceId) {
+    const box = errorBox(e);
+    if (e.code === 'conflict') {
+      // The reader is busy with another sale (perhaps this one, sent before the network failed):
+      // show it, to follow or cancel it.
+      box.append(' ', h('button', { id: 'show-open-sale', onclick: () => reattach(deviceId) }, "Show the reader's open sale"));
+    } else if (UNKNOWN_OUTCOME.includes(e.code)) {
+      box.append(' It is not known whether the reader got the sale. Press Charge to send it again: the same sale is resent, so it cannot be charged twice.');
+    } else {
+      pending = null;
+    }
+    statusEl.replaceChildren(box);
+    drawCart();
+  }
+
+  async function reattach(deviceId) {
+    try {
+      const s = await client.deviceSession(deviceId);
+      if (stopped) return;
+      if (s && !live && !sending) await follow(s);
+      else if (!s) statusEl.replaceChildren(h('p', { class: 'muted' }, 'The reader has no open sale any more. Press Charge to try again.'));
+    } catch (e) {
+      if (!stopped) statusEl.append(errorBox(e));
+    }
+  }
+
+  const stateOf = (s) => ({ status: s.status, order_id: s.order_id ?? null, failure_reason: null, failed_attempts: 0 });
+
+  /** Follows a sale on the reader live until it ends. */
+  async function follow(session) {
     const abort = new AbortController();
-    live = { session, abort };
-    onUpdate(session, { status: session.status, order_id: null, failure_reason: null, failed_attempts: 0 });
+    live = { session, abort, done: false };
+    drawCart();
+    onUpdate(session, stateOf(session));
     try {
       const done = await client.waitForOutcome(session.session_id, { signal: abort.signal, onUpdate });
-      onUpdate(done, { status: done.status, order_id: done.order_id ?? null, failure_reason: null, failed_attempts: 0 });
+      onUpdate(done, stateOf(done));
     } catch (e) {
-      if (e.code !== 'aborted') statusEl.append(errorBox(e), h('button', { onclick: () => client.getSession(session.session_id).then((s) => onUpdate(s, { status: s.status, order_id: s.order_id ?? null, failure_reason: null, failed_attempts: 0 })) }, 'Check status'));
+      if (e.code === 'aborted' || stopped) return;
+      const check = async () => {
+        try { const s = await client.getSession(session.session_id); if (!stopped) onUpdate(s, stateOf(s)); } catch (err) { if (!stopped) statusEl.append(errorBox(err)); }
+      };
+      statusEl.append(errorBox(e), h('button', { onclick: check }, 'Check status'));
     }
   }
 

@@ -37,18 +37,23 @@ export async function render(view, { client }) {
   async function poll() {
     clearTimeout(timer);
     if (stopped || !sel.value) return;
+    const asked = sel.value;
     try {
-      const s = await client.deviceSession(sel.value);
-      if (stopped) return;
+      const s = await client.deviceSession(asked);
+      // Stopped, or another reader picked meanwhile (whose own poll draws it): an answer about
+      // the old reader must not be drawn, or its buttons would tap the old reader's session.
+      if (stopped || asked !== sel.value) return;
       const key = s ? `${s.session_id}:${s.status}` : 'none';
       if (key !== shown) { shown = key; draw(s); }
     } catch (e) {
-      if (stopped) return;
+      if (stopped || asked !== sel.value) return;
       box.replaceChildren(errorBox(e));
       shown = '';
       // A sign-in that is no longer valid will not become valid by asking again.
       if (e.code === 'unauthorized') return;
     }
+    // Polls can overlap (a reader picked, a tap): one timer stays, so the cleanup can stop it.
+    clearTimeout(timer);
     timer = setTimeout(poll, 1000);
   }
 

@@ -45,6 +45,13 @@ test('admin: enroll a simulated reader and show an enrollment code', async () =>
 });
 
 async function startCharge(products) {
+  await fillCart(products);
+  await pos.locator('#charge').click();
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+}
+
+/** The checkout screen with a cart of `products` on the test reader, not charged yet. */
+async function fillCart(products) {
   await pos.goto(`${BASE}/#/checkout`);
   await pos.getByRole('heading', { name: 'Checkout' }).waitFor();
   const newSale = pos.getByRole('button', { name: 'New sale' });
@@ -52,8 +59,6 @@ async function startCharge(products) {
   await pos.locator('#device option', { hasText: READER }).waitFor({ state: 'attached' });
   await pos.locator('#device').selectOption({ label: READER });
   for (const p of products) await pos.locator(`[data-product="${p}"]`).click();
-  await pos.locator('#charge').click();
-  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
 }
 
 async function terminalTap(outcome, expectAfter) {
@@ -95,6 +100,77 @@ test('checkout: cancel a payment', async () => {
   await pos.locator('#cancel').click();
   await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
   await shot(pos, 'checkout-cancelled');
+});
+
+test('checkout: a create whose answers are lost is resent with the same key, and the one sale opened is followed', async () => {
+  await fillCart(['Mug']);
+  // Every attempt reaches the worker, which opens the session on the reader; every answer is
+  // lost on the way back (the page sees a network failure, after the package's own retries).
+  const sent = [];
+  const lose = async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    sent.push(route.request().headers()['idempotency-key']);
+    await route.fetch();
+    await route.abort('failed');
+  };
+  await pos.route('**/ipp/v1/sessions', lose);
+  await pos.locator('#charge').click();
+  await pos.locator('#status .err').waitFor({ timeout: LIVE_MS });
+  assert.match(await pos.locator('#status').innerText(), /same sale is resent/);
+  await pos.unroute('**/ipp/v1/sessions', lose);
+  assert.ok(sent.length >= 1);
+  // The clerk presses Charge again: the same sale, the same key, and the worker answers with the
+  // session the first attempt opened instead of a second one (which the busy reader would refuse).
+  const replayed = pos.waitForResponse((r) => r.url().endsWith('/ipp/v1/sessions') && r.request().method() === 'POST');
+  await pos.locator('#charge').click();
+  const answer = await replayed;
+  assert.equal(answer.status(), 200);
+  assert.equal(answer.headers()['idempotent-replayed'], 'true');
+  assert.deepEqual(new Set([...sent, answer.request().headers()['idempotency-key']]).size, 1, 'one key for every attempt');
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+  await pos.locator('#cancel').click();
+  await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
+});
+
+test('checkout: while a create is on its way, the cart, the reader and Charge are locked', async () => {
+  await fillCart(['Juice']);
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const hold = async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    await held;
+    await route.continue();
+  };
+  await pos.route('**/ipp/v1/sessions', hold);
+  await pos.locator('#charge').click();
+  await pos.locator('[data-state="sending…"]').waitFor();
+  // A second click (or a product added under the sale) would be a second sale, or a charge for
+  // another amount than the one shown.
+  await pos.locator('[data-product="Coffee"]').click({ force: true }).catch(() => {});
+  assert.equal(await pos.locator('#charge').isDisabled(), true);
+  assert.equal(await pos.locator('[data-product="Coffee"]').isDisabled(), true);
+  assert.equal(await pos.locator('#device').isDisabled(), true);
+  assert.doesNotMatch(await pos.locator('table').innerText(), /Coffee/);
+  release();
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+  await pos.unroute('**/ipp/v1/sessions', hold);
+  assert.equal(await pos.locator('#charge').isDisabled(), true, 'still locked while the sale is open');
+  await pos.locator('#cancel').click();
+  await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
+  assert.equal(await pos.locator('[data-product="Coffee"]').isDisabled(), false, 'unlocked once the sale ended');
+});
+
+test('a sign-in link whose token holds a character no token has shows the sign-in form', async () => {
+  const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await other.newPage();
+  // A zero-width space, as a chat app might insert: a bare TypeError used to leave the page stuck.
+  await page.goto(`${BASE}/#token=${encodeURIComponent(ADMIN.slice(0, 10) + '\u200b' + ADMIN.slice(10))}`);
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: LIVE_MS });
+  // Pasted with the line break of a wrapped terminal, the same token signs in.
+  await page.locator('#token-input').fill(ADMIN.slice(0, 20) + '\n' + ADMIN.slice(20));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Checkout' }).waitFor({ timeout: LIVE_MS });
+  await other.close();
 });
 
 // The worker's own API with the admin token (node's fetch, not the page).

@@ -66,7 +66,10 @@ _web_wasm_engine() {
       set -- env -u CHROMEDRIVER GECKODRIVER="$driver" ;;
     *) echo "unknown engine $1 (known: chromium firefox)"; return 1 ;;
   esac
-  # From the crate dir so wasm-bindgen-test-runner finds crates/web/webdriver.json.
+  # From the crate dir so wasm-bindgen-test-runner finds crates/web/webdriver.json. The runner
+  # gives the whole suite WASM_BINDGEN_TEST_TIMEOUT seconds (default 20, which the live-event
+  # tests' waits came close to): a limit for a hung run, not a timing check.
+  set -- "$@" WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
   ( cd "$KIPP_ROOT/crates/web" && _web_with_test_server "$@" \
       cargo test --target wasm32-unknown-unknown -p kipp-web --test browser )
 }

@@ -20,6 +20,7 @@ export const SESS = {
   slow: U(5), //       GET answers after 3 s
   big: U(6), //        order_amount 2^53 − 1
   wsTokenEnded: U(7), // WS: CREATED, then closed 4401 (token expired); polls answer 401
+  wsFlaky: U(8), //    WS: every socket sends CREATED and drops 100 ms later; polls answer CREATED
 };
 const DEVICE = U(900);
 const log = { idempotencyKeys: [], polls: [], wsConnections: {}, authHeaders: [] };
@@ -91,7 +92,7 @@ const server = createServer(async (req, res) => {
 
   if ((m = p.match(/^\/ipp\/v1\/sessions\/([^/]+)\/events$/))) {
     const id = decodeURIComponent(m[1]);
-    log.polls.push({ id, at: Date.now() });
+    log.polls.push({ id, at: Date.now(), query: url.search });
     if (id === SESS.missing) return send(res, 404, problem(404, 'not_found', 'Not Found', 'no such session'));
     if (id === SESS.pollDone) return send(res, 200, message(id, bump(`poll:${id}`) >= 3 ? 'FINALIZED' : 'CREATED'));
     if (id === SESS.wsTokenEnded) return send(res, 401, problem(401, 'token_expired', 'Unauthorized', 'the token has expired'));
@@ -140,6 +141,9 @@ server.on('upgrade', (req, socket) => {
   if (id === SESS.wsDrop && n === 1) {
     socket.write(wsFrame(JSON.stringify(message(id, 'CREATED'))));
     later(200, () => socket.destroy());
+  } else if (id === SESS.wsFlaky) {
+    socket.write(wsFrame(JSON.stringify(message(id, 'CREATED'))));
+    later(100, () => socket.destroy());
   } else if (id === SESS.wsTokenEnded) {
     socket.write(wsFrame(JSON.stringify(message(id, 'CREATED'))));
     later(100, () => { socket.write(closeFrame(4401)); later(50, () => socket.end()); });

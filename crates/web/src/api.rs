@@ -62,8 +62,9 @@ pub fn format(minor: f64, currency: &str, locale: Option<String>) -> Result<Stri
 pub fn create_session(request: JsValue, options: JsValue) -> Result<Call, Failure> {
     let body = decode_with(&request, decode::create_session)?;
     let key = match opt_string(&options, "idempotencyKey") {
-        Some(k) if !k.is_empty() && k.len() <= 255 => k,
-        Some(_) => return Err(invalid("idempotencyKey", "invalid", "must be 1-255 characters")),
+        // The worker's rule (crates/edge idem): the key goes out in a header.
+        Some(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => k,
+        Some(_) => return Err(invalid("idempotencyKey", "invalid", "must be 1-255 visible ASCII characters")),
         None => idempotency_key()?,
     };
     let location_id =

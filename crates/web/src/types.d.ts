@@ -210,7 +210,7 @@ export interface KippClientOptions {
 }
 
 export interface CreateSessionOptions {
-  /** Sent as `Idempotency-Key`; a random one is made (and reused on retries) when absent. */
+  /** Sent as `Idempotency-Key` (1–255 visible ASCII characters); a random one is made (and reused on retries) when absent. */
   idempotencyKey?: string;
   location_id?: string;
 }
@@ -230,7 +230,7 @@ export interface WatchOptions {
 /**
  * The stable set of `KippError.code` values:
  * - `validation_failed`: the input broke a rule; see `fieldErrors`.
- * - `unauthorized`: no token, or it expired or was revoked — sign in again.
+ * - `unauthorized`: no token, or it expired or was revoked, or it holds characters no token has (nothing is sent) — sign in again.
  * - `forbidden`: the token's role or location does not allow this.
  * - `not_found`, `method_not_allowed`, `conflict` (e.g. the device is busy with another session),
  *   `payload_too_large`, `unsupported_media_type`.

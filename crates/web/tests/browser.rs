@@ -29,6 +29,7 @@ const fn sid(n: u32) -> &'static str {
         5 => "00000000-0000-4000-8000-000000000005",
         6 => "00000000-0000-4000-8000-000000000006",
         7 => "00000000-0000-4000-8000-000000000007",
+        8 => "00000000-0000-4000-8000-000000000008",
         _ => "00000000-0000-4000-8000-000000000404",
     }
 }
@@ -274,6 +275,27 @@ async fn create_session_reuses_its_idempotency_key_on_retry() {
 }
 
 #[wasm_bindgen_test]
+async fn a_token_or_key_no_header_can_carry_is_a_kipp_error_and_sends_nothing() {
+    reset().await;
+    // A token pasted from a wrapped terminal, a zero-width space: `Headers` would throw a bare
+    // TypeError (no `code`), which no caller expects.
+    for bad in ["kipp1.abc\ndef", "kipp1.abc\u{200b}def", "kipp1 abc"] {
+        let e = err(client(bad, &[]).get_session(sid(1))).await;
+        assert_eq!(code(&e), "unauthorized", "{bad:?}");
+        assert!(e.is_instance_of::<js_sys::Error>());
+        assert_eq!(get(&e, "retryable"), JsValue::FALSE);
+    }
+    let from_get_token = Function::new_no_args("return 'kipp1.a\\u00e9b'");
+    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", from_get_token.into())])).unwrap();
+    assert_eq!(code(&err(c.get_session(sid(1))).await), "unauthorized");
+    let e = err(client("t", &[]).create_session(cart(1), Some(obj(&[("idempotencyKey", s("sale €1"))])))).await;
+    assert_eq!(code(&e), "validation_failed");
+    assert_eq!(get(&Array::from(&get(&e, "fieldErrors")).get(0), "path").as_string().unwrap(), "idempotencyKey");
+    let log = test_log().await;
+    assert_eq!(Array::from(&get(&log, "authHeaders")).length(), 1, "only the log read itself reached the server");
+}
+
+#[wasm_bindgen_test]
 async fn error_codes_are_stable() {
     let c = client("t", &[]);
     let e = err(c.get_session(sid(404))).await;
@@ -416,6 +438,11 @@ async fn wait_for_outcome_polls_when_websockets_are_refused() {
     let at = |i| get(&polls.get(i), "at").as_f64().unwrap();
     assert!(at(1) - at(0) >= 950.0 && at(2) - at(1) >= 950.0, "polls at least ~1 s apart");
     assert!(js_sys::Date::now() - t0 >= 1_900.0);
+    // Long-polls: the first asks for the state at once; the next ones name the state seen, for the
+    // worker to hold them until it changes (10 s here: the 15 s attempt limit less 5).
+    let query = |i| get(&polls.get(i), "query").as_string().unwrap();
+    assert_eq!(query(0), "?wait=10");
+    assert_eq!(query(1), "?after=CREATED%3A0&wait=10");
     assert_eq!(get(&get(&log, "wsConnections"), sid(1)).as_f64(), Some(1.0), "WebSocket tried once");
 }
 
@@ -436,6 +463,21 @@ async fn wait_for_outcome_uses_the_websocket() {
         [("CREATED".to_owned(), 0.0), ("ACTIVE".to_owned(), 1.0), ("FINALIZED".to_owned(), 0.0)]
     );
     assert!(js_sys::Date::now() - t0 < 1_500.0, "live, not polled");
+}
+
+#[wasm_bindgen_test]
+async fn sockets_that_drop_soon_after_opening_end_in_polling() {
+    // Every socket gets the current state first, then the path cuts it: three short-lived
+    // sockets, then polling (not a reconnect a second, forever).
+    reset().await;
+    let c = client("t", &[]);
+    let ctl = abort_after(7_000);
+    let e = err(c.wait_for_outcome(sid(8), Some(obj(&[("signal", ctl.signal().into())])))).await;
+    assert_eq!(code(&e), "aborted");
+    let log = test_log().await;
+    assert_eq!(get(&get(&log, "wsConnections"), sid(8)).as_f64(), Some(3.0), "three sockets, then none");
+    let polls = Array::from(&get(&log, "polls"));
+    assert!(polls.iter().any(|p| get(&p, "id").as_string().as_deref() == Some(sid(8))), "it went on by polling");
 }
 
 /// An `AbortController` that aborts itself after `ms`.

@@ -116,7 +116,7 @@ export function conn(base, token, getToken, timeoutMs, retries) {
 /** The token for the next request: `getToken()` when given, else `token`. */
 async function tokenOf(c) {
   const f = c.getToken;
-  if (!f) return c.token;
+  if (!f) return c.token == null ? c.token : usable(c.token);
   const no = (m) => fail('unauthorized', m);
   let v;
   try {
@@ -125,9 +125,19 @@ async function tokenOf(c) {
     throw no('getToken() threw; sign in again');
   }
   if (v instanceof Promise) v = await v.catch(() => Promise.reject(no('getToken() rejected; sign in again')));
-  if (typeof v === 'string' && v !== '') return v;
-  if (v == null) return c.token;
+  if (typeof v === 'string' && v !== '') return usable(v);
+  if (v == null) return c.token == null ? c.token : usable(c.token);
   throw no('getToken() must return a token string');
+}
+
+/**
+ * A token goes out in a header (and a WebSocket URL): one with spaces, line breaks or characters
+ * beyond visible ASCII (a token pasted from a wrapped terminal, a zero-width space) would make
+ * `Headers` throw a TypeError. It is no kipp token, so it fails as `unauthorized`, like any other.
+ */
+function usable(token) {
+  if (/^[\x21-\x7e]+$/.test(token)) return token;
+  throw fail('unauthorized', 'the token holds spaces, line breaks or other characters no token has; sign in again');
 }
 
 /**
@@ -346,6 +356,18 @@ const POLL_IDLE_CAP_MS = 5000;
 const FAILURE_CAP_MS = 15000;
 const WS_OPEN_TIMEOUT_MS = 5000;
 const WS_RETRY_AFTER_MS = 30000;
+/**
+ * A socket that stayed open this long before it dropped counts as working; one that dropped
+ * sooner counts towards the drops that switch to polling. Every socket gets the current state
+ * as its first message, so a message alone says nothing about the path (a proxy that cuts
+ * sockets after they open would otherwise be reconnected to every second, forever).
+ */
+const WS_HEALTHY_MS = 10000;
+/** Longest hold of a long-poll the worker grants (`MAX_WAIT_SECS` in crates/edge). */
+const LONG_POLL_MAX_S = 25;
+
+/** Seconds a poll of the worker's `/events` may be held open: well within one attempt's time limit. */
+const longPollSecs = (c) => Math.max(0, Math.min(LONG_POLL_MAX_S, Math.floor(c.timeoutMs / 1000) - 5));
 
 /** `waitForOutcome` after Rust checked its arguments: follows until a terminal status or the deadline. */
 export async function waitFor(c, id, timeoutMs, signal, onUpdate) {
@@ -374,7 +396,7 @@ export function watch(c, id, onUpdate, onError) {
 
 /** Follows a session until a terminal status, an abort, the deadline or a failure retrying cannot fix. */
 async function follow(c, f) {
-  const t = { last: null, changed: false, eventsPoll: true };
+  const t = { last: null, changed: false, eventsPoll: true, held: false };
   let useWs = typeof WebSocket !== 'undefined';
   let wsWorked = false;
   let wsDrops = 0;
@@ -401,7 +423,7 @@ async function follow(c, f) {
         pollingSince = Date.now();
       } else {
         wsWorked = true;
-        wsDrops = end.gotMessage ? 1 : wsDrops + 1;
+        wsDrops = end.lastedMs >= WS_HEALTHY_MS ? 1 : wsDrops + 1;
         report(f, fail('network', 'the live connection dropped; reconnecting'));
         if (wsDrops >= 3) {
           useWs = false;
@@ -416,7 +438,8 @@ async function follow(c, f) {
       const done = await pollOnce(c, f, t);
       if (done) return done;
       errors = 0;
-      delay = t.changed ? POLL_FLOOR_MS : Math.min(delay * 1.5, POLL_IDLE_CAP_MS);
+      // A long-poll that came back unchanged has already waited at the worker: ask again soon.
+      delay = t.changed || t.held ? POLL_FLOOR_MS : Math.min(delay * 1.5, POLL_IDLE_CAP_MS);
     } catch (e) {
       if (f.ctl.signal.aborted) throw interrupted(f);
       if (!e.retryable) throw e;
@@ -483,8 +506,14 @@ async function pollOnce(c, f, t) {
   const signal = f.ctl.signal;
   const path = '/ipp/v1/sessions/' + f.id;
   if (t.eventsPoll) {
+    // The worker holds the poll until the state differs from the one seen last (status and failed
+    // attempts, so a decline ends it too) or `wait` seconds have passed.
+    const wait = longPollSecs(c);
+    const after = t.last ? `after=${encodeURIComponent(`${t.last[0]}:${t.last[1]}`)}&` : '';
     try {
-      return deliver(t, await call(c, 'GET', path + '/events?wait=0', null, null, false, false, signal), f.onUpdate);
+      const msg = await call(c, 'GET', `${path}/events?${after}wait=${wait}`, null, null, false, false, signal);
+      t.held = wait > 0 && after !== '';
+      return deliver(t, msg, f.onUpdate);
     } catch (e) {
       if (![404, 405, 426, 501].includes(e.status)) throw e;
       t.eventsPoll = false;
@@ -507,7 +536,7 @@ const TOKEN_ENDED_CLOSE = 4401;
 /**
  * One WebSocket connection: resolves `{ session }` at a terminal status, `{ interrupted }` on
  * abort, `{ tokenEnded }` when the worker closed it for the token (4401), `{ opened: false }` when
- * it never opened (refused, 5 s), `{ opened: true, gotMessage }` when it dropped.
+ * it never opened (refused, 5 s), `{ opened: true, lastedMs }` when it dropped after `lastedMs`.
  */
 async function wsOnce(c, f, t) {
   const token = await tokenOf(c);
@@ -522,22 +551,23 @@ async function wsOnce(c, f, t) {
   const signal = f.ctl.signal;
   return new Promise((resolve) => {
     let opened = false;
-    let gotMessage = false;
+    let openedAt = 0;
     let timer;
+    const onAbort = () => end({ interrupted: true });
     const end = (r) => {
       clearTimeout(timer);
       ws.onopen = ws.onclose = ws.onmessage = null;
-      signal.onabort = null;
+      signal.removeEventListener('abort', onAbort);
       if (ws.readyState <= WebSocket.OPEN) ws.close(1000);
       // A close event still on its way is harmless: the handlers are gone.
       resolve(r);
     };
     ws.onopen = () => {
       opened = true;
+      openedAt = Date.now();
     };
     ws.onmessage = (e) => {
       if (typeof e.data !== 'string') return;
-      gotMessage = true;
       let msg;
       try {
         msg = JSON.parse(e.data);
@@ -547,8 +577,9 @@ async function wsOnce(c, f, t) {
       const session = deliver(t, msg, f.onUpdate);
       if (session) end({ session });
     };
-    ws.onclose = (e) => end(e.code === TOKEN_ENDED_CLOSE ? { tokenEnded: true } : opened ? { opened, gotMessage } : { opened: false });
-    signal.onabort = () => end({ interrupted: true });
+    ws.onclose = (e) =>
+      end(e.code === TOKEN_ENDED_CLOSE ? { tokenEnded: true } : opened ? { opened, lastedMs: Date.now() - openedAt } : { opened: false });
+    signal.addEventListener('abort', onAbort, { once: true });
     timer = setTimeout(() => opened || end({ opened: false }), WS_OPEN_TIMEOUT_MS);
     if (signal.aborted) end({ interrupted: true });
   });
