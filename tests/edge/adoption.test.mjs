@@ -16,12 +16,14 @@ const deliveriesOf = async (sid) => (await st.control('GET', `/_emulator/deliver
 // Runs `lose()` with the emulator's webhooks held and the next create's answer coming after the
 // worker's 2 s timeout (the session is created all the same), then `meanwhile(sid)` with the
 // session's `created` webhook still held; releases the webhooks and returns the session id.
-async function withLostCreate(lose, meanwhile = async () => {}) {
+// `resendFault`: a fault rule for the worker's re-send of the create (the next call after it).
+async function withLostCreate(lose, meanwhile = async () => {}, { resendFault, statuses = [409, 504] } = {}) {
   await st.control('POST', '/_emulator/webhooks', { paused: true });
   try {
     await st.control('POST', '/_emulator/faults', { latency_ms: 2500, path_prefix: '/ipp/v1/sessions' });
+    if (resendFault) await st.control('POST', '/_emulator/faults', { ...resendFault, path_prefix: '/ipp/v1/sessions' });
     const lost = await lose();
-    assert.ok([409, 504].includes(lost.status), `${lost.status} ${lost.text}`);
+    assert.ok(statuses.includes(lost.status), `${lost.status} ${lost.text}`);
     assert.ok(lost.headers.get('retry-after'));
     const held = await eventually(async () => {
       const d = (await st.control('GET', '/_emulator/deliveries?type=ipp.session.created')).deliveries.filter((x) => !x.delivered);
@@ -71,5 +73,22 @@ test("another key's refused create on the same device does not stop the lost cre
   const again = await create(lostKey, 1000);
   assert.equal(again.status, 200, again.text);
   assert.equal(again.body.session_id, sid);
+  await st.call('PUT', `/ipp/v1/sessions/${sid}/cancel`);
+});
+
+test('a re-send refused for its own sake (429) keeps the lost create adoptable', { timeout: 90000 }, async () => {
+  const dev = await device(st, 'Throttled till');
+  const key = `throttled-${Math.random()}`;
+  const create = () => st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id), headers: { 'idempotency-key': key } });
+  // Kustom rate-limits the worker's re-send. That says nothing about the first call, which did
+  // open a session: the key used to be forgotten here, its session's webhooks then found no one
+  // to adopt them, and the client's retries got device_busy until that session ended, then
+  // opened a second sale.
+  const sid = await withLostCreate(create, undefined, { resendFault: { status: 429, count: 1 }, statuses: [429] });
+  await eventually(async () => (await deliveriesOf(sid)).some((d) => d.delivered), 30000, 'the created webhook delivered');
+  const again = await create();
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.body.session_id, sid);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
   await st.call('PUT', `/ipp/v1/sessions/${sid}/cancel`);
 });

@@ -205,7 +205,13 @@ test('decline then success', async () => {
   const m = await eventually(async () => { const x = await stateOf(s.session_id); return x.state.failed_attempts >= 1 && x; }, 10000, 'failure applied');
   assert.equal(m.state.status, 'ACTIVE');
   assert.equal(m.state.failure_reason, 'insufficient_funds');
+  // A long-poll that names the state it saw, decline included, is held until the next change.
+  const held = st.call('GET', `/ipp/v1/sessions/${s.session_id}/events?after=ACTIVE%3A1&wait=20`);
+  await sleep(500);
   await st.call('POST', `/ipp/v1/dev/sessions/${s.session_id}/simulate-tap?outcome=SUCCESS`);
+  const woken = await held;
+  assert.equal(woken.status, 200, woken.text);
+  assert.equal(woken.body.state.status, 'FINALIZED', 'held until the payment, not answered with the decline it had seen');
   const f = await eventually(async () => { const x = await stateOf(s.session_id); return x.state.status === 'FINALIZED' && x; }, 10000, 'finalized');
   assert.ok(f.state.order_id);
 });
@@ -220,6 +226,32 @@ test('cancel', async () => {
   // Terminal absorbs: a late tap is refused upstream and the state stays.
   await st.call('POST', `/ipp/v1/dev/sessions/${s.session_id}/simulate-tap`);
   assert.equal((await st.call('GET', `/ipp/v1/sessions/${s.session_id}`)).body.status, 'CANCELLED');
+});
+
+test('a cancel or delete whose answer was lost, refused on retry because it worked, is answered as done', async () => {
+  // Kustom carries out the first attempt but answers after the worker's timeout (2 s here); the
+  // retry then meets a cancelled session (409) or a deleted device (404).
+  const dev = await device(st, 'Lost-answer till');
+  const s = await createSession(dev);
+  await st.control('POST', '/_emulator/faults', { answer_delay_ms: 3000, count: 1, path_prefix: `/ipp/v1/sessions/${s.session_id}/cancel` });
+  const c = await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`);
+  assert.equal(c.status, 200, c.text);
+  assert.equal(c.body.status, 'CANCELLED');
+  const rid = c.headers.get('x-request-id');
+  const line = await eventually(async () => st.readLogs().split('\n').find((l) => l.includes(`"request_id":"${rid}"`) && l.includes('"msg":"request"')), 5000, 'the log line');
+  assert.match(line, /"upstream_attempts":3\b/, 'the timed-out attempt, the refused retry and the re-read');
+  assert.equal((await stateOf(s.session_id)).state.status, 'CANCELLED');
+  // A retried cancel of a session that was already paid still fails: the money was taken.
+  const paid = await createSession(await device(st, 'Paid till'));
+  await st.call('POST', `/ipp/v1/dev/sessions/${paid.session_id}/simulate-tap?outcome=SUCCESS`);
+  await st.control('POST', '/_emulator/faults', { status: 503, count: 1, path_prefix: `/ipp/v1/sessions/${paid.session_id}/cancel` });
+  const refused = await st.call('PUT', `/ipp/v1/sessions/${paid.session_id}/cancel`);
+  assert.equal(refused.status, 409, refused.text);
+
+  await st.control('POST', '/_emulator/faults', { answer_delay_ms: 3000, count: 1, path_prefix: `/ipp/v1/devices/${dev.id}` });
+  const d = await st.call('DELETE', `/ipp/v1/devices/${dev.id}`, { token: st.admin });
+  assert.equal(d.status, 204, d.text);
+  assert.equal((await st.call('GET', `/ipp/v1/devices/${dev.id}`, { token: st.admin })).status, 404);
 });
 
 test('long-poll: polls that ended by their timeout do not count against the 64-waiter cap', async () => {
@@ -359,6 +391,32 @@ test('expiry: a session past its lifetime ends EXPIRED on the screen (reconcilia
   const close = await sub.closed;
   assert.equal(close.code, 1000);
   assert.equal(sub.messages.at(-1).state.status, 'EXPIRED');
+});
+
+test('subscribers that keep reconnecting do not hold off the re-read that finds a change whose webhook is lost', { timeout: 60000 }, async () => {
+  const dev = await device(st, 'Reconnecting till');
+  const s = await createSession(dev);
+  await st.control('POST', '/_emulator/webhooks', { paused: true });
+  try {
+    // Older than the first re-read gaps (1 s here, then half the session's age).
+    await sleep(3000);
+    // Paid at Kustom with the webhook held, and not through the worker (which would tell the object).
+    const tap = await fetch(`${st.emulator}/ipp/v1/dev/sessions/${s.session_id}/simulate-tap?outcome=SUCCESS`, { method: 'POST', headers: { authorization: `Basic ${st.s.apiKey}`, 'x-merchant-id': st.s.merchantId } });
+    assert.equal(tap.status, 200, await tap.text());
+    // A screen that reconnects every 300 ms: each connect used to set the re-read alarm afresh,
+    // half the session's age away, so it never fired.
+    let finalized = false;
+    for (const end = Date.now() + 20000; !finalized && Date.now() < end;) {
+      const sub = subscribe(st, s.session_id);
+      await sub.opened;
+      await sleep(300);
+      finalized = sub.messages.some((m) => m.state.status === 'FINALIZED');
+      sub.ws.close();
+    }
+    assert.ok(finalized, 'the reconciliation alarm ran while subscribers kept connecting');
+  } finally {
+    await st.control('POST', '/_emulator/webhooks', { paused: false });
+  }
 });
 
 test('secrets appear in no response, header, log line or file under www/ and pkg/', async () => {

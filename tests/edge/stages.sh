@@ -12,9 +12,13 @@
 # webhook re-reads (crates/edge/src/coalesce.rs, +1.4 KB; § "Speed pass (session 8)"); by 300 in
 # session 9 for the `upstream_shared` log marker (+345 B; § "Webhooks and live state"), and by 3,000
 # for the key object (an Idempotency-Key bound to its first device, +3.2 KB; § "Idempotent session
-# creation"). Lower it when
+# creation"); by 700 in session 10 for retried cancels and deletes answered as done, the
+# long-poll's `after=<status>:<attempts>` and four fixes in the device and session objects
+# (+753 B after −471 B from byte-wise string searches; § "Upstream calls", § "Idempotent session
+# creation"; the whole bundle is then ~204,770 B gzip of the 204,800 target: the next feature
+# needs a size pass first). Lower it when
 # the bundle shrinks; raise it only with a reason written there.
-KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-197000}"
+KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-197700}"
 
 stage_edge_size() {
   local wasm=crates/edge/build/index_bg.wasm

@@ -197,7 +197,7 @@ impl Config {
 
 /// The lower-case host of a base URL, without scheme, credentials, port or path.
 fn api_host(base: &str) -> String {
-    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let rest = kipp_core::text::find(base, "://").map_or(base, |i| &base[i + 3..]);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = if host_port.starts_with('[') {

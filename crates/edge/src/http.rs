@@ -80,7 +80,7 @@ impl Incoming {
 /// The path of a URL the runtime serialized (`scheme://host/path?query#fragment`): the part
 /// from the first `/` after the host up to `?` or `#`.
 fn path_of(url: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let after_scheme = kipp_core::text::find(url, "://").map_or(0, |i| i + 3);
     let rest = &url[after_scheme..];
     let Some(start) = rest.find('/') else { return "/".to_owned() };
     let path = &rest[start..];

@@ -273,6 +273,16 @@ impl SessionRecord {
         changed
     }
 
+    /// True when `seen` (a long-poll's `after`: `<status>` or `<status>:<failed attempts>`) is
+    /// this record's state; a poll that saw anything else is answered at once.
+    #[must_use]
+    pub fn seen_as(&self, seen: Option<&str>) -> bool {
+        let Some(seen) = seen else { return false };
+        let (status, attempts) = seen.split_once(':').map_or((seen, None), |(s, n)| (s, Some(n)));
+        status == self.state.status.as_str()
+            && attempts.is_none_or(|n| n.parse::<u32>().ok() == Some(self.state.failed_attempts))
+    }
+
     /// True once the session can no longer change.
     #[must_use]
     pub fn is_terminal(&self) -> bool {
@@ -356,6 +366,21 @@ mod tests {
                     .then(|| OrderId::parse("880e8400-e29b-41d4-a716-446655440003").unwrap()),
                 failure_reason: (t == EventType::PaymentFailed).then(|| "insufficient_funds".to_owned()),
             },
+        }
+    }
+
+    #[test]
+    fn a_long_poll_waits_only_for_the_state_it_saw() {
+        let mut r = SessionRecord::new(session(SessionStatus::Created), None, 0);
+        r.apply_webhook(&ev(1, EventType::PaymentFailed), Some(&session(SessionStatus::Active)), 1);
+        assert!(r.seen_as(Some("ACTIVE")));
+        assert!(r.seen_as(Some("ACTIVE:1")));
+        // A decline the poller has not seen yet (same status, one more failed attempt) ends it.
+        assert!(!r.seen_as(Some("ACTIVE:0")));
+        for other in
+            [None, Some("CREATED"), Some("CREATED:1"), Some("ACTIVE:x"), Some("ACTIVE:"), Some(""), Some("ACTIVE:1:1")]
+        {
+            assert!(!r.seen_as(other), "{other:?}");
         }
     }
 

@@ -6,6 +6,8 @@
 //! exponential backoff, but never shorter than a `Retry-After` the server asked for, and the
 //! whole budget is capped so a caller never waits longer than `max_total_ms`.
 
+use kipp_core::api::OperationId;
+
 /// How one attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -62,6 +64,32 @@ pub fn retryable(outcome: Outcome) -> bool {
     }
 }
 
+/// What a final answer means when the call was retried: an earlier attempt may have taken effect
+/// at Kustom although its answer never arrived (a timeout, a 5xx after the work was done). Kustom
+/// then refuses the repeat for the very reason that the first one worked, and the client must
+/// hear that its call succeeded, not that it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRetry {
+    /// The answer stands.
+    Stands,
+    /// A cancel refused with 409 (the session is terminal): re-read the session; if it is
+    /// CANCELLED, the cancel took effect and is answered with it.
+    CheckCancelled,
+    /// A delete that finds nothing (404): an earlier attempt deleted it; answered 204.
+    Deleted,
+}
+
+/// [`AfterRetry`] for the final answer `status` of `op`, called only when the call was retried.
+#[must_use]
+pub fn after_retry(op: OperationId, status: u16) -> AfterRetry {
+    use OperationId as O;
+    match (op, status) {
+        (O::CancelSession, 409) => AfterRetry::CheckCancelled,
+        (O::DeleteDevice | O::DeleteEnrollment | O::DeleteLocation, 404) => AfterRetry::Deleted,
+        _ => AfterRetry::Stands,
+    }
+}
+
 impl RetryPolicy {
     /// Decides after attempt number `attempt` (1-based) ended with `outcome`.
     ///
@@ -106,6 +134,23 @@ mod tests {
         assert!(matches!(P.decide(true, 1, Outcome::Status(503), None, 0, 0.5), Decision::RetryAfterMs(50)));
         assert!(matches!(P.decide(true, 1, Outcome::Network, None, 0, 0.0), Decision::RetryAfterMs(0)));
         assert_eq!(P.decide(true, 4, Outcome::Timeout, None, 0, 0.5), Decision::GiveUp);
+    }
+
+    #[test]
+    fn a_repeat_refused_because_the_first_attempt_worked_is_success() {
+        use OperationId as O;
+        assert_eq!(after_retry(O::CancelSession, 409), AfterRetry::CheckCancelled);
+        assert_eq!(after_retry(O::CancelSession, 404), AfterRetry::Stands);
+        for op in [O::DeleteDevice, O::DeleteEnrollment, O::DeleteLocation] {
+            assert_eq!(after_retry(op, 404), AfterRetry::Deleted);
+            assert_eq!(after_retry(op, 409), AfterRetry::Stands);
+        }
+        // Not a repeat of an effect: a read, an update (the same body twice is harmless and
+        // answered as such by Kustom), a dev tap (whose outcome may differ from the one asked).
+        for op in [O::GetSession, O::UpdateDevice, O::SimulateTap, O::GetDevice] {
+            assert_eq!(after_retry(op, 404), AfterRetry::Stands);
+            assert_eq!(after_retry(op, 409), AfterRetry::Stands);
+        }
     }
 
     #[test]

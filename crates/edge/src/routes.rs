@@ -8,7 +8,7 @@ use std::rc::Rc;
 use kipp_core::api::devices::GetDevice;
 use kipp_core::api::locations::GetLocation;
 use kipp_core::api::page::Page;
-use kipp_core::api::sessions::GetSession;
+use kipp_core::api::sessions::{GetSession, Session};
 use kipp_core::api::{build_request, decode_response, Operation, OperationId};
 use kipp_core::ids::{DeviceId, LocationId, SessionId};
 use kipp_core::problem::Problem;
@@ -26,6 +26,7 @@ use crate::http::{self, internal, json, now_ms, problem, problem_retry, request_
 use crate::log::RequestLog;
 use crate::objects::{device, key, registry, session, DEVICES, KEYS, REGISTRY, REGISTRY_NAME, SESSIONS};
 use crate::plan::{self, ScopeCheck};
+use crate::retry::{self, AfterRetry};
 use crate::upstream::{self, Stats};
 use crate::{auth, idem};
 
@@ -361,19 +362,28 @@ async fn check_session(
         return Ok(check_device(cfg, ctx, claims, &device_id).await);
     }
     let _ = env;
-    let op = GetSession(id.clone());
-    let req = build_request(&op, Some(&cfg.merchant_id)).map_err(|_| worker::Error::RustError("encode".into()))?;
-    let reply = match upstream::call(cfg, GetSession::ID, &req, &mut ctx.stats).await {
-        Ok(r) => r,
-        Err(f) => return Ok(Err(f.problem())),
-    };
-    if !reply.ok() {
-        return Ok(Err(upstream::reply_problem(&reply)));
+    match read_session(cfg, ctx, id).await {
+        Ok((s, _)) => Ok(check_device(cfg, ctx, claims, &s.device_id).await),
+        Err(p) => Ok(Err(p)),
     }
-    let Ok(s) = decode_response::<GetSession>(reply.status, &reply.body) else {
-        return Ok(Err(Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable session")));
-    };
-    Ok(check_device(cfg, ctx, claims, &s.device_id).await)
+}
+
+/// The session read from Kustom, with the reply it came in.
+async fn read_session(
+    cfg: &Config,
+    ctx: &mut Ctx,
+    id: &SessionId,
+) -> core::result::Result<(Session, upstream::Reply), Problem> {
+    let req = build_request(&GetSession(id.clone()), Some(&cfg.merchant_id))
+        .map_err(|_| Problem::new(500, "internal", "Internal Server Error", "encode"))?;
+    let reply = upstream::call(cfg, GetSession::ID, &req, &mut ctx.stats).await.map_err(|f| f.problem())?;
+    if !reply.ok() {
+        return Err(upstream::reply_problem(&reply));
+    }
+    match decode_response::<GetSession>(reply.status, &reply.body) {
+        Ok(s) => Ok((s, reply)),
+        Err(_) => Err(Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable session")),
+    }
 }
 
 async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut Ctx) -> Result<Response> {
@@ -419,10 +429,28 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
     if let Some(create) = &pl.create {
         return create_session(req, env, cfg, ctx, &claims, create, &body).await;
     }
-    let reply = match upstream::call(cfg, pl.op, &pl.request, &mut ctx.stats).await {
+    let attempts_before = ctx.stats.attempts;
+    let mut reply = match upstream::call(cfg, pl.op, &pl.request, &mut ctx.stats).await {
         Ok(r) => r,
         Err(f) => return Ok(fail(ctx, f.problem())),
     };
+    if ctx.stats.attempts - attempts_before > 1 {
+        match retry::after_retry(pl.op, reply.status) {
+            AfterRetry::Stands => {}
+            AfterRetry::Deleted => reply = upstream::Reply { status: 204, body: Vec::new(), retry_after_ms: None },
+            AfterRetry::CheckCancelled => {
+                // The session as Kustom has it now: CANCELLED means the cancel took effect, and
+                // it is the answer; anything else (or a failed read) leaves the 409.
+                if let Some(id) = &pl.session_id {
+                    if let Ok((s, r)) = read_session(cfg, ctx, id).await {
+                        if s.status == SessionStatus::Cancelled {
+                            reply = r;
+                        }
+                    }
+                }
+            }
+        }
+    }
     if let Some(page) = pl.scoped_locations {
         // The scope's own location as the whole list (none when Kustom no longer has it).
         let all = if reply.status == 404 {

@@ -547,7 +547,7 @@ pub fn field_error_from_serde(path: &str, msg: &str, syntax: bool) -> FieldError
         let name = rest.split('`').next().unwrap_or("");
         return FieldError::new(crate::validate::join(path, name), "required", "is required");
     }
-    let clean = msg.split(" at line ").next().unwrap_or(msg).to_owned();
+    let clean = msg[..crate::text::find(msg, " at line ").unwrap_or(msg.len())].to_owned();
     if syntax {
         return FieldError::new("", "malformed_json", format!("body is not valid JSON: {clean}"));
     }

@@ -295,10 +295,12 @@ impl DeviceObject {
     }
 
     /// Records the create's session and clears the device's pending mark in the registry.
+    /// The session's object first (`/init` is idempotent): a key recorded as done must never
+    /// replay a session that no object follows (its webhooks would be unknown, its screen blind).
     async fn finish(&self, c: &Create, session: &Session) -> Result<()> {
+        self.init_session(session, c.device_location.clone()).await?;
         self.record_done(&c.key, c.body_hash.clone(), session).await?;
         self.state.storage().put_raw("current", session.session_id.as_str()).await?;
-        self.init_session(session, c.device_location.clone()).await?;
         self.set_pending(false).await
     }
 
@@ -372,11 +374,16 @@ impl DeviceObject {
                         ..Outcome::default()
                     });
                 }
-                Attempt::Definite(p) => {
+                // Kustom refused the cart itself: so it did the first time, and nothing was opened.
+                Attempt::Definite(p) if matches!(p.status, Some(400 | 422)) => {
                     self.forget(&c.key).await?;
                     self.set_pending(false).await?;
                     return Ok(fail(p, None, *stats));
                 }
+                // Any other refusal (429, an auth failure, …) is about this re-send only: the first
+                // call may still have opened a session, so the key stays ambiguous (adoptable) and
+                // the client is told to try again.
+                Attempt::Definite(p) => return Ok(fail(p, Some(2), *stats)),
                 Attempt::Busy(p) => {
                     // Probably our own first session: wait for its webhook to adopt it.
                     for _ in 0..15 {
@@ -515,30 +522,41 @@ impl DeviceObject {
     async fn adopt(&self, s: Session, location_id: Option<LocationId>) -> Result<bool> {
         let storage = self.state.storage();
         let ambiguous = list(&self.state, AMBIGUOUS_PREFIX, None, None).await?;
-        let mut adopted = false;
+        // The newest matching create (an older one with the same cart may have been given up).
+        let mut found: Option<(i64, String, String)> = None;
+        let mut dropped = false;
         for entry in ambiguous.keys() {
             let Some(index) = entry.ok().and_then(|k| k.as_string()) else { continue };
             let Some(key) = index.get(AMBIGUOUS_PREFIX.len()..) else { continue };
             match store_get::<CreateRecord>(&storage, key).await? {
-                Some(CreateRecord::Pending { body_hash, ambiguous: true, fingerprint, .. }) => {
-                    if fingerprint.matches(&s) {
-                        self.record_done(key, body_hash, &s).await?;
-                        adopted = true;
-                        break;
+                Some(CreateRecord::Pending { body_hash, started_ms, ambiguous: true, fingerprint })
+                    if now_ms() - started_ms < PENDING_MAX_AGE_MS =>
+                {
+                    if fingerprint.matches(&s) && found.as_ref().is_none_or(|(t, ..)| started_ms > *t) {
+                        found = Some((started_ms, key.to_owned(), body_hash));
                     }
                 }
-                // A stale index entry (its record finished or was removed).
+                // A create given up long ago (its client stopped asking; its session would have
+                // expired), or a stale index entry (its record finished or was removed).
+                Some(CreateRecord::Pending { ambiguous: true, .. }) => {
+                    self.forget(key).await?;
+                    dropped = true;
+                }
                 _ => {
                     storage.delete(&index).await?;
+                    dropped = true;
                 }
             }
         }
-        if adopted {
-            storage.put_raw("current", s.session_id.as_str()).await?;
+        if let Some((_, key, body_hash)) = &found {
             self.init_session(&s, location_id).await?;
+            self.record_done(key, body_hash.clone(), &s).await?;
+            storage.put_raw("current", s.session_id.as_str()).await?;
+        }
+        if found.is_some() || dropped {
             self.set_pending(false).await?;
         }
-        Ok(adopted)
+        Ok(found.is_some())
     }
 }
 

@@ -314,17 +314,24 @@ impl SessionObject {
         }
     }
 
-    /// The earliest token expiry of the open sockets (ms), if any.
+    /// The earliest token expiry still to come of the open sockets (ms), if any. One already
+    /// past was handled by [`Self::close_unauthorized`]; its socket may linger while closing,
+    /// and counting it would set the alarm to fire at once, again and again.
     fn earliest_socket_exp_ms(&self) -> Option<i64> {
+        let now_s = now_ms() / 1000;
         self.state
             .get_websockets()
             .iter()
             .filter_map(|ws| tag(&self.state.get_tags(ws), "exp:").and_then(|e| e.parse::<i64>().ok()))
+            .filter(|&exp| exp > now_s)
             .min()
             .map(|s| s.saturating_mul(1000))
     }
 
-    async fn schedule(&self) -> Result<()> {
+    /// Sets the alarm for the next re-read or socket expiry; `only_earlier`: never later than
+    /// one already set (a subscriber connecting must not push the re-read back, or sockets that
+    /// reconnect often would keep it from ever firing).
+    async fn schedule(&self, only_earlier: bool) -> Result<()> {
         let cfg = crate::env::config(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
         let reconcile =
             self.record.borrow().as_ref().and_then(|r| next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs));
@@ -336,6 +343,12 @@ impl SessionObject {
                 (a, b) => a.or(b),
             }
         };
+        // The alarm as stored (an instance woken from hibernation knows no other).
+        if only_earlier
+            && (at.is_none() || self.state.storage().get_alarm().await?.zip(at).is_some_and(|(s, a)| s <= a))
+        {
+            return Ok(());
+        }
         match at {
             Some(at) => self.state.storage().set_alarm((at - now_ms()).max(0)).await, // i64 = offset in ms
             None => self.state.storage().delete_alarm().await,
@@ -371,10 +384,6 @@ impl SessionObject {
         reply.ok().then_some(reply.body)
     }
 
-    fn status(&self) -> Option<SessionStatus> {
-        self.record.borrow().as_ref().map(|r| r.state.status.clone())
-    }
-
     async fn events(&self, req: &Request) -> Result<Response> {
         if !self.load().await? {
             return Ok(result(404, "unknown"));
@@ -397,17 +406,18 @@ impl SessionObject {
                 pair.server.close(Some(1000), Some("session ended"))?;
             } else {
                 // The alarm also fires at the earliest subscriber token expiry.
-                self.schedule().await?;
+                self.schedule(true).await?;
             }
             return Response::from_websocket(pair.client);
         }
-        // Long-poll: answer when the status differs from `after`, or after `wait` seconds.
+        // Long-poll: answer when the state differs from `after` (`<status>` or
+        // `<status>:<failed attempts>`, what the poller saw last), or after `wait` seconds.
         let after = query_param(req.inner(), "after");
         let wait = query_param(req.inner(), "wait")
             .and_then(|w| w.parse::<u64>().ok())
             .unwrap_or(MAX_WAIT_SECS)
             .min(MAX_WAIT_SECS);
-        let differs = after.as_deref() != self.status().as_ref().map(SessionStatus::as_str);
+        let differs = self.record.borrow().as_ref().is_none_or(|r| !r.seen_as(after.as_deref()));
         if differs || wait == 0 || self.is_terminal() {
             return Ok(raw_json(200, self.message().into_bytes()));
         }
@@ -533,7 +543,7 @@ impl SessionObject {
         if changed {
             self.close_unauthorized().await;
             self.broadcast();
-            self.schedule().await?;
+            self.schedule(false).await?;
         }
         Ok((200, if changed { "applied" } else { "unchanged" }))
     }
@@ -648,7 +658,7 @@ impl DurableObject for SessionObject {
                     return Ok(result(200, "existing"));
                 }
                 self.save(SessionRecord::new(init.session, init.location_id, now_ms())).await?;
-                self.schedule().await?;
+                self.schedule(false).await?;
                 Ok(result(200, "created"))
             }
             (Method::Post, "/observe") => {
@@ -660,7 +670,7 @@ impl DurableObject for SessionObject {
                     self.save(r).await?;
                     self.close_unauthorized().await;
                     self.broadcast();
-                    self.schedule().await?;
+                    self.schedule(false).await?;
                 }
                 Ok(result(200, if changed { "applied" } else { "unchanged" }))
             }
@@ -686,7 +696,7 @@ impl DurableObject for SessionObject {
                 self.save(r).await?;
             }
         }
-        self.schedule().await?;
+        self.schedule(false).await?;
         Response::ok("")
     }
 
