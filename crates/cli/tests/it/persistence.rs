@@ -5,17 +5,23 @@ use serde_json::json;
 
 use crate::support::{session_body, Emu};
 
-#[tokio::test]
-async fn restart_with_a_state_file_keeps_everything() {
+/// A fresh temporary folder and a test config whose state file lives in it.
+fn with_state_dir(tag: &str) -> (std::path::PathBuf, Config) {
     let dir = std::env::temp_dir().join(format!(
-        "kipp-state-{}-{}",
+        "kipp-{tag}-{}-{}",
         std::process::id(),
         kipp_cli::emulator::clock::real_now_nanos()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("state.json");
     let mut config = Config::for_tests();
-    config.state_file = Some(path.clone());
+    config.state_file = Some(dir.join("state.json"));
+    (dir, config)
+}
+
+#[tokio::test]
+async fn restart_with_a_state_file_keeps_everything() {
+    let (dir, config) = with_state_dir("state");
+    let path = dir.join("state.json");
 
     let mut first = Emu::with(config.clone()).await;
     let loc = first.post("/ipp/v1/locations", json!({"name": "Kept"})).await.expect(201).json["id"]
@@ -55,14 +61,7 @@ async fn restart_with_a_state_file_keeps_everything() {
 #[tokio::test]
 async fn a_seeded_restart_from_a_state_file_draws_new_ids() {
     // `Emu::with` always seeds 42: the restored run must not hand out the ids it restored.
-    let dir = std::env::temp_dir().join(format!(
-        "kipp-state-seed-{}-{}",
-        std::process::id(),
-        kipp_cli::emulator::clock::real_now_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut config = Config::for_tests();
-    config.state_file = Some(dir.join("state.json"));
+    let (dir, config) = with_state_dir("state-seed");
     let mut first = Emu::with(config.clone()).await;
     let a = first.post("/ipp/v1/locations", json!({"name": "A"})).await.expect(201).json["id"].clone();
     let device = first.sim_device("Till").await;
