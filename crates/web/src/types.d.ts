@@ -237,7 +237,7 @@ export interface WatchOptions {
  * - `rate_limited`, `upstream_unavailable`, `timeout`, `network`: transient; `retryable` is true.
  * - `aborted`: the caller's AbortSignal fired or the watch was closed.
  * - `invalid_response`: the server answered something that is not JSON.
- * - `http_error`: any other HTTP status.
+ * - `http_error`: any other HTTP status, and the worker's own 500 `config_missing` (not retryable).
  */
 export type KippErrorCode =
   | "validation_failed"

@@ -346,6 +346,11 @@ async fn status_codes_map_to_codes() {
     }
     let c = KippClient::new(obj(&[("baseUrl", s(&format!("{BASE}/_status/200#"))), ("retries", n(0.0))])).unwrap();
     assert_eq!(code(&err(c.me()).await), "invalid_response");
+    // The worker's own configuration is missing: not a busy payment service, and not retried.
+    let q = format!("{BASE}/_status/500?code=config_missing&detail=KIPP_TOKEN_KEY%20is%20not%20set#");
+    let e = err(KippClient::new(obj(&[("baseUrl", s(&q)), ("retries", n(0.0))])).unwrap().me()).await;
+    assert_eq!((code(&e).as_str(), get(&e, "retryable").as_bool()), ("http_error", Some(false)));
+    assert!(get(&e, "message").as_string().unwrap().contains("KIPP_TOKEN_KEY"));
 }
 
 #[wasm_bindgen_test]

@@ -284,7 +284,10 @@ function failure(c, status, text, rid, retryAfterMs) {
         .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
         .map((k) => ({ path: k, code: 'invalid', message: map[k] }))
     : [];
-  const stable = CODES.includes(code) ? code : CODES.includes(statusCode) ? statusCode : 'http_error';
+  // The worker itself lacks a binding (its 500 `config_missing`): not the payment service being
+  // busy, and no retry mends it.
+  const misconfigured = code === 'config_missing';
+  const stable = misconfigured ? 'http_error' : CODES.includes(code) ? code : CODES.includes(statusCode) ? statusCode : 'http_error';
   if (title === '') title = statusTitle.join(' ');
   const message =
     stable === 'validation_failed' && fieldErrors.length
@@ -297,7 +300,7 @@ function failure(c, status, text, rid, retryAfterMs) {
   // 409 idempotency_in_progress: the first attempt of this very create is still running at the
   // worker, and a conflict that says when it clears (Retry-After) is worth a retry with the same key.
   const retryable =
-    [408, 429, 500, 502, 503, 504].includes(status) ||
+    (!misconfigured && [408, 429, 500, 502, 503, 504].includes(status)) ||
     (status === 409 && (code === 'idempotency_in_progress' || retryAfterMs !== undefined));
   return new KippError(stable, message, status, fieldErrors, retryable, requestId ?? rid ?? null);
 }
