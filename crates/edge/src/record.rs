@@ -242,6 +242,13 @@ impl SessionRecord {
         if let Some(s) = observed {
             changed |= self.apply_observed(s, now_ms, "observed");
         }
+        // A read without the order id leaves the finalized event's (verified, from Kustom).
+        if self.awaits_order_id() && event.event_type == EventType::SessionFinalized {
+            if let Some(order_id) = &event.data.order_id {
+                self.state.order_id = Some(order_id.clone());
+                changed = true;
+            }
+        }
         self.sync();
         changed
     }
@@ -254,6 +261,7 @@ impl SessionRecord {
     #[must_use]
     pub fn unchanged_by(&self, event_type: &EventType, observed: Option<(&SessionId, &SessionStatus)>) -> bool {
         *event_type != EventType::PaymentFailed
+            && !self.awaits_order_id()
             && observed.is_none_or(|(id, status)| id != &self.session.session_id || !self.state.would_advance(status))
     }
 
@@ -264,7 +272,11 @@ impl SessionRecord {
         }
         self.checked_ms = now_ms;
         let a = self.state.apply_observed(observed);
-        let changed = self.push(now_ms, source, None, a);
+        let mut changed = self.push(now_ms, source, None, a);
+        if self.awaits_order_id() && observed.status == SessionStatus::Finalized && observed.order_id.is_some() {
+            self.state.order_id.clone_from(&observed.order_id);
+            changed = true;
+        }
         if changed {
             // Take the fresh fields (completion time, order id) along with the new status.
             self.session = observed.clone();
@@ -287,6 +299,14 @@ impl SessionRecord {
     #[must_use]
     pub fn is_terminal(&self) -> bool {
         self.state.status.is_terminal()
+    }
+
+    /// FINALIZED without its order id: Kustom may report the order after the status (API.md
+    /// only infers that both come together), and the merchant needs the id to capture. Such a
+    /// record still takes the id from a later read or a finalized event.
+    #[must_use]
+    pub fn awaits_order_id(&self) -> bool {
+        self.state.status == SessionStatus::Finalized && self.state.order_id.is_none()
     }
 
     /// The message subscribers receive.
@@ -327,7 +347,7 @@ impl SessionRecord {
 #[must_use]
 pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Option<i64> {
     const MAX_GAP_MS: i64 = 300_000;
-    if r.is_terminal() || now_ms - r.created_ms > 24 * 3600 * 1000 {
+    if (r.is_terminal() && !r.awaits_order_id()) || now_ms - r.created_ms > 24 * 3600 * 1000 {
         return None;
     }
     let base = i64::from(after_secs.max(1)) * 1000;
@@ -367,6 +387,36 @@ mod tests {
                 failure_reason: (t == EventType::PaymentFailed).then(|| "insufficient_funds".to_owned()),
             },
         }
+    }
+
+    #[test]
+    fn a_finalized_record_without_its_order_id_takes_it_later() {
+        let order = OrderId::parse("880e8400-e29b-41d4-a716-446655440003").unwrap();
+        let mut r = SessionRecord::new(session(SessionStatus::Created), None, 0);
+        // Kustom's read says FINALIZED before the order exists.
+        assert!(r.apply_observed(&session(SessionStatus::Finalized), 1, "observed"));
+        assert!(r.is_terminal() && r.awaits_order_id());
+        assert!(next_reconcile_ms(&r, 2, 1).is_some(), "the alarm keeps reading until the id comes");
+        // A hint that brings nothing new is not taken for "unchanged": the id may come with it.
+        let fin = ev(3, EventType::SessionFinalized);
+        assert!(!r.unchanged_by(&fin.event_type, Some((&r.session.session_id.clone(), &SessionStatus::Finalized))));
+        assert!(!r.apply_webhook(&ev(2, EventType::SessionCreated), Some(&session(SessionStatus::Finalized)), 2));
+        // The finalized event's id, when the read still lacks it.
+        let mut from_event = r.clone();
+        assert!(from_event.apply_webhook(&fin, Some(&session(SessionStatus::Finalized)), 3));
+        assert_eq!(
+            (from_event.state.order_id.as_ref(), from_event.session.order_id.as_ref()),
+            (Some(&order), Some(&order))
+        );
+        assert!(!from_event.awaits_order_id() && next_reconcile_ms(&from_event, 4, 1).is_none());
+        // A later read's id.
+        let mut read = session(SessionStatus::Finalized);
+        read.order_id = Some(order.clone());
+        assert!(r.apply_observed(&read, 5, "reconcile"));
+        assert_eq!(r.session.order_id.as_ref(), Some(&order));
+        assert_eq!(serde_json::to_value(r.message()).unwrap()["state"]["order_id"], order.as_str());
+        // Nothing else moves a terminal record.
+        assert!(!r.apply_observed(&session(SessionStatus::Cancelled), 6, "observed"));
     }
 
     #[test]
@@ -459,8 +509,12 @@ mod tests {
                         applied.checked_ms = r.checked_ms;
                         assert_eq!(applied, r, "{held:?} {t:?} {seen:?}");
                     } else {
-                        // Predicted to change: a payment failure, or a move forward.
-                        assert!(changed || *t == EventType::PaymentFailed, "{held:?} {t:?} {seen:?}");
+                        // Predicted to change: a payment failure, a move forward, or a finalized
+                        // record that may get its order id.
+                        assert!(
+                            changed || *t == EventType::PaymentFailed || r.awaits_order_id(),
+                            "{held:?} {t:?} {seen:?}"
+                        );
                     }
                 }
             }

@@ -374,8 +374,7 @@ async fn read_session(
     ctx: &mut Ctx,
     id: &SessionId,
 ) -> core::result::Result<(Session, upstream::Reply), Problem> {
-    let req = build_request(&GetSession(id.clone()), Some(&cfg.merchant_id))
-        .map_err(|_| Problem::new(500, "internal", "Internal Server Error", "encode"))?;
+    let req = build_request(&GetSession(id.clone()), Some(&cfg.merchant_id)).map_err(|_| Problem::from_status(500))?;
     let reply = upstream::call(cfg, GetSession::ID, &req, &mut ctx.stats).await.map_err(|f| f.problem())?;
     if !reply.ok() {
         return Err(upstream::reply_problem(&reply));

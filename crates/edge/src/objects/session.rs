@@ -473,7 +473,11 @@ impl SessionObject {
         }
         // Checked on the record in memory (no copy until something is written).
         let (seen, terminal, sid) = match self.record.borrow().as_ref() {
-            Some(r) => (self.seen.borrow().seen(webhook_id, now_ms()), r.is_terminal(), r.session.session_id.clone()),
+            Some(r) => (
+                self.seen.borrow().seen(webhook_id, now_ms()),
+                r.is_terminal() && !r.awaits_order_id(),
+                r.session.session_id.clone(),
+            ),
             None => return Ok((404, "unknown")),
         };
         if seen {
@@ -682,7 +686,7 @@ impl DurableObject for SessionObject {
     async fn alarm(&self) -> Result<Response> {
         self.close_unauthorized().await;
         let Some(r) = self.load_owned().await? else { return Response::ok("") };
-        if r.is_terminal() {
+        if r.is_terminal() && !r.awaits_order_id() {
             return Response::ok("");
         }
         if let Some(s) = self.fetch_upstream(&r.session.session_id, &mut Stats::default()).await {
