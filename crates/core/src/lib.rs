@@ -6,6 +6,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`base64`] | base64 in both alphabets, strict about padding and trailing bits |
 //! | [`ids`] | validated identifiers (session, device, enrollment, location, order, event, merchant) |
 //! | [`money`] | [`money::Amount`], [`money::Currency`], [`money::TaxRate`] and display formatting |
 //! | [`metadata`] | string→string metadata and `key:value` filters |
@@ -27,6 +28,7 @@
 extern crate self as kipp_core;
 
 pub mod api;
+pub mod base64;
 pub mod event;
 pub mod ids;
 pub mod metadata;

@@ -23,10 +23,7 @@
 
 use core::fmt;
 
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
+use crate::base64::{self, Alphabet, Padding};
 use hmac::{Hmac, Mac};
 use kipp_derive::MapDeserialize;
 use serde::{Deserialize, Serialize};
@@ -49,15 +46,6 @@ pub const MAX_TTL_SECS: u64 = 31 * 24 * 3600;
 pub const IAT_SKEW_SECS: i64 = 60;
 
 const MAC_LEN: usize = 32;
-
-const KEY_STANDARD: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-const KEY_URL: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// Why a token or key was refused. Codes are stable; messages never contain key material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -113,8 +101,9 @@ impl TokenKey {
         if t.is_empty() {
             return Err(TokenError::InvalidKey("empty"));
         }
-        let bytes =
-            KEY_STANDARD.decode(t).or_else(|_| KEY_URL.decode(t)).map_err(|_| TokenError::InvalidKey("not base64"))?;
+        let bytes = base64::decode(t, Alphabet::Standard, Padding::Optional)
+            .or_else(|| base64::decode(t, Alphabet::UrlSafe, Padding::Optional))
+            .ok_or(TokenError::InvalidKey("not base64"))?;
         Self::from_bytes(&bytes)
     }
 
@@ -193,7 +182,13 @@ impl Claims {
     #[must_use]
     pub fn new(role: Role, loc: Option<LocationId>, now: i64, ttl_secs: u64, random: [u8; 16]) -> Self {
         let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
-        Self { jti: URL_SAFE_NO_PAD.encode(random), role, loc, iat: now, exp: now.saturating_add(ttl) }
+        Self {
+            jti: base64::encode(&random, Alphabet::UrlSafe, false),
+            role,
+            loc,
+            iat: now,
+            exp: now.saturating_add(ttl),
+        }
     }
 
     fn jti_ok(&self) -> bool {
@@ -215,10 +210,10 @@ pub fn mint(key: &TokenKey, claims: &Claims) -> Result<String, TokenError> {
     let mut out = String::with_capacity(PREFIX.len() + 2 + json.len() * 4 / 3 + 44);
     out.push_str(PREFIX);
     out.push('.');
-    URL_SAFE_NO_PAD.encode_string(&json, &mut out);
+    base64::encode_into(&json, Alphabet::UrlSafe, false, &mut out);
     let mac = key.mac(out.as_bytes());
     out.push('.');
-    URL_SAFE_NO_PAD.encode_string(mac, &mut out);
+    base64::encode_into(&mac, Alphabet::UrlSafe, false, &mut out);
     Ok(out)
 }
 
@@ -233,16 +228,15 @@ pub fn verify(key: &TokenKey, token: &str, now: i64) -> Result<Claims, TokenErro
     if prefix != PREFIX || claims_part.is_empty() || claims_part.contains('.') {
         return Err(TokenError::Malformed);
     }
-    let mut given = [0u8; MAC_LEN + 3];
-    let n = URL_SAFE_NO_PAD.decode_slice(mac_part, &mut given).map_err(|_| TokenError::Malformed)?;
-    if n != MAC_LEN {
+    let given = base64::decode(mac_part, Alphabet::UrlSafe, Padding::Forbidden).ok_or(TokenError::Malformed)?;
+    if given.len() != MAC_LEN {
         return Err(TokenError::Malformed);
     }
     let expected = key.mac(signed.as_bytes());
-    if !bool::from(expected.ct_eq(&given[..MAC_LEN])) {
+    if !bool::from(expected.ct_eq(&given)) {
         return Err(TokenError::BadSignature);
     }
-    let json = URL_SAFE_NO_PAD.decode(claims_part).map_err(|_| TokenError::Malformed)?;
+    let json = base64::decode(claims_part, Alphabet::UrlSafe, Padding::Forbidden).ok_or(TokenError::Malformed)?;
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::BadClaims)?;
     if !claims.jti_ok() || claims.exp <= claims.iat {
         return Err(TokenError::BadClaims);
@@ -317,8 +311,9 @@ mod tests {
         assert_eq!(verify(&other, &t, NOW), Err(TokenError::BadSignature));
         // Promote the role without re-signing.
         let parts: Vec<&str> = t.split('.').collect();
-        let forged_claims = URL_SAFE_NO_PAD
-            .encode(String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap().replace("clerk", "admin"));
+        let claims = base64::decode(parts[1], Alphabet::UrlSafe, Padding::Forbidden).unwrap();
+        let promoted = String::from_utf8(claims).unwrap().replace("clerk", "admin");
+        let forged_claims = base64::encode(promoted.as_bytes(), Alphabet::UrlSafe, false);
         let forged = format!("{}.{}.{}", parts[0], forged_claims, parts[2]);
         assert_eq!(verify(&key(), &forged, NOW), Err(TokenError::BadSignature));
         assert_eq!(verify(&key(), "kipp1.abc", NOW), Err(TokenError::Malformed));
@@ -331,7 +326,7 @@ mod tests {
     fn keys_and_ttls() {
         assert!(TokenKey::parse("c2hvcnQ=").is_err());
         assert!(TokenKey::parse("not base64!!").is_err());
-        assert!(TokenKey::parse(&URL_SAFE_NO_PAD.encode([0xfb; 32])).is_ok());
+        assert!(TokenKey::parse(&base64::encode(&[0xfb; 32], Alphabet::UrlSafe, false)).is_ok());
         assert_eq!(format!("{:?}", key()), "TokenKey(<redacted>)");
         assert_eq!(parse_ttl("12h"), Ok(43_200));
         assert_eq!(parse_ttl("30m"), Ok(1800));

@@ -34,10 +34,7 @@ use core::fmt;
 use core::ops::Deref;
 use core::str::FromStr;
 
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
+use crate::base64::{self, Alphabet, Padding};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -72,12 +69,6 @@ const SIGNATURE_VERSION: &str = "v1";
 const TAG_LEN: usize = 32;
 /// Length of a padded standard-base64 HMAC-SHA256 tag.
 const ENCODED_TAG_LEN: usize = 44;
-
-/// Standard alphabet, padding optional: the form secrets come in from the reference libraries.
-const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// Why a webhook secret, header set or delivery was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -158,7 +149,7 @@ impl WebhookSecret {
     /// Serializes the secret back to `whsec_<base64>`, for showing it to its owner once.
     #[must_use]
     pub fn expose_whsec(&self) -> String {
-        format!("{SECRET_PREFIX}{}", STANDARD.encode(&self.key))
+        format!("{SECRET_PREFIX}{}", base64::encode(&self.key, Alphabet::Standard, true))
     }
 
     fn parse_at(secret: &str, index: usize) -> Result<Self, WebhookError> {
@@ -174,7 +165,9 @@ impl WebhookSecret {
         if encoded.is_empty() {
             return Err(invalid("nothing after `whsec_`"));
         }
-        let key = SECRET_BASE64.decode(encoded).map_err(|_| invalid("not valid standard base64"))?;
+        // Padding optional: the form secrets come in from the reference libraries.
+        let key = base64::decode(encoded, Alphabet::Standard, Padding::Optional)
+            .ok_or_else(|| invalid("not valid standard base64"))?;
         Self::from_bytes_at(&key, index)
     }
 
@@ -394,7 +387,7 @@ pub fn sign(
         }
         signature.push_str(SIGNATURE_VERSION);
         signature.push(',');
-        STANDARD.encode_string(secret.tag(msg_id, &timestamp, body), &mut signature);
+        base64::encode_into(&secret.tag(msg_id, &timestamp, body), Alphabet::Standard, true, &mut signature);
     }
     Ok(SignedHeaders { id: msg_id.to_owned(), timestamp, signature })
 }
@@ -518,11 +511,7 @@ fn v1_signatures(header: &str) -> impl Iterator<Item = [u8; TAG_LEN]> + '_ {
         if version != SIGNATURE_VERSION || encoded.len() != ENCODED_TAG_LEN {
             return None;
         }
-        // The decoder wants room for its worst-case estimate, so give it some slack.
-        let mut buf = [0_u8; ENCODED_TAG_LEN];
-        let len = STANDARD.decode_slice(encoded, &mut buf).ok()?;
-        let tag: [u8; TAG_LEN] = buf.get(..len)?.try_into().ok()?;
-        Some(tag)
+        base64::decode(encoded, Alphabet::Standard, Padding::Required)?.try_into().ok()
     })
 }
 

@@ -8,9 +8,8 @@
 //! device's Durable Object (the cart names the device, and Kustom lets a device hold one open
 //! session, which is what makes a retried create safe: see docs/decisions.md).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use kipp_core::api::sessions::Session;
+use kipp_core::base64::{self, Alphabet};
 use kipp_core::problem::Problem;
 use kipp_derive::MapDeserialize;
 use serde::{Deserialize, Serialize};
@@ -25,7 +24,7 @@ fn h(parts: &[&[u8]]) -> String {
         d.update((p.len() as u64).to_be_bytes());
         d.update(p);
     }
-    URL_SAFE_NO_PAD.encode(d.finalize())
+    base64::encode(&d.finalize(), Alphabet::UrlSafe, false)
 }
 
 /// The storage key for a create: from the client's key or derived from the body.

@@ -3,8 +3,7 @@
 
 use std::sync::Mutex;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use kipp_core::base64::{encode, Alphabet};
 use kipp_core::event::event_id_from_random;
 use kipp_core::ids::{uuid_v4_from_bytes, EnrollmentCode, EventId};
 use rand::rngs::StdRng;
@@ -68,10 +67,11 @@ impl Ids {
 
     /// A JWT-shaped bearer token for a registered device (opaque; the emulator never checks it).
     pub fn bearer_token(&self, device_id: &str, issued_at_secs: i64) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"{device_id}","iat":{issued_at_secs}}}"#));
+        let header = encode(br#"{"alg":"HS256","typ":"JWT"}"#, Alphabet::UrlSafe, false);
+        let claims =
+            encode(format!(r#"{{"sub":"{device_id}","iat":{issued_at_secs}}}"#).as_bytes(), Alphabet::UrlSafe, false);
         let sig: [u8; 32] = self.with(|r| r.gen());
-        format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode(sig))
+        format!("{header}.{claims}.{}", encode(&sig, Alphabet::UrlSafe, false))
     }
 
     /// A request id (`req_` and 20 hex digits).

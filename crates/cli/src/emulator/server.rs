@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -16,6 +14,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use kipp_core::api::{parse_query, route, Method, OperationId, RouteMiss, API_PREFIX, MERCHANT_HEADER};
+use kipp_core::base64::{Alphabet, Padding};
 use kipp_core::problem::PROBLEM_CONTENT_TYPE;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -257,7 +256,9 @@ pub fn authorize(config: &Config, headers: &HeaderMap) -> Result<(), Reject> {
     if same(credentials, &config.api_key) {
         return Ok(());
     }
-    let decoded = STANDARD.decode(credentials).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(unauthorized)?;
+    let decoded = kipp_core::base64::decode(credentials, Alphabet::Standard, Padding::Required)
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(unauthorized)?;
     let (user, password) = decoded.split_once(':').ok_or_else(unauthorized)?;
     let mid = config.merchant_id.as_str();
     let user_ok = user.is_empty()
