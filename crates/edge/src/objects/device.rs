@@ -168,9 +168,8 @@ impl Create {
                 Some(v) => LocationId::parse(&v).map(Some).map_err(|e| worker::Error::RustError(e.reason.to_owned())),
             }
         };
-        let missing = || worker::Error::RustError("missing create header".into());
-        let key = h.get(H_KEY)?.ok_or_else(missing)?;
-        let body_hash = h.get(H_BODY_HASH)?.ok_or_else(missing)?;
+        let key = super::required_header(req, H_KEY)?;
+        let body_hash = super::required_header(req, H_BODY_HASH)?;
         let query_location = loc(H_QUERY_LOCATION)?;
         let device_location = loc(H_DEVICE_LOCATION)?;
         let body = crate::http::req_json(req).await?;

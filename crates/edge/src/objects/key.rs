@@ -46,10 +46,6 @@ const H_UNTIL: &str = "x-kipp-until";
 const CLAIM_PREFIX: &str = "c:";
 const INDEX_PREFIX: &str = "x:";
 
-fn header(req: &Request, name: &str) -> Result<String> {
-    req.headers().get(name)?.ok_or_else(|| worker::Error::RustError("missing key header".into()))
-}
-
 /// `x:<until, 13 digits>:<key>`: zero-padded, so entries sort by time.
 fn index(until_ms: i64, key: &str) -> String {
     format!("{INDEX_PREFIX}{:013}:{key}", until_ms.max(0))
@@ -96,9 +92,10 @@ impl DurableObject for KeyObject {
         if (req.method(), req.path().as_str()) != (Method::Post, "/claim") {
             return Ok(json(404, &"no such key route"));
         }
-        let (key, device) = (header(&req, H_KEY)?, header(&req, H_DEVICE)?);
-        let until =
-            header(&req, H_UNTIL)?.parse::<i64>().map_err(|_| worker::Error::RustError("bad x-kipp-until".into()))?;
+        let (key, device) = (super::required_header(&req, H_KEY)?, super::required_header(&req, H_DEVICE)?);
+        let until = super::required_header(&req, H_UNTIL)?
+            .parse::<i64>()
+            .map_err(|_| worker::Error::RustError("bad x-kipp-until".into()))?;
         let now = now_ms();
         // Only storage is awaited between the read and the write: the object's input gate keeps
         // other claims out meanwhile, so two devices cannot both take one key.

@@ -7,6 +7,11 @@ pub mod key;
 pub mod registry;
 pub mod session;
 
+/// A header the worker always sets on its calls to an object; its absence is a bug (a 500).
+fn required_header(req: &worker::Request, name: &str) -> worker::Result<String> {
+    req.headers().get(name)?.ok_or_else(|| worker::Error::RustError("missing internal header".into()))
+}
+
 /// Binding names (see wrangler.toml).
 pub const SESSIONS: &str = "SESSIONS";
 /// Device objects.

@@ -22,10 +22,6 @@ const H_EXP: &str = "x-kipp-exp";
 const H_DEVICE: &str = "x-kipp-device";
 const H_ADD: &str = "x-kipp-add";
 
-fn header(req: &Request, name: &str) -> Result<String> {
-    req.headers().get(name)?.ok_or_else(|| worker::Error::RustError("missing registry header".into()))
-}
-
 const MAX_REVOKED: usize = 10_000;
 
 /// The registry Durable Object (`fetch` only: no alarm, WebSocket or socket handlers are exported).
@@ -50,8 +46,8 @@ impl DurableObject for Registry {
                 Ok(json(200, &live))
             }
             (Method::Post, "/revoke") => {
-                let jti = header(&req, H_JTI)?;
-                let exp = header(&req, H_EXP)?
+                let jti = super::required_header(&req, H_JTI)?;
+                let exp = super::required_header(&req, H_EXP)?
                     .parse::<i64>()
                     .map_err(|_| worker::Error::RustError("bad x-kipp-exp".into()))?;
                 let mut list: Vec<(String, i64)> = store_get(&storage, "revoked").await?.unwrap_or_default();
@@ -69,8 +65,8 @@ impl DurableObject for Registry {
                 Ok(json(200, &list.into_iter().filter(|(_, at)| *at > cutoff).map(|(d, _)| d).collect::<Vec<_>>()))
             }
             (Method::Post, "/pending") => {
-                let device_id = header(&req, H_DEVICE)?;
-                let add = header(&req, H_ADD)? == "1";
+                let device_id = super::required_header(&req, H_DEVICE)?;
+                let add = super::required_header(&req, H_ADD)? == "1";
                 let mut list: Vec<(String, i64)> = store_get(&storage, "pending").await?.unwrap_or_default();
                 let cutoff = now_ms() - crate::idem::PENDING_MAX_AGE_MS;
                 list.retain(|(d, at)| *at > cutoff && *d != device_id);
