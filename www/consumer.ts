@@ -76,6 +76,14 @@ export async function demo(): Promise<void> {
     },
   });
   handle.close();
+  {
+    // `using` stops the watch at the end of the block.
+    using watched = client.watch(final.session_id, () => {});
+    void watched;
+  }
+  // An explicit `undefined` for an optional property (exactOptionalPropertyTypes), as from a form.
+  const reference: string | undefined = undefined;
+  const retried: Session = await client.createSession({ ...request, merchant_reference1: reference }, { idempotencyKey: undefined, location_id: undefined });
 
   try {
     await client.getSession("nope");
@@ -84,8 +92,9 @@ export async function demo(): Promise<void> {
       const status: number | null = e.status;
       const rid: string | null = e.requestId;
       const isError: Error = e;
-      void [status, rid, isError.message];
+      const key: string | undefined = e.idempotencyKey;
+      void [status, rid, isError.message, key];
     }
   }
-  void [firstPath, label, plain, amount, allDevices, locations, enrollments, gone, removed, tapped, me, token, current];
+  void [firstPath, label, plain, retried, amount, allDevices, locations, enrollments, gone, removed, tapped, me, token, current];
 }

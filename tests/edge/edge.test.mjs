@@ -59,6 +59,21 @@ test('auth matrix: no token, tampered, expired, revoked, wrong role, wrong locat
   assert.equal(scopedRevoke.status, 403, scopedRevoke.text);
   assert.equal((await st.call('POST', '/kipp/v1/tokens/revoke', { token: st.admin, body: { jti: 'not a jti!' } })).status, 400);
 
+  // Revoking a token revokes the tokens minted with it, and theirs (a stolen admin token
+  // cannot leave admin tokens behind that outlive its revocation).
+  const parent = await st.call('POST', '/kipp/v1/tokens', { token: st.admin, body: { role: 'admin', ttl_seconds: 600 } });
+  const heir = await st.call('POST', '/kipp/v1/tokens', { token: parent.body.token, body: { role: 'admin', ttl_seconds: 600 } });
+  const grandchild = await st.call('POST', '/kipp/v1/tokens', { token: heir.body.token, body: { role: 'clerk', ttl_seconds: 600 } });
+  assert.equal(grandchild.status, 200, grandchild.text);
+  assert.equal((await st.call('GET', '/kipp/v1/me', { token: grandchild.body.token })).status, 200);
+  assert.equal((await st.call('POST', '/kipp/v1/tokens/revoke', { token: st.admin, body: { jti: parent.body.jti } })).status, 204);
+  for (const t of [heir.body.token, grandchild.body.token]) {
+    const r = await st.call('GET', '/kipp/v1/me', { token: t });
+    assert.equal(r.status, 401);
+    assert.equal(r.body.code, 'token_revoked');
+  }
+  assert.equal((await st.call('POST', '/kipp/v1/tokens', { token: heir.body.token, body: { role: 'admin' } })).status, 401);
+
   // Wrong role.
   assert.equal((await st.call('GET', '/ipp/v1/enrollments', { token: st.clerk })).status, 403);
   assert.equal((await st.call('POST', '/kipp/v1/tokens', { token: st.clerk, body: { role: 'admin' } })).status, 403);
@@ -71,6 +86,12 @@ test('auth matrix: no token, tampered, expired, revoked, wrong role, wrong locat
   assert.equal((await st.call('GET', `/ipp/v1/locations/${loc}`, { token: scoped })).status, 403);
   assert.equal((await st.call('POST', '/ipp/v1/sessions', { token: scoped, body: cart(dev.id) })).status, 403);
   const mine = st.token({ role: 'clerk', loc });
+  assert.equal((await st.call('GET', `/ipp/v1/devices/${dev.id}`, { token: mine })).status, 200);
+  // A location's admin renaming a device (a PUT replaces the whole device) keeps it there,
+  // rather than leaving it in no location, out of reach of every scoped token.
+  const renamed = await st.call('PUT', `/ipp/v1/devices/${dev.id}`, { token: st.token({ role: 'admin', loc }), body: { name: 'Renamed till' } });
+  assert.equal(renamed.status, 200, renamed.text);
+  assert.equal(renamed.body.location_id, loc);
   assert.equal((await st.call('GET', `/ipp/v1/devices/${dev.id}`, { token: mine })).status, 200);
   const list = await st.call('GET', '/ipp/v1/devices', { token: mine });
   assert.ok(list.body.content.every((d) => d.location_id === loc));
@@ -138,6 +159,13 @@ test('lifecycle: create → created webhook → tap SUCCESS → FINALIZED via GE
   await eventually(() => sub.messages.length >= 1, 5000, 'first message');
   assert.equal(sub.messages[0].type, 'session');
   assert.equal(sub.messages[0].state.status, 'CREATED');
+  // The heartbeat: `ping` is answered `pong` (by the runtime, without waking the object); any
+  // other text asks for the current state again.
+  sub.ws.send('ping');
+  await eventually(() => sub.texts.includes('pong'), 5000, 'pong');
+  sub.ws.send('state?');
+  await eventually(() => sub.messages.length >= 2, 5000, 'the state again');
+  assert.equal(sub.messages[1].state.status, 'CREATED');
   const tap = await st.call('POST', `/ipp/v1/dev/sessions/${s.session_id}/simulate-tap?outcome=SUCCESS`);
   assert.equal(tap.status, 200, tap.text);
   const close = await sub.closed;
@@ -259,13 +287,31 @@ test('long-poll: polls that ended by their timeout do not count against the 64-w
   const s = await createSession(dev);
   await eventually(async () => (await stateOf(s.session_id)).state.status === 'CREATED', 5000);
   // Three rounds of 40 concurrent polls that each wait 1 s for a change that never comes: 120
-  // waiters in all, never more than 40 at once. Each poll answers 200 with the current state.
+  // waiters in all, never more than 40 at once (8 per token, the per-token cap). Each poll
+  // answers 200 with the current state.
+  const tokens = Array.from({ length: 5 }, () => st.token({ role: 'clerk' }));
   for (let round = 0; round < 3; round++) {
-    const polls = await Promise.all(Array.from({ length: 40 }, () => st.call('GET', `/ipp/v1/sessions/${s.session_id}/events?after=CREATED&wait=1`)));
+    const polls = await Promise.all(Array.from({ length: 40 }, (_, i) => st.call('GET', `/ipp/v1/sessions/${s.session_id}/events?after=CREATED&wait=1`, { token: tokens[i % 5] })));
     const statuses = polls.map((p) => p.status);
     assert.ok(statuses.every((c) => c === 200), `round ${round}: ${statuses.filter((c) => c !== 200).length} of 40 polls refused (${[...new Set(statuses)]})`);
     assert.ok(polls.every((p) => p.body.state.status === 'CREATED'));
   }
+  await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`);
+});
+
+test('long-poll: one token holds at most 8 polls of a session, so it cannot take every place', async () => {
+  const dev = await device(st, 'Greedy till');
+  const s = await createSession(dev);
+  await eventually(async () => (await stateOf(s.session_id)).state.status === 'CREATED', 5000);
+  const greedy = st.token({ role: 'clerk' });
+  const poll = (token) => st.call('GET', `/ipp/v1/sessions/${s.session_id}/events?after=CREATED&wait=4`, { token });
+  const held = Array.from({ length: 8 }, () => poll(greedy));
+  await new Promise((r) => setTimeout(r, 1000));
+  const ninth = await poll(greedy);
+  assert.equal(ninth.status, 429, ninth.text);
+  const other = await poll(st.token({ role: 'clerk' }));
+  assert.equal(other.status, 200, other.text);
+  assert.ok((await Promise.all(held)).every((p) => p.status === 200));
   await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`);
 });
 
@@ -294,6 +340,10 @@ test('idempotent create: same key returns the first session, never a second', as
   assert.equal(b.status, 200, b.text);
   assert.equal(a.body.session_id, b.body.session_id);
   assert.equal(b.headers.get('idempotent-replayed'), 'true');
+  // A retry sent with a refreshed token (another token id, the same scope) is the same create.
+  const refreshed = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id), headers: { 'idempotency-key': key }, token: st.token({ role: 'clerk' }) });
+  assert.equal(refreshed.status, 200, refreshed.text);
+  assert.equal(refreshed.body.session_id, a.body.session_id);
   const other = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id, 2000), headers: { 'idempotency-key': key } });
   assert.equal(other.status, 422);
   // The same key on another device is another cart too: refused, and no sale opens there.
@@ -379,6 +429,17 @@ test('forged, stale and replayed webhooks are rejected and change nothing', asyn
   const other = JSON.stringify({ id: 'kevt_order00000000000000001', merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'order.created', data: { order_id: 'x' } });
   const o = await post(signWebhook(st.s.webhookSecret, 'kevt_order00000000000000001', now, other), other);
   assert.equal(o.status, 200);
+  // Also when kipp cannot read their envelope (a 4xx would only make Kustom redeliver it), and
+  // a future IPP event that names no session.
+  for (const [i, body] of [
+    { id: 'evt_1', merchant_id: 'M-1', timestamp: 'yesterday', type: 'order.created', data: {} },
+    { id: 'kevt_device0000000000000001', merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.device.registered', data: { device_id: 'd' } },
+  ].map((b, i) => [i, JSON.stringify(b)])) {
+    const wid = `kevt_foreign00000000000000${i}`;
+    const r = await post(signWebhook(st.s.webhookSecret, wid, now, body), body);
+    assert.equal(r.status, 200, body);
+    assert.equal((await r.json()).result, 'ignored');
+  }
   await st.call('PUT', `/ipp/v1/sessions/${s.session_id}/cancel`);
 });
 

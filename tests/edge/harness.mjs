@@ -225,13 +225,20 @@ export async function eventually(fn, timeoutMs = 15000, what = 'condition') {
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
-/** Opens a WebSocket subscriber and collects messages until close. */
+/** Opens a WebSocket subscriber and collects messages (JSON) and other texts until close. */
 export function subscribe(stack, sessionId, token = stack.clerk) {
   const url = `ws://127.0.0.1:${stack.wPort}/ipp/v1/sessions/${sessionId}/events?token=${encodeURIComponent(token)}`;
   const ws = new WebSocket(url);
   const messages = [];
+  const texts = [];
   const closed = new Promise((resolve) => ws.addEventListener('close', (e) => resolve({ code: e.code })));
   const opened = new Promise((resolve, reject) => { ws.addEventListener('open', resolve); ws.addEventListener('error', reject); });
-  ws.addEventListener('message', (e) => messages.push(JSON.parse(e.data)));
-  return { ws, messages, closed, opened };
+  ws.addEventListener('message', (e) => {
+    try {
+      messages.push(JSON.parse(e.data));
+    } catch {
+      texts.push(e.data);
+    }
+  });
+  return { ws, messages, texts, closed, opened };
 }

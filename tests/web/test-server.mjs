@@ -21,9 +21,13 @@ export const SESS = {
   big: U(6), //        order_amount 2^53 − 1
   wsTokenEnded: U(7), // WS: CREATED, then closed 4401 (token expired); polls answer 401
   wsFlaky: U(8), //    WS: every socket sends CREATED and drops 100 ms later; polls answer CREATED
+  finalNoOrder: U(9), // WS: FINALIZED whose session has no order_id yet, but whose state has it
+  cancelLost: U(10), // PUT cancel: the first answer comes after 1.5 s (the client gave up), then 409
+  wsSilent: U(11), //  WS: the first socket sends CREATED, then silence (half-open: pings unanswered); the next is as usual
 };
+const LOST_DEVICE = U(901); // DELETE: the first answer comes after 1.5 s, then 404
 const DEVICE = U(900);
-const log = { idempotencyKeys: [], polls: [], wsConnections: {}, authHeaders: [] };
+const log = { idempotencyKeys: [], createTimes: [], polls: [], wsConnections: {}, authHeaders: [], wsPings: {} };
 const counters = new Map();
 const bump = (k) => { const n = (counters.get(k) ?? 0) + 1; counters.set(k, n); return n; };
 
@@ -56,7 +60,7 @@ const server = createServer(async (req, res) => {
   log.authHeaders.push(req.headers.authorization ?? null);
 
   if (p === '/_test/log') return send(res, 200, log);
-  if (p === '/_test/reset') { counters.clear(); log.idempotencyKeys = []; log.polls = []; log.wsConnections = {}; log.authHeaders = []; return send(res, 200, { ok: true }); }
+  if (p === '/_test/reset') { counters.clear(); log.idempotencyKeys = []; log.createTimes = []; log.polls = []; log.wsConnections = {}; log.authHeaders = []; log.wsPings = {}; return send(res, 200, { ok: true }); }
 
   const auth = req.headers.authorization ?? '';
   if (auth === 'Bearer expired') return send(res, 401, problem(401, 'unauthorized', 'Unauthorized', 'token expired'));
@@ -79,7 +83,11 @@ const server = createServer(async (req, res) => {
   if (p === '/ipp/v1/sessions' && req.method === 'POST') {
     const key = req.headers['idempotency-key'] ?? null;
     log.idempotencyKeys.push(key);
+    log.createTimes.push(Date.now());
     const b = JSON.parse(body || '{}');
+    if (b.merchant_reference1 === 'rate-limited-once' && bump(`create:${key}`) === 1) {
+      return send(res, 429, problem(429, 'rate_limited', 'Too Many Requests', 'slow down'), { 'retry-after': '1' });
+    }
     if (b.merchant_reference1 === 'fail-once' && bump(`create:${key}`) === 1) {
       return send(res, 503, problem(503, 'upstream_unavailable', 'Upstream Unavailable', 'try again'));
     }
@@ -103,10 +111,21 @@ const server = createServer(async (req, res) => {
     if (id === SESS.missing) return send(res, 404, problem(404, 'not_found', 'Not Found', 'no such session'));
     if (id === SESS.slow) await new Promise((r) => setTimeout(r, 3000));
     if (id === SESS.big) return send(res, 200, session(id, 'FINALIZED', { order_amount: 9007199254740991, order_id: U(777), metadata_like: { a: 'b' } }));
+    if (id === SESS.cancelLost && counters.get(`cancel:${id}`)) return send(res, 200, session(id, 'CANCELLED'));
     return send(res, 200, session(id, 'CREATED'));
   }
   if ((m = p.match(/^\/ipp\/v1\/sessions\/([^/]+)\/cancel$/)) && req.method === 'PUT') {
-    return send(res, 200, session(decodeURIComponent(m[1]), 'CANCELLED'));
+    const id = decodeURIComponent(m[1]);
+    if (id === SESS.cancelLost) {
+      // Kustom cancels at once; the answer is late, and a second cancel finds it terminal.
+      if (bump(`cancel:${id}`) === 1) return setTimeout(() => send(res, 200, session(id, 'CANCELLED')), 1500);
+      return send(res, 409, problem(409, 'session_terminal', 'Conflict', 'the session is CANCELLED'));
+    }
+    return send(res, 200, session(id, 'CANCELLED'));
+  }
+  if (p === '/ipp/v1/devices/' + LOST_DEVICE && req.method === 'DELETE') {
+    if (bump(`delete:${p}`) === 1) return setTimeout(() => send(res, 204), 1500);
+    return send(res, 404, problem(404, 'not_found', 'Not Found', 'no such device'));
   }
   if (p === '/ipp/v1/devices') return send(res, 200, { content: [{ id: DEVICE, name: 'Till 1', platform: 'IOS', metadata: { simulated: 'true' } }], total_elements: 1, total_pages: 1, page_number: 0, page_size: 20, first: true, last: true, query: url.search });
   if (p.startsWith('/ipp/v1/devices/') && req.method === 'DELETE') return send(res, 204);
@@ -135,7 +154,13 @@ server.on('upgrade', (req, socket) => {
   const accept = createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
   socket.on('error', () => {});
-  socket.on('data', () => {}); // ignore client frames (close acks)
+  // Client frames: count text frames (heartbeat pings); a masked text frame is answered `pong`,
+  // except on the silent socket. Close acks and the rest are ignored.
+  socket.on('data', (buf) => {
+    if ((buf[0] & 0x0f) !== 0x1) return;
+    log.wsPings[id] = (log.wsPings[id] ?? 0) + 1;
+    if (!(id === SESS.wsSilent && n === 1) && !socket.destroyed) socket.write(wsFrame('pong'));
+  });
   const n = log.wsConnections[id];
   const later = (ms, f) => setTimeout(() => { if (!socket.destroyed) f(); }, ms);
   if (id === SESS.wsDrop && n === 1) {
@@ -147,6 +172,14 @@ server.on('upgrade', (req, socket) => {
   } else if (id === SESS.wsTokenEnded) {
     socket.write(wsFrame(JSON.stringify(message(id, 'CREATED'))));
     later(100, () => { socket.write(closeFrame(4401)); later(50, () => socket.end()); });
+  } else if (id === SESS.wsSilent && n === 1) {
+    // Half-open: nothing after the first message, no close, pings unanswered.
+    socket.write(wsFrame(JSON.stringify(message(id, 'CREATED'))));
+  } else if (id === SESS.finalNoOrder) {
+    const m = message(id, 'FINALIZED');
+    delete m.session.order_id;
+    socket.write(wsFrame(JSON.stringify(m)));
+    socket.write(closeFrame(1000));
   } else if (id === SESS.wsDecline) {
     socket.write(wsFrame(JSON.stringify(message(id, 'CREATED'))));
     later(100, () => socket.write(wsFrame(JSON.stringify(message(id, 'ACTIVE', { failure_reason: 'insufficient_funds', failed_attempts: 1 })))));

@@ -38,10 +38,17 @@ wire_enum!(
 );
 
 impl EventType {
-    /// True for the `ipp.` events kipp acts on.
+    /// True for the `ipp.` events (kipp treats any of them that names a session as a hint to
+    /// re-read it).
     #[must_use]
     pub fn is_ipp(&self) -> bool {
         self.as_str().starts_with("ipp.")
+    }
+
+    /// True for the IPP events kipp knows: their envelope and `data` must be readable.
+    #[must_use]
+    pub fn acted_on(&self) -> bool {
+        self.is_ipp() && self.is_known()
     }
 
     /// The session status an event announces (`None` for payment failures and
@@ -100,6 +107,17 @@ pub enum ParsedEvent {
     /// Any other event type (its envelope kept so it can be logged and acknowledged; its `data`
     /// is skipped, not decoded).
     Other(WebhookEvent<serde::de::IgnoredAny>),
+    /// An event kipp does not act on whose envelope it cannot read either (an id, merchant or
+    /// timestamp in a form kipp does not know): only its type. It is acknowledged all the same:
+    /// refusing it would only make Kustom redeliver it, again and again.
+    Foreign(EventType),
+}
+
+/// Just the `type` of a delivery (everything else skipped).
+#[derive(MapDeserialize)]
+struct TypeOnly {
+    #[serde(rename = "type")]
+    event_type: EventType,
 }
 
 /// Decodes a (verified) delivery body.
@@ -123,11 +141,40 @@ pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, CoreError> {
             data: serde::de::IgnoredAny,
         }));
     }
-    let head: WebhookEvent<serde::de::IgnoredAny> = serde_json::from_slice(body)?;
+    let head = match serde_json::from_slice::<WebhookEvent<serde::de::IgnoredAny>>(body) {
+        Ok(head) => head,
+        Err(e) => {
+            // An envelope kipp cannot read: an error only for the events kipp acts on.
+            return match serde_json::from_slice::<TypeOnly>(body) {
+                Ok(t) if !t.event_type.acted_on() => Ok(ParsedEvent::Foreign(t.event_type)),
+                _ => Err(e.into()),
+            };
+        }
+    };
     if !head.event_type.is_ipp() {
         return Ok(ParsedEvent::Other(head));
     }
-    Ok(ParsedEvent::Ipp(full?))
+    match full {
+        Ok(e) => Ok(ParsedEvent::Ipp(e)),
+        // A future `ipp.*` event without a session (a device event, say) is not one kipp acts on.
+        Err(_) if !head.event_type.acted_on() && !has_session_id(body) => Ok(ParsedEvent::Other(head)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// True when the body's `data` names a session (its `session_id` is a string).
+fn has_session_id(body: &[u8]) -> bool {
+    #[derive(MapDeserialize)]
+    struct Data {
+        #[serde(default)]
+        session_id: Option<String>,
+    }
+    #[derive(MapDeserialize)]
+    struct WithData {
+        #[serde(default)]
+        data: Option<Data>,
+    }
+    serde_json::from_slice::<WithData>(body).is_ok_and(|w| w.data.is_some_and(|d| d.session_id.is_some()))
 }
 
 /// Formats 16 random bytes as a `kevt_` id (22 base62 characters, like Kustom's).

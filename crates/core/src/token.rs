@@ -175,6 +175,19 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, unix seconds.
     pub exp: i64,
+    /// The ids of the tokens that minted this one through the worker's admin route, the
+    /// direct minter last (at most [`MAX_MINT_DEPTH`]): revoking any of them revokes this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by: Vec<String>,
+}
+
+/// Most ancestors a minted token records (`Claims::by`); a token with that many mints no more.
+pub const MAX_MINT_DEPTH: usize = 4;
+
+/// True for a token id: 1–64 characters of `[A-Za-z0-9_-]`.
+#[must_use]
+pub fn is_jti(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Claims {
@@ -188,12 +201,29 @@ impl Claims {
             loc,
             iat: now,
             exp: now.saturating_add(ttl),
+            by: Vec::new(),
         }
     }
 
+    /// Claims for a token minted by the holder of `minter`: it records the minter and the
+    /// minter's own ancestors, so that revoking any of them revokes it. `None` when `minter`
+    /// already has [`MAX_MINT_DEPTH`] ancestors.
+    #[must_use]
+    pub fn minted_by(mut self, minter: &Claims) -> Option<Self> {
+        if minter.by.len() >= MAX_MINT_DEPTH {
+            return None;
+        }
+        self.by = minter.by.iter().cloned().chain([minter.jti.clone()]).collect();
+        Some(self)
+    }
+
+    /// True when `is_revoked` names this token's id or the id of a token it was minted by.
+    pub fn is_revoked(&self, is_revoked: impl Fn(&str) -> bool) -> bool {
+        is_revoked(&self.jti) || self.by.iter().any(|j| is_revoked(j))
+    }
+
     fn jti_ok(&self) -> bool {
-        (1..=64).contains(&self.jti.len())
-            && self.jti.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        is_jti(&self.jti) && self.by.len() <= MAX_MINT_DEPTH && self.by.iter().all(|j| is_jti(j))
     }
 }
 
@@ -320,6 +350,31 @@ mod tests {
         assert_eq!(verify(&key(), "kipp2.abc.def", NOW), Err(TokenError::Malformed));
         assert_eq!(verify(&key(), "", NOW), Err(TokenError::Malformed));
         assert_eq!(verify(&key(), &"a".repeat(5000), NOW), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_minted_token_records_its_minters_and_is_revoked_with_any_of_them() {
+        let root = Claims::new(Role::Admin, None, NOW, 3600, [1; 16]);
+        let child = Claims::new(Role::Admin, None, NOW, 60, [2; 16]).minted_by(&root).unwrap();
+        let grandchild = Claims::new(Role::Clerk, None, NOW, 60, [3; 16]).minted_by(&child).unwrap();
+        assert_eq!(grandchild.by, vec![root.jti.clone(), child.jti.clone()]);
+        let t = mint(&key(), &grandchild).unwrap();
+        let back = verify(&key(), &t, NOW).unwrap();
+        assert_eq!(back, grandchild, "the chain survives signing");
+        for revoked in [&root.jti, &child.jti, &grandchild.jti] {
+            assert!(back.is_revoked(|j| j == revoked.as_str()), "{revoked}");
+        }
+        assert!(!back.is_revoked(|j| j == "someone-else"));
+        // Tokens minted before this field (no `by`) still verify.
+        assert!(verify(&key(), &mint(&key(), &root).unwrap(), NOW).unwrap().by.is_empty());
+        let mut deep = root;
+        for i in 0..MAX_MINT_DEPTH {
+            deep = Claims::new(Role::Admin, None, NOW, 60, [10 + i as u8; 16]).minted_by(&deep).unwrap();
+        }
+        assert!(Claims::new(Role::Admin, None, NOW, 60, [99; 16]).minted_by(&deep).is_none(), "no deeper");
+        let mut bad = Claims::new(Role::Clerk, None, NOW, 60, [4; 16]);
+        bad.by = vec!["not a jti".into()];
+        assert_eq!(mint(&key(), &bad), Err(TokenError::BadClaims));
     }
 
     #[test]

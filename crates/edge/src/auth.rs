@@ -36,8 +36,13 @@ pub fn authenticate(
         };
         Problem::new(401, e.code(), "Unauthorized", detail)
     })?;
-    if is_revoked(&claims.jti) {
-        return Err(Problem::new(401, "token_revoked", "Unauthorized", "the token has been revoked"));
+    if claims.is_revoked(is_revoked) {
+        return Err(Problem::new(
+            401,
+            "token_revoked",
+            "Unauthorized",
+            "the token, or one that issued it, has been revoked",
+        ));
     }
     Ok(claims)
 }

@@ -46,6 +46,17 @@ pub fn stub(env: &Env, binding: &str, name: &str) -> worker::Result<Stub> {
 extern "C" {
     #[wasm_bindgen(js_name = objectStub, catch)]
     fn object_stub(env: &Env, binding: &str, name: &str) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+
+    #[wasm_bindgen(js_name = autoPong)]
+    fn auto_pong_js(state: &wasm_bindgen::JsValue);
+}
+
+/// Has the runtime answer `ping` with `pong` on the object's WebSockets, without waking it
+/// (see `js/env.js`).
+pub fn auto_pong(state: worker::State) -> worker::State {
+    let raw = state._inner();
+    auto_pong_js(&raw);
+    worker::State::from(raw)
 }
 
 /// The object named `name` of `binding` seen through its RPC methods (`T`: the extern type of

@@ -3,8 +3,9 @@
 //! The key is the client's `Idempotency-Key` (1–255 visible ASCII characters) or, when absent,
 //! derived from the token id and the exact body. A derived key only joins a resent request to a
 //! create that is still in flight or whose outcome is unknown; once that create finished, the
-//! same cart again is a new sale (see `is_derived`). Keys are scoped by token role/id so two
-//! tokens cannot read each other's sessions through a guessed key. Records live in the
+//! same cart again is a new sale (see `is_derived`). A client's key is scoped by the token's
+//! location scope (what the token may read anyway), a derived key by the token id (see
+//! `storage_key`). Records live in the
 //! device's Durable Object (the cart names the device, and Kustom lets a device hold one open
 //! session, which is what makes a retried create safe: see docs/decisions.md).
 
@@ -28,7 +29,13 @@ fn h(parts: &[&[u8]]) -> String {
 }
 
 /// The storage key for a create: from the client's key or derived from the body.
-pub fn storage_key(client_key: Option<&str>, jti: &str, body: &[u8]) -> Result<String, Problem> {
+///
+/// A client's key is scoped by what the token may see (its location, or `*` for none), not by
+/// the token itself: a retry sent with a refreshed token (a `getToken` that mints, a clerk who
+/// signed in again) is still the same create, and must not become a second sale. Any token of
+/// that scope may read the session anyway. A derived key stays scoped by the token id: two
+/// tokens sending the same cart are two sales.
+pub fn storage_key(client_key: Option<&str>, scope: Option<&str>, jti: &str, body: &[u8]) -> Result<String, Problem> {
     match client_key {
         Some(k) => {
             if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| b.is_ascii_graphic()) {
@@ -38,7 +45,7 @@ pub fn storage_key(client_key: Option<&str>, jti: &str, body: &[u8]) -> Result<S
                     "must be 1-255 visible ASCII characters",
                 )]));
             }
-            Ok(format!("idem:k:{}", h(&[jti.as_bytes(), k.as_bytes()])))
+            Ok(format!("idem:k:{}", h(&[b"scope", scope.unwrap_or("*").as_bytes(), k.as_bytes()])))
         }
         None => Ok(format!("idem:d:{}", h(&[jti.as_bytes(), body]))),
     }
@@ -167,14 +174,21 @@ mod tests {
 
     #[test]
     fn keys() {
-        let a = storage_key(Some("abc-1"), "j1", b"{}").unwrap();
-        assert_eq!(a, storage_key(Some("abc-1"), "j1", b"{\"other\":1}").unwrap());
-        assert_ne!(a, storage_key(Some("abc-1"), "j2", b"{}").unwrap());
-        assert_ne!(storage_key(None, "j1", b"{}").unwrap(), storage_key(None, "j1", b"{ }").unwrap());
-        assert_eq!(storage_key(Some("has space"), "j", b"").unwrap_err().status, Some(400));
-        assert!(storage_key(Some(&"x".repeat(256)), "j", b"").is_err());
+        let a = storage_key(Some("abc-1"), None, "j1", b"{}").unwrap();
+        assert_eq!(a, storage_key(Some("abc-1"), None, "j1", b"{\"other\":1}").unwrap());
+        // The same key from another token of the same scope (a refreshed token) is the same create.
+        assert_eq!(a, storage_key(Some("abc-1"), None, "j2", b"{}").unwrap());
+        let at_l = storage_key(Some("abc-1"), Some("loc-1"), "j1", b"{}").unwrap();
+        assert_eq!(at_l, storage_key(Some("abc-1"), Some("loc-1"), "j2", b"{}").unwrap());
+        assert_ne!(a, at_l, "another scope is another create");
+        assert_ne!(at_l, storage_key(Some("abc-1"), Some("loc-2"), "j1", b"{}").unwrap());
+        // A derived key stays the token's own.
+        assert_ne!(storage_key(None, None, "j1", b"{}").unwrap(), storage_key(None, None, "j2", b"{}").unwrap());
+        assert_ne!(storage_key(None, None, "j1", b"{}").unwrap(), storage_key(None, None, "j1", b"{ }").unwrap());
+        assert_eq!(storage_key(Some("has space"), None, "j", b"").unwrap_err().status, Some(400));
+        assert!(storage_key(Some(&"x".repeat(256)), None, "j", b"").is_err());
         assert_eq!(body_hash(b"a"), body_hash(b"a"));
-        assert!(is_derived(&storage_key(None, "j1", b"{}").unwrap()));
+        assert!(is_derived(&storage_key(None, None, "j1", b"{}").unwrap()));
         assert!(!is_derived(&a));
     }
 

@@ -215,9 +215,14 @@ pub fn prepare(
             let r = match op {
                 O::GetDevice => req(&GetDevice(id.clone()), mid)?,
                 O::UpdateDevice => {
-                    let b: UpdateDeviceRequest = body_of(body)?;
-                    // A scoped admin may not move a device to another location.
+                    let mut b: UpdateDeviceRequest = body_of(body)?;
+                    // A scoped admin may not move a device to another location, nor out of every
+                    // location: the PUT replaces the whole device, so a body without
+                    // `location_id` would leave it in none, out of reach of every scoped token.
                     same_loc(scope, b.location_id.as_ref())?;
+                    if let Some(s) = scope {
+                        b.location_id = Some(s.clone());
+                    }
                     req(&UpdateDevice { id: id.clone(), body: b }, mid)?
                 }
                 _ => req(&DeleteDevice(id.clone()), mid)?,

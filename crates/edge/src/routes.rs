@@ -503,7 +503,12 @@ async fn create_session(
     body: &[u8],
 ) -> Result<Response> {
     let client_key = req.header("idempotency-key")?;
-    let key = match idem::storage_key(client_key.as_deref(), &claims.jti, body) {
+    let key = match idem::storage_key(
+        client_key.as_deref(),
+        claims.loc.as_ref().map(LocationId::as_str),
+        &claims.jti,
+        body,
+    ) {
         Ok(k) => k,
         Err(p) => return Ok(fail(ctx, p)),
     };
@@ -579,7 +584,9 @@ async fn events(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, id: 
     // The token's id and expiry go with the subscription: the object closes the socket when the
     // token expires or is revoked (a WebSocket otherwise outlives its token).
     let exp = claims.exp.to_string();
-    let mut extra = vec![(session::H_JTI, claims.jti.as_str()), (session::H_EXP, exp.as_str())];
+    let by = claims.by.join(" ");
+    let mut extra =
+        vec![(session::H_JTI, claims.jti.as_str()), (session::H_EXP, exp.as_str()), (session::H_BY, by.as_str())];
     let upgrade = req.header("upgrade")?;
     if upgrade.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
         extra.push(("upgrade", "websocket"));
@@ -661,11 +668,13 @@ async fn mint(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<
     if ttl == 0 || ttl > token::MAX_TTL_SECS {
         return Ok(fail(ctx, field("ttl_seconds", "out_of_range", "must be from 1 to 2678400")));
     }
-    // A minted token never outlives its minter: a stolen short-lived admin token cannot be
-    // turned into long-lived ones that survive its revocation or expiry.
+    // A minted token never outlives its minter, and records it (with the minter's own
+    // minters): revoking a stolen admin token revokes every token minted with it, too.
     let now = now_ms() / 1000;
     let ttl = ttl.min(u64::try_from(minter.exp.saturating_sub(now)).unwrap_or(0).max(1));
-    let claims = Claims::new(role, loc, now, ttl, http::random16());
+    let Some(claims) = Claims::new(role, loc, now, ttl, http::random16()).minted_by(&minter) else {
+        return Ok(fail(ctx, auth::forbidden("a token minted through this route four times over mints no more")));
+    };
     let Ok(t) = token::mint(&cfg.token_key, &claims) else { return Ok(fail(ctx, Problem::from_status(500))) };
     Ok(json(200, &Minted { token: t, jti: claims.jti, expires_at: claims.exp }))
 }
@@ -690,10 +699,7 @@ async fn revoke(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Resul
         Ok(b) => b,
         Err(e) => return Ok(fail(ctx, Problem::validation(vec![e]))),
     };
-    if b.jti.is_empty()
-        || b.jti.len() > 64
-        || !b.jti.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    {
+    if !token::is_jti(&b.jti) {
         return Ok(fail(ctx, field("jti", "invalid", "must be a token id")));
     }
     let exp = now_ms() / 1000 + i64::try_from(token::MAX_TTL_SECS).unwrap_or(0);

@@ -15,7 +15,7 @@ use kipp_core::validate::FieldError;
 use wasm_bindgen::JsValue;
 
 use crate::client::{idempotency_key, Call};
-use crate::convert::opt_string;
+use crate::convert::{opt_string, wrong_type};
 use crate::decode;
 use crate::error::Failure;
 use crate::write::JsonWriter;
@@ -46,14 +46,24 @@ pub fn validate_session(request: &JsValue) -> Vec<FieldError> {
     }
 }
 
-/// `formatAmount`.
-pub fn format(minor: f64, currency: &str, locale: Option<String>) -> Result<String, Failure> {
+/// `formatAmount(minor, currency, locale?)` with the arguments as the caller gave them: a
+/// number (not a numeric string, `null` or a BigInt), a currency string and an optional locale
+/// string; anything else is a `validation_failed` at its name.
+pub fn format(minor: &JsValue, currency: &JsValue, locale: &JsValue) -> Result<String, Failure> {
     let max = MAX_AMOUNT as f64;
+    let minor = minor.as_f64().ok_or_else(|| wrong_type("minor", "must be a number of minor units"))?;
     if !minor.is_finite() || minor.fract() != 0.0 || minor.abs() > max {
         return Err(invalid("minor", "invalid", "must be an integer number of minor units within ±2^53"));
     }
-    let cur = Currency::parse(currency)
-        .map_err(|_| invalid("currency", "invalid", "must be an ISO 4217 currency code such as SEK"))?;
+    let cur = currency
+        .as_string()
+        .and_then(|c| Currency::parse(&c).ok())
+        .ok_or_else(|| invalid("currency", "invalid", "must be an ISO 4217 currency code such as SEK"))?;
+    let locale = if locale.is_undefined() || locale.is_null() {
+        None
+    } else {
+        Some(locale.as_string().ok_or_else(|| wrong_type("locale", "must be a BCP 47 language tag string"))?)
+    };
     Ok(format_amount(minor as i64, &cur, locale.as_deref().unwrap_or("en")))
 }
 
@@ -61,14 +71,14 @@ pub fn format(minor: f64, currency: &str, locale: Option<String>) -> Result<Stri
 /// every retry reuses.
 pub fn create_session(request: JsValue, options: JsValue) -> Result<Call, Failure> {
     let body = decode_with(&request, decode::create_session)?;
-    let key = match opt_string(&options, "idempotencyKey") {
+    let key = match opt_string(&options, "idempotencyKey")? {
         // The worker's rule (crates/edge idem): the key goes out in a header.
         Some(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => k,
         Some(_) => return Err(invalid("idempotencyKey", "invalid", "must be 1-255 visible ASCII characters")),
         None => idempotency_key()?,
     };
     let location_id =
-        opt_string(&options, "location_id").map(|l| parse_id(&l, "location_id", LocationId::parse)).transpose()?;
+        opt_string(&options, "location_id")?.map(|l| parse_id(&l, "location_id", LocationId::parse)).transpose()?;
     Call::op(&CreateSession { body, location_id }, Some(key))
 }
 

@@ -68,7 +68,7 @@ impl Call {
 /// jittered backoff honouring `Retry-After`, one more `getToken` after a 401, error answers
 /// into `KippError`s.
 pub fn connect(options: &JsValue) -> Result<JsValue, Failure> {
-    let base = match opt_string(options, "baseUrl") {
+    let base = match opt_string(options, "baseUrl")? {
         Some(b) => b,
         None => location_origin().ok_or_else(|| field("baseUrl", "required", "is required outside a browser page"))?,
     };
@@ -77,13 +77,13 @@ pub fn connect(options: &JsValue) -> Result<JsValue, Failure> {
     if !(get_token.is_undefined() || get_token.is_null() || get_token.is_function()) {
         return Err(field("getToken", "invalid", "must be a function"));
     }
-    let token = opt_string(options, "token").filter(|t| !t.is_empty());
-    let timeout_ms = match opt_f64(options, "timeoutMs") {
+    let token = opt_string(options, "token")?.filter(|t| !t.is_empty());
+    let timeout_ms = match opt_f64(options, "timeoutMs")? {
         Some(t) if t.is_finite() && t >= 1.0 => t,
         Some(_) => return Err(field("timeoutMs", "out_of_range", "must be a number of milliseconds ≥ 1")),
         None => DEFAULT_TIMEOUT_MS,
     };
-    let retries = match opt_f64(options, "retries") {
+    let retries = match opt_f64(options, "retries")? {
         Some(r) if (0.0..=10.0).contains(&r) && r.fract() == 0.0 => r as u32,
         Some(_) => return Err(field("retries", "out_of_range", "must be an integer from 0 to 10")),
         None => DEFAULT_RETRIES,

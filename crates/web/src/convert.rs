@@ -14,22 +14,30 @@ pub fn to_js<T: ToJson + ?Sized>(value: &T) -> Result<JsValue, Failure> {
         .map_err(|_| Failure::new("invalid_response", "could not serialize the value"))
 }
 
-/// Reads an optional string property (`undefined`/`null` → `None`).
-#[must_use]
-pub fn opt_string(obj: &JsValue, key: &str) -> Option<String> {
-    if !obj.is_object() {
-        return None;
+/// Reads an optional string property: `undefined`/`null` (or no object) → `None`; a value of
+/// any other type is a `validation_failed` at `key`, never silently dropped (a number given as an
+/// `idempotencyKey` must not become a fresh random key).
+pub fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, Failure> {
+    let v = prop(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
     }
-    js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok().and_then(|v| v.as_string())
+    v.as_string().map(Some).ok_or_else(|| wrong_type(key, "must be a string"))
 }
 
-/// Reads an optional number property.
-#[must_use]
-pub fn opt_f64(obj: &JsValue, key: &str) -> Option<f64> {
-    if !obj.is_object() {
-        return None;
+/// Reads an optional number property, as [`opt_string`] does.
+pub fn opt_f64(obj: &JsValue, key: &str) -> Result<Option<f64>, Failure> {
+    let v = prop(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
     }
-    js_sys::Reflect::get(obj, &JsValue::from_str(key)).ok().and_then(|v| v.as_f64())
+    v.as_f64().map(Some).ok_or_else(|| wrong_type(key, "must be a number"))
+}
+
+/// `validation_failed` at `path` with code `invalid_type`.
+#[must_use]
+pub fn wrong_type(path: &str, message: &str) -> Failure {
+    Failure::validation(vec![kipp_core::validate::FieldError::new(path, "invalid_type", message)])
 }
 
 /// Reads an optional property of any type (`undefined` when missing).

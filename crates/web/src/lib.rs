@@ -161,6 +161,10 @@ impl Runtime {
             return rejected(f);
         }
         let timeout = match opt_f64(&options, "timeoutMs") {
+            Err(f) => return rejected(f),
+            Ok(t) => t,
+        };
+        let timeout = match timeout {
             Some(t) if t.is_finite() && t >= 0.0 => t,
             Some(_) => {
                 return rejected(Failure::validation(vec![kipp_core::validate::FieldError::new(
@@ -207,8 +211,13 @@ pub fn validate_session(#[wasm_bindgen(unchecked_param_type = "CreateSessionRequ
     convert::to_js(errors.as_slice()).unwrap_or_else(|_| js_sys::Array::new().into())
 }
 
-/// Formats minor units for display: `formatAmount(12900, "SEK", "sv-SE")` → `129,00 kr`.
+/// Formats minor units for display: `formatAmount(12900, "SEK", "sv-SE")` → `129,00 kr` (with
+/// a no-break space, as `Intl.NumberFormat` writes it).
 #[wasm_bindgen(js_name = formatAmount)]
-pub fn format_amount(minor: f64, currency: &str, locale: Option<String>) -> Result<String, JsValue> {
-    Ok(api::format(minor, currency, locale)?)
+pub fn format_amount(
+    #[wasm_bindgen(unchecked_param_type = "MinorUnits")] minor: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] currency: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "string")] locale: Option<JsValue>,
+) -> Result<String, JsValue> {
+    Ok(api::format(&minor, &currency, &locale.unwrap_or(JsValue::UNDEFINED))?)
 }

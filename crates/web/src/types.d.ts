@@ -22,17 +22,20 @@ export type EnrollmentStatus = "PENDING" | "CONSUMED" | "EXPIRED" | "CANCELLED";
 export type EnrollmentTtl = "TWO_HOURS" | "TWENTY_FOUR_HOURS" | "FORTY_EIGHT_HOURS" | "SEVENTY_TWO_HOURS";
 export type Role = "clerk" | "admin";
 
+// Optional properties of what callers pass in accept an explicit `undefined` too (as the runtime
+// does), so they type-check under `exactOptionalPropertyTypes`.
+
 /** One order line. `total_amount` = quantity × unit_price − total_discount_amount; tax is included. */
 export interface OrderItem {
-  type?: "physical" | "discount";
-  reference?: string;
+  type?: "physical" | "discount" | undefined;
+  reference?: string | undefined;
   name: string;
-  quantity?: number;
+  quantity?: number | undefined;
   unit_price: MinorUnits;
   total_amount: MinorUnits;
   /** Basis points: 2500 = 25 %. */
   tax_rate: number;
-  total_discount_amount?: MinorUnits;
+  total_discount_amount?: MinorUnits | undefined;
   total_tax_amount: MinorUnits;
 }
 
@@ -41,11 +44,11 @@ export interface CreateSessionRequest {
   device_id: string;
   order_amount: MinorUnits;
   purchase_currency: string;
-  purchase_started_at?: Timestamp;
+  purchase_started_at?: Timestamp | undefined;
   order_tax_amount: MinorUnits;
-  merchant_reference1?: string;
-  merchant_reference2?: string;
-  merchant_data?: string;
+  merchant_reference1?: string | undefined;
+  merchant_reference2?: string | undefined;
+  merchant_data?: string | undefined;
   order_items: OrderItem[];
 }
 
@@ -102,12 +105,12 @@ export interface Location {
 
 export interface LocationRequest {
   name: string;
-  street_address?: string;
-  street_address2?: string;
-  postal_code?: string;
-  city?: string;
+  street_address?: string | undefined;
+  street_address2?: string | undefined;
+  postal_code?: string | undefined;
+  city?: string | undefined;
   /** ISO 3166-1 alpha-2, e.g. `SE`. */
-  country?: string;
+  country?: string | undefined;
 }
 
 export interface Enrollment {
@@ -121,17 +124,17 @@ export interface Enrollment {
 }
 
 export interface CreateEnrollmentRequest {
-  metadata?: Metadata;
+  metadata?: Metadata | undefined;
   /** Lifetime in milliseconds (10 000 – 259 200 000); or give `ttl`. */
-  expires_in?: number;
-  ttl?: EnrollmentTtl;
-  location_id?: string;
+  expires_in?: number | undefined;
+  ttl?: EnrollmentTtl | undefined;
+  location_id?: string | undefined;
 }
 
 export interface UpdateDeviceRequest {
-  name?: string;
-  metadata?: Metadata;
-  location_id?: string;
+  name?: string | undefined;
+  metadata?: Metadata | undefined;
+  location_id?: string | undefined;
 }
 
 export interface Page<T> {
@@ -146,24 +149,24 @@ export interface Page<T> {
 
 export interface PageOptions {
   /** Zero-based. */
-  page_number?: number;
+  page_number?: number | undefined;
   /** 1–100, default 20. */
-  page_size?: number;
+  page_size?: number | undefined;
 }
 
 export interface DeviceFilter extends PageOptions {
-  location_id?: string;
+  location_id?: string | undefined;
   /** `key:value` filters (at most 5). */
-  metadata?: string[];
+  metadata?: string[] | undefined;
 }
 
 export interface EnrollmentFilter extends DeviceFilter {
-  include_consumed?: boolean;
+  include_consumed?: boolean | undefined;
 }
 
 export interface SimulatedDeviceOptions {
-  location_id?: string;
-  metadata?: Metadata;
+  location_id?: string | undefined;
+  metadata?: Metadata | undefined;
 }
 
 /** `GET /kipp/v1/me`: who the token is. */
@@ -177,9 +180,9 @@ export interface Me {
 
 export interface IssueTokenRequest {
   role: Role;
-  location_id?: string;
+  location_id?: string | undefined;
   /** Lifetime in seconds (default 43 200 = 12 h). */
-  ttl_seconds?: number;
+  ttl_seconds?: number | undefined;
 }
 
 export interface IssuedToken {
@@ -198,33 +201,37 @@ export interface FieldError {
 
 export interface KippClientOptions {
   /** The edge worker, e.g. `https://pos.example.com` (default: the page's origin). */
-  baseUrl?: string;
+  baseUrl?: string | undefined;
   /** A kipp POS token (`kipp1.…`). */
-  token?: string;
+  token?: string | undefined;
   /** Called before every request (and once more after a 401); return a fresh token. */
-  getToken?: () => string | Promise<string>;
+  getToken?: () => string | Promise<string> | undefined;
   /** Time limit per HTTP attempt, ms (default 15 000). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Extra attempts for calls safe to repeat (default 2). */
-  retries?: number;
+  retries?: number | undefined;
 }
 
 export interface CreateSessionOptions {
-  /** Sent as `Idempotency-Key` (1–255 visible ASCII characters); a random one is made (and reused on retries) when absent. */
-  idempotencyKey?: string;
-  location_id?: string;
+  /**
+   * Sent as `Idempotency-Key` (1–255 visible ASCII characters); a random one is made (and reused
+   * on retries) when absent. A failed create carries the key it sent as `error.idempotencyKey`:
+   * pass it back here to retry the same sale.
+   */
+  idempotencyKey?: string | undefined;
+  location_id?: string | undefined;
 }
 
 export interface WaitOptions {
   /** Give up after this many ms with a `timeout` KippError (default 900 000 = the session lifetime). */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  onUpdate?: (session: Session, state: SessionState) => void;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onUpdate?: (session: Session, state: SessionState) => void | undefined;
 }
 
 export interface WatchOptions {
   /** Called for every failure; `error.retryable` says whether watching goes on. */
-  onError?: (error: KippError) => void;
+  onError?: (error: KippError) => void | undefined;
 }
 
 /**
@@ -238,6 +245,7 @@ export interface WatchOptions {
  * - `aborted`: the caller's AbortSignal fired or the watch was closed.
  * - `invalid_response`: the server answered something that is not JSON.
  * - `http_error`: any other HTTP status, and the worker's own 500 `config_missing` (not retryable).
+ * - `not_initialized`: `new KippClient()` before `await init()`.
  */
 export type KippErrorCode =
   | "validation_failed"
@@ -254,7 +262,8 @@ export type KippErrorCode =
   | "aborted"
   | "network"
   | "invalid_response"
-  | "http_error";
+  | "http_error"
+  | "not_initialized";
 
 /** Every failure of the package is thrown (or passed to `onError`) as a KippError. */
 export class KippError extends Error {
@@ -267,6 +276,8 @@ export class KippError extends Error {
   readonly retryable: boolean;
   /** Quote this in a support request. */
   readonly requestId: string | null;
+  /** On a failed `createSession`: the `Idempotency-Key` it sent; retry with it to retry the same sale. */
+  readonly idempotencyKey?: string;
 }
 
 /**

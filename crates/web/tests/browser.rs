@@ -30,10 +30,15 @@ const fn sid(n: u32) -> &'static str {
         6 => "00000000-0000-4000-8000-000000000006",
         7 => "00000000-0000-4000-8000-000000000007",
         8 => "00000000-0000-4000-8000-000000000008",
+        9 => "00000000-0000-4000-8000-000000000009",
+        10 => "00000000-0000-4000-8000-000000000010",
+        11 => "00000000-0000-4000-8000-000000000011",
         _ => "00000000-0000-4000-8000-000000000404",
     }
 }
 const DEVICE: &str = "00000000-0000-4000-8000-000000000900";
+/// A device whose first DELETE is answered late (after the client gave up) and the next 404.
+const LOST_DEVICE: &str = "00000000-0000-4000-8000-000000000901";
 
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = Object::new();
@@ -159,15 +164,15 @@ fn validate_session_runs_core_rules() {
 
 #[wasm_bindgen_test]
 fn format_amount_formats_and_throws_kipp_error() {
-    assert_eq!(format_amount(12900.0, "SEK", Some("sv-SE".into())).unwrap(), "129,00\u{a0}kr");
-    assert_eq!(format_amount(123_456_789.0, "USD", None).unwrap(), "$1,234,567.89");
-    assert_eq!(format_amount(500.0, "JPY", Some("ja".into())).unwrap(), "¥500");
-    let e = format_amount(1.5, "SEK", None).unwrap_err();
+    assert_eq!(format_amount(n(12900.0), s("SEK"), Some(s("sv-SE"))).unwrap(), "129,00\u{a0}kr");
+    assert_eq!(format_amount(n(123_456_789.0), s("USD"), None).unwrap(), "$1,234,567.89");
+    assert_eq!(format_amount(n(500.0), s("JPY"), Some(s("ja"))).unwrap(), "¥500");
+    let e = format_amount(n(1.5), s("SEK"), None).unwrap_err();
     assert!(e.is_instance_of::<js_sys::Error>());
     assert_eq!(get(&e, "name").as_string().unwrap(), "KippError");
     assert_eq!(code(&e), "validation_failed");
     assert_eq!(get(&e, "retryable"), JsValue::FALSE);
-    let e = format_amount(1.0, "XYZ", None).unwrap_err();
+    let e = format_amount(n(1.0), s("XYZ"), None).unwrap_err();
     assert_eq!(get(&Array::from(&get(&e, "fieldErrors")).get(0), "path").as_string().unwrap(), "currency");
 }
 
@@ -634,6 +639,166 @@ async fn watch_close_stops_polling() {
     assert!(before >= 1);
     assert_eq!(before, after, "no polls after close()");
     assert_eq!(*count.borrow(), 1, "CREATED once, unchanged polls are not repeated");
+}
+
+/// Runs `body` as the body of an async JS function of `(c, base, sleep)`, as a JavaScript caller
+/// of kipp-web would write it; resolves with its result (panics when it throws).
+async fn run_js(c: &KippClient, body: &str) -> JsValue {
+    let f = Function::new_with_args(
+        "c, base",
+        &format!("const sleep = (ms) => new Promise((r) => setTimeout(r, ms)); return (async () => {{ {body} }})();"),
+    );
+    ok(f.call2(&JsValue::NULL, c.as_ref(), &s(BASE)).unwrap().unchecked_into()).await
+}
+
+// ---- review fixes (session 11) ---------------------------------------------------------------
+
+#[wasm_bindgen_test]
+fn format_amount_refuses_arguments_that_are_not_a_number_and_strings() {
+    let undefined = JsValue::UNDEFINED;
+    for (minor, currency, locale, path) in [
+        (JsValue::NULL, s("SEK"), undefined.clone(), "minor"),
+        (s("12900"), s("SEK"), undefined.clone(), "minor"),
+        (JsValue::TRUE, s("SEK"), undefined.clone(), "minor"),
+        (js_sys::BigInt::from(12900).into(), s("SEK"), undefined.clone(), "minor"),
+        (n(100.0), undefined.clone(), undefined.clone(), "currency"),
+        (n(100.0), n(752.0), undefined.clone(), "currency"),
+        (n(100.0), s("SEK"), n(123.0), "locale"),
+    ] {
+        let e = format_amount(minor.clone(), currency, Some(locale)).unwrap_err();
+        assert_eq!(code(&e), "validation_failed", "{minor:?}");
+        assert_eq!(get(&Array::from(&get(&e, "fieldErrors")).get(0), "path").as_string().unwrap(), path);
+    }
+    assert_eq!(format_amount(n(100.0), s("SEK"), Some(JsValue::NULL)).unwrap(), "SEK 1.00");
+}
+
+#[wasm_bindgen_test]
+async fn options_of_the_wrong_type_are_refused_not_dropped() {
+    reset().await;
+    // A number as the key would have been replaced by a random one: a retry by the caller with
+    // the same number would then have been a second sale.
+    let e = err(client("t", &[]).create_session(cart(1), Some(obj(&[("idempotencyKey", n(42.0))])))).await;
+    assert_eq!(code(&e), "validation_failed");
+    assert_eq!(get(&Array::from(&get(&e, "fieldErrors")).get(0), "path").as_string().unwrap(), "idempotencyKey");
+    assert_eq!(Array::from(&get(&test_log().await, "idempotencyKeys")).length(), 0, "nothing was sent");
+    for (key, value) in [("timeoutMs", s("5000")), ("retries", s("2")), ("token", n(1.0)), ("baseUrl", n(1.0))] {
+        let e = KippClient::new(obj(&[("baseUrl", s(BASE)), (key, value)])).unwrap_err();
+        assert_eq!(code(&e), "validation_failed", "{key}");
+    }
+    let e = err(client("t", &[]).wait_for_outcome(sid(2), Some(obj(&[("timeoutMs", s("100"))])))).await;
+    assert_eq!(code(&e), "validation_failed");
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_create_carries_its_idempotency_key_for_the_callers_retry() {
+    reset().await;
+    let c = client("t", &[]);
+    let body = cart(1);
+    Reflect::set(&body, &s("merchant_reference1"), &s("busy")).unwrap();
+    let e = err(c.create_session(body.clone(), None)).await;
+    assert_eq!(code(&e), "conflict");
+    let key = get(&e, "idempotencyKey").as_string().expect("the key the create sent");
+    assert_eq!(Array::from(&get(&test_log().await, "idempotencyKeys")).get(0).as_string().unwrap(), key);
+    assert_eq!(get(&err(c.get_session(sid(404))).await, "idempotencyKey"), JsValue::UNDEFINED, "calls without a key");
+}
+
+#[wasm_bindgen_test]
+async fn a_retry_after_is_never_cut_short() {
+    reset().await;
+    let c = client("t", &[("retries", n(1.0))]);
+    let body = cart(1);
+    Reflect::set(&body, &s("merchant_reference1"), &s("rate-limited-once")).unwrap();
+    ok(c.create_session(body, None)).await;
+    let times = Array::from(&get(&test_log().await, "createTimes"));
+    assert_eq!(times.length(), 2);
+    let gap = times.get(1).as_f64().unwrap() - times.get(0).as_f64().unwrap();
+    assert!(gap >= 1000.0, "the retry came {gap} ms after a Retry-After of 1 s");
+}
+
+#[wasm_bindgen_test]
+async fn get_token_may_return_any_thenable() {
+    reset().await;
+    let get_token = Function::new_no_args("return { then(resolve) { resolve('from-thenable'); } };");
+    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", get_token.into())])).unwrap();
+    ok(c.get_session(sid(2))).await;
+    let auth = Array::from(&get(&test_log().await, "authHeaders"));
+    assert_eq!(auth.get(0).as_string().unwrap(), "Bearer from-thenable");
+}
+
+#[wasm_bindgen_test]
+async fn a_get_token_that_hangs_does_not_outlive_the_deadline_or_the_signal() {
+    reset().await;
+    let hangs = Function::new_no_args("return new Promise(() => {});");
+    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", hangs.into())])).unwrap();
+    let e = err(c.wait_for_outcome(sid(3), Some(obj(&[("timeoutMs", n(300.0))])))).await;
+    assert_eq!(code(&e), "timeout");
+    let ctl = abort_after(300);
+    let e = err(c.wait_for_outcome(sid(3), Some(obj(&[("signal", ctl.signal().into())])))).await;
+    assert_eq!(code(&e), "aborted");
+    // A token that comes after the deadline opens no socket.
+    let late = Function::new_no_args("return new Promise((r) => setTimeout(() => r('late'), 800));");
+    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", late.into())])).unwrap();
+    let e = err(c.wait_for_outcome(sid(3), Some(obj(&[("timeoutMs", n(300.0))])))).await;
+    assert_eq!(code(&e), "timeout");
+    JsFuture::from(sleep(1_200)).await.unwrap();
+    let log = test_log().await;
+    assert_eq!(get(&get(&log, "wsConnections"), sid(3)), JsValue::UNDEFINED, "no socket after the deadline");
+    assert_eq!(Array::from(&get(&log, "authHeaders")).length(), 1, "only the log read reached the server");
+}
+
+#[wasm_bindgen_test]
+async fn a_retried_cancel_or_delete_whose_first_answer_was_lost_is_done() {
+    reset().await;
+    // The first attempt's answer comes after the client's 500 ms; Kustom had already acted, so
+    // the retry is refused (409 terminal, 404 gone): the call is done all the same.
+    let c = client("t", &[("timeoutMs", n(500.0)), ("retries", n(1.0))]);
+    let cancelled = ok(c.cancel_session(sid(10))).await;
+    assert_eq!(get(&cancelled, "status").as_string().unwrap(), "CANCELLED");
+    assert_eq!(ok(c.delete_device(LOST_DEVICE)).await, JsValue::UNDEFINED);
+    // Without a retry, a 409 is the answer.
+    reset().await;
+    let once = client("t", &[("retries", n(1.0))]);
+    JsFuture::from(c.cancel_session(sid(10))).await.ok();
+    assert_eq!(code(&err(once.cancel_session(sid(10))).await), "conflict");
+}
+
+#[wasm_bindgen_test]
+async fn a_finalized_session_carries_the_order_id_its_state_has() {
+    let c = client("t", &[]);
+    let done = ok(c.wait_for_outcome(sid(9), None)).await;
+    assert_eq!(get(&done, "status").as_string().unwrap(), "FINALIZED");
+    assert_eq!(get(&done, "order_id").as_string().unwrap(), "00000000-0000-4000-8000-000000000777");
+}
+
+#[wasm_bindgen_test]
+async fn disposing_a_watch_handle_stops_it() {
+    reset().await;
+    let c = client("t", &[]);
+    let polls = run_js(
+        &c,
+        "{ using h = c.watch('00000000-0000-4000-8000-000000000002', () => {}); await sleep(1500); }
+         const count = async () => (await (await fetch(base + '/_test/log')).json()).polls.length;
+         const before = await count();
+         await sleep(2500);
+         return [before, await count()];",
+    )
+    .await;
+    let polls = Array::from(&polls);
+    assert!(polls.get(0).as_f64().unwrap() >= 1.0);
+    assert_eq!(polls.get(0), polls.get(1), "no polls after the `using` block");
+}
+
+#[wasm_bindgen_test]
+async fn a_socket_that_goes_silent_is_pinged_and_replaced() {
+    reset().await;
+    // The first socket sends CREATED and then nothing, and never closes (half-open); its ping
+    // goes unanswered. The next socket brings FINALIZED.
+    let c = client("t", &[]);
+    let done = ok(c.wait_for_outcome(sid(11), Some(obj(&[("timeoutMs", n(60_000.0))])))).await;
+    assert_eq!(get(&done, "status").as_string().unwrap(), "FINALIZED");
+    let log = test_log().await;
+    assert_eq!(get(&get(&log, "wsConnections"), sid(11)).as_f64(), Some(2.0));
+    assert!(get(&get(&log, "wsPings"), sid(11)).as_f64().unwrap() >= 1.0, "the silent socket was pinged");
 }
 
 fn sleep(ms: i32) -> Promise {

@@ -113,3 +113,23 @@ fn parse_event_reads_ipp_events_whole_and_skips_other_data() {
     broken["merchant_id"] = 5.into();
     assert!(parse_event(broken.to_string().as_bytes()).is_err());
 }
+
+#[test]
+fn events_kipp_does_not_act_on_are_acknowledged_whatever_their_envelope() {
+    // Another Kustom event whose id, merchant or timestamp kipp cannot read: only its type.
+    let other = br#"{"id":"evt_1","merchant_id":"M-1","timestamp":"yesterday","type":"order.created","data":{}}"#;
+    assert_eq!(parse_event(other).unwrap(), ParsedEvent::Foreign(EventType::OrderCreated));
+    let future = br#"{"id":"x","type":"payout.sent"}"#;
+    assert!(matches!(parse_event(future).unwrap(), ParsedEvent::Foreign(t) if t.as_str() == "payout.sent"));
+    // A future IPP event without a session (a device event, say): ignored too.
+    let device = br#"{"id":"kevt_3","merchant_id":"DM1","timestamp":"2026-01-01T00:00:00Z","type":"ipp.device.registered","data":{"device_id":"d"}}"#;
+    assert!(
+        matches!(parse_event(device).unwrap(), ParsedEvent::Other(e) if e.event_type.as_str() == "ipp.device.registered")
+    );
+    // The events kipp acts on still need a readable envelope and data.
+    let known = br#"{"id":"evt_1","merchant_id":"DM1","timestamp":"2026-01-01T00:00:00Z","type":"ipp.session.created","data":{"session_id":"550e8400-e29b-41d4-a716-446655440000"}}"#;
+    assert!(parse_event(known).is_err());
+    let no_session = br#"{"id":"kevt_4","merchant_id":"DM1","timestamp":"2026-01-01T00:00:00Z","type":"ipp.session.created","data":{}}"#;
+    assert!(parse_event(no_session).is_err());
+    assert!(parse_event(b"[]").is_err(), "no type at all");
+}

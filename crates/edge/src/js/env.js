@@ -5,3 +5,14 @@
 export function objectStub(env, binding, name) {
   return env[binding].getByName(name);
 }
+
+// `ping` on a session's live socket is answered `pong` by the runtime, without waking the object
+// (kipp-web's heartbeat, crates/web/src/js/kipp.js). Best effort: where the runtime lacks it,
+// `ping` is answered like any other text, with the current state.
+export function autoPong(state) {
+  try {
+    state.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));
+  } catch {
+    // See above.
+  }
+}

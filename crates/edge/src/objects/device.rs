@@ -205,22 +205,25 @@ fn fail(p: Problem, retry_after: Option<u32>, stats: Stats) -> Outcome {
 
 enum Attempt {
     Created(Session),
-    Definite(Problem),
+    /// Refused, with Kustom's `Retry-After` (s) if it sent one.
+    Definite(Problem, Option<u32>),
     Busy(Problem),
-    /// Kustom answered 5xx (or unreadably): done with the call, outcome unknown.
+    /// Kustom answered 500 or 503 (or unreadably): done with the call, outcome unknown.
     Unknown(Problem),
-    /// No answer (timeout, dropped connection): the call may still reach Kustom later.
+    /// No answer (timeout, dropped connection), or a gateway's 502 or 504 (Kustom's own
+    /// gateway answers 504 at its timeout while the call may still run behind it): the call may
+    /// still open a session later.
     Lost(Problem),
 }
 
 impl DeviceObject {
     async fn attempt(&self, c: &Create, stats: &mut Stats) -> Attempt {
         let Ok(cfg) = crate::env::config(&self.env) else {
-            return Attempt::Definite(Problem::new(500, "config", "Internal Server Error", "configuration"));
+            return Attempt::Definite(Problem::new(500, "config", "Internal Server Error", "configuration"), None);
         };
         let op = CreateSession { body: c.body.clone(), location_id: c.query_location.clone() };
         let Ok(req) = build_request(&op, Some(&cfg.merchant_id)) else {
-            return Attempt::Definite(Problem::new(500, "encode", "Internal Server Error", "could not encode"));
+            return Attempt::Definite(Problem::new(500, "encode", "Internal Server Error", "could not encode"), None);
         };
         match upstream::call_with(&cfg, CreateSession::ID, &req, false, stats).await {
             Err(f) => Attempt::Lost(f.problem()),
@@ -229,8 +232,12 @@ impl DeviceObject {
                 Err(_) => Attempt::Unknown(Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable session")),
             },
             Ok(reply) if reply.status == 409 => Attempt::Busy(upstream::reply_problem(&reply)),
+            Ok(reply) if matches!(reply.status, 502 | 504) => Attempt::Lost(upstream::reply_problem(&reply)),
             Ok(reply) if reply.status >= 500 => Attempt::Unknown(upstream::reply_problem(&reply)),
-            Ok(reply) => Attempt::Definite(upstream::reply_problem(&reply)),
+            Ok(reply) => {
+                let retry_after = reply.retry_after_ms.map(|ms| ms.div_ceil(1000));
+                Attempt::Definite(upstream::reply_problem(&reply), retry_after)
+            }
         }
     }
 
@@ -374,7 +381,7 @@ impl DeviceObject {
                     });
                 }
                 // Kustom refused the cart itself: so it did the first time, and nothing was opened.
-                Attempt::Definite(p) if matches!(p.status, Some(400 | 422)) => {
+                Attempt::Definite(p, _) if matches!(p.status, Some(400 | 422)) => {
                     self.forget(&c.key).await?;
                     self.set_pending(false).await?;
                     return Ok(fail(p, None, *stats));
@@ -382,7 +389,7 @@ impl DeviceObject {
                 // Any other refusal (429, an auth failure, …) is about this re-send only: the first
                 // call may still have opened a session, so the key stays ambiguous (adoptable) and
                 // the client is told to try again.
-                Attempt::Definite(p) => return Ok(fail(p, Some(2), *stats)),
+                Attempt::Definite(p, retry_after) => return Ok(fail(p, Some(retry_after.unwrap_or(2).max(2)), *stats)),
                 Attempt::Busy(p) => {
                     // Probably our own first session: wait for its webhook to adopt it.
                     for _ in 0..15 {
@@ -502,7 +509,12 @@ impl DeviceObject {
                         ..Outcome::default()
                     })
                 }
-                Attempt::Definite(p) | Attempt::Busy(p) => {
+                Attempt::Definite(p, retry_after) => {
+                    self.forget(&c.key).await?;
+                    self.set_pending(false).await?;
+                    Ok(fail(p, retry_after, stats))
+                }
+                Attempt::Busy(p) => {
                     self.forget(&c.key).await?;
                     self.set_pending(false).await?;
                     Ok(fail(p, None, stats))

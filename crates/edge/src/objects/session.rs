@@ -55,7 +55,8 @@ pub struct Init {
 pub struct SessionObject {
     state: State,
     env: Env,
-    waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// Long-poll waiters, each with its token's id (for the per-token cap).
+    waiters: RefCell<Vec<(String, oneshot::Sender<()>)>>,
     record: RefCell<Option<SessionRecord>>,
     /// The record's session as JSON, encoded once per change (GET session sends it as is).
     session_json: RefCell<String>,
@@ -140,6 +141,8 @@ impl Facts {
 pub const H_RESULT: &str = "x-kipp-result";
 /// `GET /events`: the subscriber's token id.
 pub const H_JTI: &str = "x-kipp-jti";
+/// `GET /events`: the ids of the tokens that minted the subscriber's, space-separated (may be absent).
+pub const H_BY: &str = "x-kipp-by";
 /// `GET /events`: the subscriber's token expiry (unix seconds).
 pub const H_EXP: &str = "x-kipp-exp";
 /// Close code of a WebSocket whose token expired or was revoked (4000–4999: application codes;
@@ -306,7 +309,8 @@ impl SessionObject {
         for ws in sockets {
             let tags = self.state.get_tags(&ws);
             let expired = tag(&tags, "exp:").and_then(|e| e.parse::<i64>().ok()).is_some_and(|exp| exp <= now_s);
-            let revoked = tag(&tags, "jti:").is_some_and(crate::routes::is_revoked);
+            let revoked = tag(&tags, "jti:").is_some_and(crate::routes::is_revoked)
+                || tag(&tags, "by:").is_some_and(|by| by.split(' ').any(crate::routes::is_revoked));
             if expired || revoked {
                 let _ =
                     ws.close(Some(CLOSE_UNAUTHORIZED), Some(if expired { "token expired" } else { "token revoked" }));
@@ -364,7 +368,7 @@ impl SessionObject {
                 let _ = ws.close(Some(1000), Some("session ended"));
             }
         }
-        for w in self.waiters.borrow_mut().drain(..) {
+        for (_, w) in self.waiters.borrow_mut().drain(..) {
             let _ = w.send(());
         }
     }
@@ -399,8 +403,9 @@ impl SessionObject {
             }
             let exp = req.headers().get(H_EXP)?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(i64::MAX);
             let exp_tag = format!("exp:{exp}");
+            let by_tag = format!("by:{}", req.headers().get(H_BY)?.unwrap_or_default());
             let pair = WebSocketPair::new()?;
-            self.state.accept_websocket_with_tags(&pair.server, &[tag.as_str(), exp_tag.as_str()]);
+            self.state.accept_websocket_with_tags(&pair.server, &[tag.as_str(), exp_tag.as_str(), by_tag.as_str()]);
             pair.server.send_with_str(self.message())?;
             if self.is_terminal() {
                 pair.server.close(Some(1000), Some("session ended"))?;
@@ -422,12 +427,17 @@ impl SessionObject {
             return Ok(raw_json(200, self.message().into_bytes()));
         }
         // Waiters whose poll ended by its timeout are gone: only live ones count against the cap.
-        self.waiters.borrow_mut().retain(|w| !w.is_canceled());
-        if self.waiters.borrow().len() >= MAX_SUBSCRIBERS {
+        // One token may hold no more of them than of sockets, so that it cannot take every place.
+        self.waiters.borrow_mut().retain(|(_, w)| !w.is_canceled());
+        let (all, mine) = {
+            let waiters = self.waiters.borrow();
+            (waiters.len(), waiters.iter().filter(|(j, _)| *j == jti).count())
+        };
+        if all >= MAX_SUBSCRIBERS || mine >= MAX_SUBSCRIBERS_PER_TOKEN {
             return Ok(json(429, &"too many subscribers"));
         }
         let (tx, rx) = oneshot::channel();
-        self.waiters.borrow_mut().push(tx);
+        self.waiters.borrow_mut().push((jti, tx));
         let _ = select(rx, Delay::from(Duration::from_secs(wait))).await;
         Ok(raw_json(200, self.message().into_bytes()))
     }
@@ -641,7 +651,7 @@ impl SessionRpc {
 impl DurableObject for SessionObject {
     fn new(state: State, env: Env) -> Self {
         Self {
-            state,
+            state: crate::env::auto_pong(state),
             env,
             waiters: RefCell::new(Vec::new()),
             record: RefCell::new(None),
@@ -705,7 +715,8 @@ impl DurableObject for SessionObject {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        // Any text asks for the current state again (a client-side "ping").
+        // Any text asks for the current state again. (`ping` itself is answered `pong` by the
+        // runtime without reaching here: `env::auto_pong`.)
         if let WebSocketIncomingMessage::String(_) = message {
             self.close_unauthorized().await;
             if self.load().await? {

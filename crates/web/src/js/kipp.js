@@ -50,6 +50,7 @@ export function install(runtime) {
 /** A client of the kipp edge worker; declared in `types.d.ts`. */
 export class KippClient {
   constructor(options) {
+    if (!rt) throw new KippError('not_initialized', 'kipp-web is not initialized: await init() before new KippClient()', null, [], false, null);
     this.c = rt.connect(options);
   }
   waitForOutcome(id, options) {
@@ -84,7 +85,13 @@ export class WatchHandle {
   free() {}
 }
 
-if (Symbol.dispose) KippClient.prototype[Symbol.dispose] = WatchHandle.prototype[Symbol.dispose] = () => {};
+if (Symbol.dispose) {
+  // `using client = new KippClient(…)`: nothing to release. `using handle = client.watch(…)`: stops watching.
+  KippClient.prototype[Symbol.dispose] = function () {};
+  WatchHandle.prototype[Symbol.dispose] = function () {
+    this.close();
+  };
+}
 
 // ---- HTTP ------------------------------------------------------------------------------------
 
@@ -101,6 +108,8 @@ const never = () => new AbortController().signal;
 /** `base × 2^(attempt−1)`, capped, ±20 % jitter. */
 const backoff = (attempt, base, cap) => jitter(Math.min(base * 2 ** Math.min(Math.max(attempt - 1, 0), 16), cap));
 const jitter = (ms) => ms * (0.8 + 0.4 * Math.random());
+/** A server's `Retry-After`, spread only later (+0–20 %): never sooner than it asked. */
+const later = (ms) => ms * (1 + 0.2 * Math.random());
 
 /** The page's origin, if there is a page (`location.origin`). */
 export function origin() {
@@ -124,7 +133,8 @@ async function tokenOf(c) {
   } catch {
     throw no('getToken() threw; sign in again');
   }
-  if (v instanceof Promise) v = await v.catch(() => Promise.reject(no('getToken() rejected; sign in again')));
+  // Any thenable (a Promise of another realm or library too).
+  if (typeof v?.then === 'function') v = await Promise.resolve(v).catch(() => Promise.reject(no('getToken() rejected; sign in again')));
   if (typeof v === 'string' && v !== '') return usable(v);
   if (v == null) return c.token == null ? c.token : usable(c.token);
   throw no('getToken() must return a token string');
@@ -141,16 +151,42 @@ function usable(token) {
 }
 
 /**
+ * `promise`, unless `signal` aborts first: then a rejection with `aborted()` (a `getToken` that
+ * hangs, on a sign-in dialog say, must not hold a call or a wait past its abort or deadline).
+ */
+function unlessAborted(promise, signal, aborted) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+const callAborted = () => fail('aborted', 'the call was aborted');
+
+/**
  * Carries out one call: retries a repeatable call on network failures, timeouts, 429 and
  * 5xx with backoff (honouring `Retry-After`), and asks `getToken` once more after a 401.
- * A `nullable` call resolves to `null` on 404 or an empty answer.
+ * A `nullable` call resolves to `null` on 404 or an empty answer. A failed call with an
+ * idempotency key carries it (`error.idempotencyKey`), so the caller can retry the same create.
  */
 export async function call(c, method, path, body, key, retry, nullable, signal) {
+  try {
+    return await carryOut(c, method, path, body, key, retry, nullable, signal);
+  } catch (f) {
+    if (key != null && f instanceof KippError) f.idempotencyKey = key;
+    throw f;
+  }
+}
+
+async function carryOut(c, method, path, body, key, retry, nullable, signal) {
   let refreshed = false;
   let attempt = 0;
   try {
     for (;;) {
-      const token = await tokenOf(c);
+      const token = await unlessAborted(tokenOf(c), signal, callAborted);
       try {
         const v = await once(c, method, path, body, key, token, signal);
         return nullable && v === undefined ? null : v;
@@ -159,8 +195,9 @@ export async function call(c, method, path, body, key, retry, nullable, signal) 
           refreshed = true;
         } else if (f.retryable && retry && attempt < c.retries) {
           attempt += 1;
-          const delay = retryAfter.get(f) ?? backoff(attempt, 250, 4000);
-          await sleep(delay, signal ?? never()).catch(() => Promise.reject(fail('aborted', 'the call was aborted')));
+          const asked = retryAfter.get(f);
+          const delay = asked === undefined ? backoff(attempt, 250, 4000) : later(asked);
+          await sleep(delay, signal ?? never()).catch(() => Promise.reject(callAborted()));
         } else {
           throw f;
         }
@@ -168,6 +205,15 @@ export async function call(c, method, path, body, key, retry, nullable, signal) 
     }
   } catch (f) {
     if (nullable && f.code === 'not_found') return null;
+    if (attempt > 0) {
+      // A retried call that the server refuses because an earlier attempt took effect (its
+      // answer lost) is done, as the worker does for its own retries (docs/decisions.md).
+      if (method === 'DELETE' && f.status === 404) return undefined;
+      if (method === 'PUT' && f.status === 409 && path.endsWith('/cancel')) {
+        const now = await carryOut(c, 'GET', path.slice(0, -'/cancel'.length), null, null, true, false, signal).catch(() => null);
+        if (prop(now, 'status') === 'CANCELLED') return now;
+      }
+    }
     throw f;
   }
 }
@@ -366,6 +412,15 @@ const WS_RETRY_AFTER_MS = 30000;
  * sockets after they open would otherwise be reconnected to every second, forever).
  */
 const WS_HEALTHY_MS = 10000;
+/**
+ * Heartbeat: after this long without a message the client sends `ping` (the worker's runtime
+ * answers `pong` without waking the session object), and a socket that then stays silent for
+ * `WS_PONG_MS` is dead. A half-open connection (Wi-Fi roaming, a laptop waking, a NAT that
+ * forgot the flow) gives no close event, and would otherwise hold a paid sale's push back until
+ * the wait's deadline.
+ */
+const WS_QUIET_MS = 15000;
+const WS_PONG_MS = 10000;
 /** Longest hold of a long-poll the worker grants (`MAX_WAIT_SECS` in crates/edge). */
 const LONG_POLL_MAX_S = 25;
 
@@ -405,6 +460,7 @@ async function follow(c, f) {
   let wsDrops = 0;
   let pollingSince = 0;
   let delay = POLL_FLOOR_MS;
+  let honour = false;
   let errors = 0;
   for (;;) {
     if (f.ctl.signal.aborted) throw interrupted(f);
@@ -447,10 +503,13 @@ async function follow(c, f) {
       if (f.ctl.signal.aborted) throw interrupted(f);
       if (!e.retryable) throw e;
       errors += 1;
-      delay = retryAfter.get(e) ?? backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS);
+      const asked = retryAfter.get(e);
+      delay = asked === undefined ? backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS) : asked;
+      honour = asked !== undefined;
       report(f, e);
     }
-    await pause(f, jitter(delay));
+    await pause(f, honour ? later(delay) : jitter(delay));
+    honour = false;
     if (wsWorked && Date.now() - pollingSince > WS_RETRY_AFTER_MS) {
       useWs = true;
       wsDrops = 0;
@@ -482,7 +541,7 @@ function interrupted(f) {
  * (status, failed_attempts); returns the session when its status is terminal.
  */
 function deliver(t, msg, onUpdate) {
-  const session = prop(msg, 'session');
+  let session = prop(msg, 'session');
   if (!isObj(session)) return null;
   let state = prop(msg, 'state');
   const status = str(prop(state, 'status')) ?? str(prop(session, 'status'));
@@ -490,6 +549,12 @@ function deliver(t, msg, onUpdate) {
   if (!isObj(state)) {
     const order = prop(session, 'order_id');
     state = { status, order_id: typeof order === 'string' ? order : null, failure_reason: null, failed_attempts: 0 };
+  }
+  // The worker may learn a FINALIZED session's order id from the finalized event before a read
+  // of the session carries it: the session handed on carries it too.
+  const stateOrder = prop(state, 'order_id');
+  if (typeof stateOrder === 'string' && typeof prop(session, 'order_id') !== 'string') {
+    session = { ...session, order_id: stateOrder };
   }
   const n = prop(state, 'failed_attempts');
   const attempts = typeof n === 'number' && n > 0 ? Math.min(Math.trunc(n), 0xffffffff) : 0;
@@ -542,7 +607,15 @@ const TOKEN_ENDED_CLOSE = 4401;
  * it never opened (refused, 5 s), `{ opened: true, lastedMs }` when it dropped after `lastedMs`.
  */
 async function wsOnce(c, f, t) {
-  const token = await tokenOf(c);
+  const signal = f.ctl.signal;
+  const interrupted = {};
+  let token;
+  try {
+    token = await unlessAborted(tokenOf(c), signal, () => interrupted);
+  } catch (e) {
+    if (e === interrupted) return { interrupted: true };
+    throw e;
+  }
   const base = c.base.startsWith('https://') ? 'wss://' + c.base.slice(8) : 'ws://' + c.base.replace(/^http:\/\//, '');
   const url = base + '/ipp/v1/sessions/' + f.id + '/events' + (token != null ? '?token=' + escape(token) : '');
   let ws;
@@ -551,14 +624,29 @@ async function wsOnce(c, f, t) {
   } catch {
     return { opened: false };
   }
-  const signal = f.ctl.signal;
   return new Promise((resolve) => {
     let opened = false;
     let openedAt = 0;
     let timer;
+    let quiet;
     const onAbort = () => end({ interrupted: true });
+    // A socket whose ping went unanswered counts as one that failed soon (lastedMs 0): a path
+    // that keeps doing that ends in polling, like one that keeps dropping.
+    const dead = () => end({ opened: true, lastedMs: 0 });
+    const listen = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => {
+        try {
+          ws.send('ping');
+        } catch {
+          return dead();
+        }
+        quiet = setTimeout(dead, WS_PONG_MS);
+      }, WS_QUIET_MS);
+    };
     const end = (r) => {
       clearTimeout(timer);
+      clearTimeout(quiet);
       ws.onopen = ws.onclose = ws.onmessage = null;
       signal.removeEventListener('abort', onAbort);
       if (ws.readyState <= WebSocket.OPEN) ws.close(1000);
@@ -568,8 +656,10 @@ async function wsOnce(c, f, t) {
     ws.onopen = () => {
       opened = true;
       openedAt = Date.now();
+      listen();
     };
     ws.onmessage = (e) => {
+      listen();
       if (typeof e.data !== 'string') return;
       let msg;
       try {
