@@ -112,9 +112,6 @@ uuid_id!(
 uuid_id!(
     /// A physical store (`location_id`).
     LocationId, "location id");
-uuid_id!(
-    /// An order in Kustom Order Management (`order_id`).
-    OrderId, "order id");
 
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $check:expr) => {
@@ -172,6 +169,26 @@ fn token_chars(s: &str, max: usize) -> Result<(), &'static str> {
         return Err("may contain only letters, digits, '_' and '-'");
     }
     Ok(())
+}
+
+text_id!(
+/// An order in Kustom Order Management (`order_id`): a UUID in every sample, but the session
+/// schema types it as a plain string, so any 1–255 visible ASCII characters are kept as Kustom
+/// sent them. A value that does not fit a stricter rule must not keep a paid session from the
+/// till, and the merchant needs the id exactly as sent to capture the order.
+OrderId, "order id", |s| {
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|c| c.is_ascii_graphic()) {
+        return Err("must be 1-255 visible ASCII characters");
+    }
+    Ok(())
+});
+
+impl OrderId {
+    /// Builds a fresh v4 UUID order id from 16 random bytes supplied by the caller.
+    #[must_use]
+    pub fn from_random(bytes: [u8; 16]) -> Self {
+        Self(uuid_v4_from_bytes(bytes))
+    }
 }
 
 text_id!(

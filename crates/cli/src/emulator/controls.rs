@@ -26,6 +26,8 @@ use kipp_core::time::Timestamp;
 
 /// Longest single clock advance: ten years.
 pub const MAX_ADVANCE_SECONDS: f64 = 10.0 * 366.0 * 86_400.0;
+/// 9999-12-31T23:59:59.999Z in unix ms: the clock goes no further.
+const LAST_MS_OF_9999: i64 = 253_402_300_799_999;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,7 +109,13 @@ pub async fn handle(emulator: &Emulator, req: Request<Incoming>) -> Result<Reply
                 ));
             }
             #[allow(clippy::cast_possible_truncation)]
-            emulator.clock.advance_ms((a.seconds * 1000.0).round() as i64);
+            let ms = (a.seconds * 1000.0).round() as i64;
+            // RFC 3339 has four-digit years: a clock past 9999 would write timestamps no client
+            // (nor the emulator's own state file) can read back.
+            if emulator.clock.now_millis().saturating_add(ms) > LAST_MS_OF_9999 {
+                return Err(Reject::field("seconds", "out_of_range", "would move the clock past the year 9999"));
+            }
+            emulator.advance_clock(ms);
             let expired = emulator.sweep();
             ok_json(200, &clock_view(emulator, expired))
         }

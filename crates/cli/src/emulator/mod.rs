@@ -134,15 +134,28 @@ impl Emulator {
         self.mark_dirty();
     }
 
-    /// Writes the state file now if anything changed since the last write.
+    /// Writes the state file now if anything changed since the last write. A write that fails
+    /// leaves the state marked unwritten, so the next flush (the shutdown's at the latest) tries
+    /// again.
     pub fn flush(&self) -> Result<(), Error> {
         let Some(p) = &self.persist else { return Ok(()) };
+        let _writing = p.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !p.take_dirty() {
             return Ok(());
         }
-        let bytes = persist::encode(&self.lock(), self.clock.offset_ms())
-            .map_err(|source| Error::StateFile { path: p.path.clone(), source })?;
-        persist::write_atomic(&p.path, &bytes)
+        let written = persist::encode(&self.lock(), self.clock.offset_ms())
+            .map_err(|source| Error::StateFile { path: p.path.clone(), source })
+            .and_then(|bytes| persist::write_atomic(&p.path, &bytes));
+        if written.is_err() {
+            p.still_dirty();
+        }
+        written
+    }
+
+    /// Moves the emulated clock forward by `ms` (and records it for the state file).
+    pub fn advance_clock(&self, ms: i64) {
+        self.clock.advance_ms(ms);
+        self.mark_dirty();
     }
 }
 

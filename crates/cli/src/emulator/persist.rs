@@ -83,13 +83,16 @@ pub struct Persister {
     dirty: AtomicBool,
     /// Woken on each change.
     pub notify: Notify,
+    /// Held while writing: the background writer and the shutdown's last write would otherwise
+    /// share the temporary file.
+    pub writing: std::sync::Mutex<()>,
 }
 
 impl Persister {
     /// A persister for `path`.
     #[must_use]
     pub fn new(path: PathBuf) -> Self {
-        Self { path, dirty: AtomicBool::new(false), notify: Notify::new() }
+        Self { path, dirty: AtomicBool::new(false), notify: Notify::new(), writing: std::sync::Mutex::new(()) }
     }
 
     /// Records a change.
@@ -101,5 +104,11 @@ impl Persister {
     /// True (once) if there was a change since the last call.
     pub fn take_dirty(&self) -> bool {
         self.dirty.swap(false, Ordering::AcqRel)
+    }
+
+    /// Marks the state as still unwritten after a failed write, without waking the writer (the
+    /// next change, or the shutdown, tries again rather than a loop of failing writes).
+    pub fn still_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
     }
 }

@@ -215,6 +215,21 @@ async fn device_registration_consumes_the_code() {
 
     let again = emu.post("/ipp/v1/devices/register", body.clone()).await.expect(409);
     assert_eq!(again.code(), "enrollment_consumed");
+    let lower = json!({"enrollment_code": code.to_lowercase(), "hardware_id": "h", "platform": "IOS"});
+    assert_eq!(emu.post("/ipp/v1/devices/register", lower).await.expect(409).code(), "enrollment_consumed");
+
+    // A code matches whatever the case it is typed in: short codes and UUID-shaped ones.
+    for ttl in ["TWO_HOURS", "SEVENTY_TWO_HOURS"] {
+        let e = emu.post("/ipp/v1/enrollments", json!({"ttl": ttl})).await.expect(201);
+        let code = e.json["enrollment_code"].as_str().unwrap();
+        let flipped: String = code
+            .chars()
+            .map(|c| if c.is_ascii_uppercase() { c.to_ascii_lowercase() } else { c.to_ascii_uppercase() })
+            .collect();
+        assert_ne!(flipped, code);
+        let body = json!({"enrollment_code": flipped, "hardware_id": format!("HW-{ttl}"), "platform": "IOS"});
+        emu.post("/ipp/v1/devices/register", body).await.expect(201);
+    }
     let unknown = emu
         .post("/ipp/v1/devices/register", json!({"enrollment_code": "ZZZZZZZZ", "hardware_id": "h", "platform": "IOS"}))
         .await
@@ -339,6 +354,10 @@ async fn sessions_create_get_cancel() {
     emu.get(&format!("/ipp/v1/sessions/{UNKNOWN}")).await.expect(404);
     emu.call("PUT", &format!("/ipp/v1/sessions/{UNKNOWN}/cancel"), None).await.expect(404);
     assert_eq!(emu.get("/ipp/v1/sessions/nope").await.expect(400).field_paths(), ["session_id"]);
+    // A malformed escape in the id is a malformed id too, not an unknown route.
+    for bad in ["%ZZ", "%FF"] {
+        assert_eq!(emu.get(&format!("/ipp/v1/sessions/{bad}")).await.expect(400).field_paths(), ["session_id"]);
+    }
 
     let unknown = emu.post("/ipp/v1/sessions", session_body(UNKNOWN)).await.expect(422);
     assert_eq!((unknown.code(), unknown.field_paths()), ("unknown_device", vec!["device_id".to_owned()]));

@@ -95,3 +95,59 @@ async fn a_corrupt_state_file_is_refused_at_start() {
     assert!(err.to_string().contains("state file"), "{err}");
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn a_state_file_write_that_failed_is_made_at_shutdown() {
+    let (dir, config) = with_state_dir("state-retry");
+    let mut first = Emu::with(config.clone()).await;
+    first.post("/ipp/v1/locations", json!({"name": "A"})).await.expect(201);
+    first.running.as_ref().unwrap().emulator().flush().unwrap();
+    // The temporary file cannot be written while a folder holds its name.
+    let tmp = dir.join("state.tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let b = first.post("/ipp/v1/locations", json!({"name": "B"})).await.expect(201).json["id"].clone();
+    assert!(first.running.as_ref().unwrap().emulator().flush().is_err());
+    std::fs::remove_dir(&tmp).unwrap();
+    first.shutdown().await;
+
+    let second = Emu::with(config).await;
+    assert_eq!(second.get(&format!("/ipp/v1/locations/{}", b.as_str().unwrap())).await.expect(200).json["name"], "B");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_clock_advance_alone_is_saved() {
+    let (dir, config) = with_state_dir("state-clock");
+    let mut first = Emu::with(config.clone()).await;
+    let device = first.sim_device("Till").await;
+    let sale = first.session(&device).await;
+    first.running.as_ref().unwrap().emulator().flush().unwrap();
+    // Ten of the session's fifteen minutes, and nothing else changes before the restart.
+    first.control("POST", "/_emulator/clock/advance", Some(json!({"seconds": 600}))).await.expect(200);
+    first.shutdown().await;
+
+    let second = Emu::with(config).await;
+    assert!(second.control("GET", "/_emulator/clock", None).await.json["offset_seconds"].as_f64().unwrap() >= 600.0);
+    second.control("POST", "/_emulator/clock/advance", Some(json!({"seconds": 301}))).await.expect(200);
+    assert_eq!(second.get(&format!("/ipp/v1/sessions/{sale}")).await.expect(200).json["status"], "EXPIRED");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_clock_stops_at_the_year_9999() {
+    let emu = Emu::start().await;
+    let ten_years = json!({"seconds": 10.0 * 366.0 * 86_400.0});
+    let mut refused = None;
+    for i in 0..1000 {
+        let r = emu.control("POST", "/_emulator/clock/advance", Some(ten_years.clone())).await;
+        if r.status != 200 {
+            refused = Some((i, r));
+            break;
+        }
+    }
+    let (i, r) = refused.expect("refused before the year 9999");
+    assert!(i > 700, "refused after {i} advances");
+    assert_eq!(r.expect(400).json["field_errors"][0]["path"], "seconds");
+    let at = emu.control("GET", "/_emulator/clock", None).await.json["now"].as_str().unwrap().to_owned();
+    assert!(at.starts_with("99"), "{at}");
+}

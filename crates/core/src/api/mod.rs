@@ -278,7 +278,9 @@ fn match_template(template: &str, path: &str) -> Option<Option<String>> {
                 if ps.is_empty() {
                     return None;
                 }
-                param = Some(percent_decode_segment(ps)?);
+                // A malformed escape still names this route: the id, kept as sent, is then
+                // refused by its parser (400 at the parameter, as any other malformed id).
+                param = Some(percent_decode_segment(ps).unwrap_or_else(|| ps.to_owned()));
             }
             (Some(ts), Some(ps)) if ts == ps => {}
             _ => return None,

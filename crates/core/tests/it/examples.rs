@@ -4,10 +4,11 @@
 use kipp_core::api::devices::{Device, UpdateDeviceRequest};
 use kipp_core::api::enrollments::{CreateEnrollmentRequest, Enrollment, ListEnrollments};
 use kipp_core::api::locations::Location;
-use kipp_core::api::sessions::{CreateSessionRequest, Session, SessionStatus};
+use kipp_core::api::sessions::{CreateSessionRequest, GetSession, Session, SessionStatus};
 use kipp_core::api::testing::{CreateSimulatedDeviceRequest, SimulateTap, TapOutcome};
-use kipp_core::api::{Page, Validate};
+use kipp_core::api::{decode_response, Page, Validate};
 use kipp_core::event::{parse_event, EventType, ParsedEvent, WebhookEvent};
+use kipp_core::ids::OrderId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -112,6 +113,22 @@ fn parse_event_reads_ipp_events_whole_and_skips_other_data() {
     let mut broken: Value = serde_json::from_str(ipp).unwrap();
     broken["merchant_id"] = 5.into();
     assert!(parse_event(broken.to_string().as_bytes()).is_err());
+}
+
+#[test]
+fn an_order_id_that_is_no_uuid_is_kept_as_sent() {
+    // The session schema types `order_id` as a plain string: a paid session must reach the till
+    // whatever its form.
+    let text = example("get-session.response.composed.json");
+    let mut v: Value = serde_json::from_str(text).unwrap();
+    v["order_id"] = "ORD-2026-0001".into();
+    let s = decode_response::<GetSession>(200, v.to_string().as_bytes()).unwrap();
+    assert_eq!(s.order_id.as_ref().map(OrderId::as_str), Some("ORD-2026-0001"));
+    let upper = "880E8400-E29B-41D4-A716-446655440003";
+    assert_eq!(OrderId::parse(upper).unwrap().as_str(), upper, "kept as sent, case and all");
+    for bad in ["", "has space", "\u{e9}"] {
+        assert!(OrderId::parse(bad).is_err(), "{bad:?}");
+    }
 }
 
 #[test]

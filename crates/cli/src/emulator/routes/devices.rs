@@ -39,7 +39,17 @@ pub(super) fn get(w: &World, p: Option<&str>) -> Result<Reply, Reject> {
 /// once, its credentials.
 pub(super) fn register(w: &mut World, cx: &mut Ctx<'_>, b: &[u8]) -> Result<Reply, Reject> {
     let req: RegisterDeviceRequest = body(b)?;
-    let code = req.enrollment_code.as_str();
+    // Codes match whatever their case: a UUID-shaped code is case-insensitive text, and a clerk
+    // may type a short one in lower case. The code as the enrollment holds it is looked up.
+    let typed = req.enrollment_code.as_str();
+    let code = w
+        .enrollments
+        .values()
+        .map(|r| r.enrollment.enrollment_code.as_str())
+        .find(|c| c.eq_ignore_ascii_case(typed))
+        .unwrap_or(typed)
+        .to_owned();
+    let code = code.as_str();
     if let Some(id) = w.pending_codes.get(code).cloned() {
         cx.changed |= w.refresh_enrollment(&id, cx.now_ms);
     }
