@@ -1,12 +1,15 @@
 // Idempotency records have a lifetime: a finished create's key replays its session within
 // KIPP_IDEMPOTENCY_RETENTION_SECS (default 24 h; 2 s here), and after that the record is purged
 // (by the device's next create) so the key starts a new sale instead of being stored for ever.
+// A session's object keeps its record KIPP_SESSION_RETENTION_SECS after the session's creation
+// once it is over (default 30 days; 4 s here), then drops it: one object per sale would
+// otherwise grow storage for ever.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, cart, device, sleep } from './harness.mjs';
+import { startStack, cart, device, sleep, eventually } from './harness.mjs';
 
 let st;
-before(async () => { st = await startStack({ vars: { KIPP_IDEMPOTENCY_RETENTION_SECS: '2' } }); }, { timeout: 120000 });
+before(async () => { st = await startStack({ vars: { KIPP_IDEMPOTENCY_RETENTION_SECS: '2', KIPP_SESSION_RETENTION_SECS: '4' } }); }, { timeout: 120000 });
 after(async () => { if (st) await st.stop(); });
 
 const create = (deviceId, key, amount) =>
@@ -39,4 +42,26 @@ test('a finished create is replayed within the retention and purged after it', a
   assert.equal(later.body.status, 'CREATED');
   assert.equal(later.headers.get('idempotent-replayed'), null);
   await st.call('PUT', `/ipp/v1/sessions/${later.body.session_id}/cancel`);
+});
+
+test('a finished session\'s object drops its record after the retention, and Kustom answers for it', async () => {
+  const dev = await device(st, 'Forgetful till');
+  const s = await create(dev.id, 'forget-' + Math.random(), 1500);
+  assert.equal(s.status, 200, s.text);
+  const id = s.body.session_id;
+  assert.equal((await st.call('PUT', `/ipp/v1/sessions/${id}/cancel`)).status, 200);
+  // How the worker answered a GET of the session: from its object (no upstream call in the
+  // request's log line) or from Kustom.
+  const answeredBy = async () => {
+    const before = st.readLogs().length;
+    const g = await st.call('GET', `/ipp/v1/sessions/${id}`);
+    assert.equal(g.status, 200, g.text);
+    assert.equal(g.body.status, 'CANCELLED');
+    await eventually(() => st.readLogs().slice(before).includes('"route":"/ipp/v1/sessions/{session_id}"'), 5000, 'the log line');
+    const line = st.readLogs().slice(before).split('\n').find((l) => l.includes('"route":"/ipp/v1/sessions/{session_id}"'));
+    return line.includes('"upstream_attempts"') ? 'kustom' : 'object';
+  };
+  await eventually(async () => (await answeredBy()) === 'object', 5000, 'the cancel applied to the object');
+  // Past the retention the alarm empties the object; the worker then reads Kustom.
+  await eventually(async () => (await answeredBy()) === 'kustom', 15000, 'the record dropped');
 });

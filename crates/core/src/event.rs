@@ -156,25 +156,11 @@ pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, CoreError> {
     }
     match full {
         Ok(e) => Ok(ParsedEvent::Ipp(e)),
-        // A future `ipp.*` event without a session (a device event, say) is not one kipp acts on.
-        Err(_) if !head.event_type.acted_on() && !has_session_id(body) => Ok(ParsedEvent::Other(head)),
+        // A future `ipp.*` event whose data kipp cannot read (a device event without a session,
+        // say) is not one kipp acts on; one that names a session readably is a hint to re-read it.
+        Err(_) if !head.event_type.acted_on() => Ok(ParsedEvent::Other(head)),
         Err(e) => Err(e.into()),
     }
-}
-
-/// True when the body's `data` names a session (its `session_id` is a string).
-fn has_session_id(body: &[u8]) -> bool {
-    #[derive(MapDeserialize)]
-    struct Data {
-        #[serde(default)]
-        session_id: Option<String>,
-    }
-    #[derive(MapDeserialize)]
-    struct WithData {
-        #[serde(default)]
-        data: Option<Data>,
-    }
-    serde_json::from_slice::<WithData>(body).is_ok_and(|w| w.data.is_some_and(|d| d.session_id.is_some()))
 }
 
 /// Formats 16 random bytes as a `kevt_` id (22 base62 characters, like Kustom's).

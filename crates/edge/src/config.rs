@@ -37,6 +37,8 @@ pub mod names {
     pub const REVOCATION_CACHE_SECS: &str = "KIPP_REVOCATION_CACHE_SECS";
     /// Seconds a finished create's idempotency record is kept (var, optional, default 86400).
     pub const IDEMPOTENCY_RETENTION_SECS: &str = "KIPP_IDEMPOTENCY_RETENTION_SECS";
+    /// Seconds after its creation a finished session's object is emptied (var, optional, default 2592000).
+    pub const SESSION_RETENTION_SECS: &str = "KIPP_SESSION_RETENTION_SECS";
 }
 
 /// A string that is never printed.
@@ -98,6 +100,10 @@ pub struct Config {
     /// Seconds a finished create's idempotency record is kept: a retry with the same key within
     /// that time gets the same session, later it creates a new one (Stripe keeps keys 24 h).
     pub idempotency_retention_secs: u32,
+    /// Seconds after its creation a session's object drops everything it stored, once the
+    /// session is over (30 days by default): one object per sale would otherwise grow storage
+    /// for ever. Kustom still has the session, and the worker reads it from there afterwards.
+    pub session_retention_secs: u32,
 }
 
 impl fmt::Debug for Config {
@@ -172,6 +178,7 @@ impl Config {
             webhook_tolerance_secs: number(get, names::WEBHOOK_TOLERANCE_SECS, DEFAULT_TOLERANCE_SECS)?,
             revocation_cache_secs: number(get, names::REVOCATION_CACHE_SECS, 5)?,
             idempotency_retention_secs: number(get, names::IDEMPOTENCY_RETENTION_SECS, 86_400)?,
+            session_retention_secs: number(get, names::SESSION_RETENTION_SECS, 2_592_000)?,
         })
     }
 

@@ -357,6 +357,20 @@ pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Opt
     Some(now_ms + gap)
 }
 
+/// When the session's object may drop its storage (ms): `retention_secs` after creation once
+/// the session is over (terminal with its order id), and never before the re-reads of a session
+/// still open have stopped (a day after creation, [`next_reconcile_ms`]).
+#[must_use]
+pub fn purge_at_ms(r: &SessionRecord, retention_secs: u32) -> i64 {
+    const RECONCILE_SPAN_MS: i64 = 24 * 3600 * 1000;
+    let retention = r.created_ms.saturating_add(i64::from(retention_secs) * 1000);
+    if r.is_terminal() && !r.awaits_order_id() {
+        retention
+    } else {
+        retention.max(r.created_ms.saturating_add(RECONCILE_SPAN_MS + 1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,6 +547,22 @@ mod tests {
         assert_eq!(next_reconcile_ms(&r, 0, 3600), Some(3_600_000));
         assert_eq!(next_reconcile_ms(&r, 3_600_000, 3600), Some(3_900_000));
         assert_eq!(next_reconcile_ms(&r, 7_200_000, 600), Some(7_500_000));
+    }
+
+    #[test]
+    fn a_session_is_dropped_after_its_retention_once_over() {
+        const DAY: i64 = 24 * 3600 * 1000;
+        let open = SessionRecord::new(session(SessionStatus::Created), None, 1_000);
+        // Still open: not before its re-reads stop, a day after creation.
+        assert_eq!(purge_at_ms(&open, 60), 1_000 + DAY + 1);
+        assert_eq!(purge_at_ms(&open, 30 * 86_400), 1_000 + 30 * DAY);
+        let over = SessionRecord::new(session(SessionStatus::Cancelled), None, 1_000);
+        assert_eq!(purge_at_ms(&over, 60), 61_000);
+        // Paid, but its order id still to come: kept like an open one.
+        let paid = SessionRecord::new(session(SessionStatus::Finalized), None, 1_000);
+        assert!(paid.awaits_order_id());
+        assert_eq!(purge_at_ms(&paid, 60), 1_000 + DAY + 1);
+        assert!(purge_at_ms(&over, u32::MAX) > 1_000, "no overflow");
     }
 
     #[test]

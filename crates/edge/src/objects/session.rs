@@ -30,7 +30,9 @@ use worker::{
 use crate::coalesce::Coalescer;
 use crate::http::{json, now_ms, query_param, raw_json, store_get};
 use crate::objects::device::list;
-use crate::record::{next_reconcile_ms, SessionRecord, WebhookMemory, MAX_REMEMBERED_WEBHOOKS, WEBHOOK_DEDUPE_TTL_MS};
+use crate::record::{
+    next_reconcile_ms, purge_at_ms, SessionRecord, WebhookMemory, MAX_REMEMBERED_WEBHOOKS, WEBHOOK_DEDUPE_TTL_MS,
+};
 use crate::upstream::{self, Stats};
 
 /// Most subscribers per session.
@@ -337,8 +339,13 @@ impl SessionObject {
     /// reconnect often would keep it from ever firing).
     async fn schedule(&self, only_earlier: bool) -> Result<()> {
         let cfg = crate::env::config(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let reconcile =
-            self.record.borrow().as_ref().and_then(|r| next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs));
+        let (reconcile, purge) = match self.record.borrow().as_ref() {
+            Some(r) => (
+                next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs),
+                Some(purge_at_ms(r, cfg.session_retention_secs)),
+            ),
+            None => (None, None),
+        };
         let at = if self.is_terminal() {
             reconcile
         } else {
@@ -347,6 +354,8 @@ impl SessionObject {
                 (a, b) => a.or(b),
             }
         };
+        // Once the re-reads are over, the alarm's last job is to drop the session's storage.
+        let at = at.or(purge);
         // The alarm as stored (an instance woken from hibernation knows no other).
         if only_earlier
             && (at.is_none() || self.state.storage().get_alarm().await?.zip(at).is_some_and(|(s, a)| s <= a))
@@ -357,6 +366,22 @@ impl SessionObject {
             Some(at) => self.state.storage().set_alarm((at - now_ms()).max(0)).await, // i64 = offset in ms
             None => self.state.storage().delete_alarm().await,
         }
+    }
+
+    /// Drops everything the object stored, past the session's retention: the worker then answers
+    /// for the session from Kustom, as for one it did not create. Sockets still open are closed.
+    async fn purge(&self) -> Result<()> {
+        for ws in self.state.get_websockets() {
+            let _ = ws.close(Some(1000), Some("session ended"));
+        }
+        let storage = self.state.storage();
+        storage.delete_alarm().await?;
+        storage.delete_all().await?;
+        *self.record.borrow_mut() = None;
+        self.session_json.borrow_mut().clear();
+        *self.seen.borrow_mut() = WebhookMemory::default();
+        self.wh_seq.set(0);
+        Ok(())
     }
 
     fn broadcast(&self) {
@@ -696,7 +721,13 @@ impl DurableObject for SessionObject {
     async fn alarm(&self) -> Result<Response> {
         self.close_unauthorized().await;
         let Some(r) = self.load_owned().await? else { return Response::ok("") };
+        let retention = crate::env::config(&self.env).map_or(u32::MAX, |c| c.session_retention_secs);
+        if now_ms() >= purge_at_ms(&r, retention) {
+            self.purge().await?;
+            return Response::ok("");
+        }
         if r.is_terminal() && !r.awaits_order_id() {
+            self.schedule(false).await?;
             return Response::ok("");
         }
         if let Some(s) = self.fetch_upstream(&r.session.session_id, &mut Stats::default()).await {
