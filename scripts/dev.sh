@@ -17,6 +17,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 # shellcheck source=scripts/lib/stack.sh
 source "$KIPP_ROOT/scripts/lib/stack.sh"
+# shellcheck source=scripts/lib/web-pkg.sh
+source "$KIPP_ROOT/scripts/lib/web-pkg.sh"
 cd "$KIPP_ROOT"
 
 say() { printf 'dev: %s\n' "$*"; }
@@ -52,18 +54,6 @@ EOF
   )
   chmod 600 "$KIPP_DEV_VARS"
   say "created ${KIPP_DEV_VARS#"$KIPP_ROOT"/} with random values (mode 600)"
-}
-
-# The worker serves pkg/ at /pkg/ (copied by edge-build.sh), and the POS needs it. The built
-# files are not committed: build them when missing or older than the sources they come from.
-build_web_if_stale() {
-  [ -d crates/web ] && [ -x scripts/build-web.sh ] || return 0
-  local built=pkg/kipp_web_bg.wasm
-  if [ -f "$built" ] && [ -z "$(find crates/web crates/core Cargo.lock -newer "$built" -type f -print -quit 2>/dev/null)" ]; then
-    return 0
-  fi
-  say "building the browser package (scripts/build-web.sh)…"
-  scripts/build-web.sh
 }
 
 # ---- 2-5. the stack ------------------------------------------------------------------------

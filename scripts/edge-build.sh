@@ -104,6 +104,10 @@ js = `import{DurableObject as __kippDurableObject}from"cloudflare:workers";${js}
   `for(const c of[${locals.join(',')}]){Object.setPrototypeOf(c.prototype,__kippDurableObject.prototype);Object.setPrototypeOf(c,__kippDurableObject)}${exp[0]}`);
 fs.writeFileSync(jsFile, js);
 NODE
+# The POS needs the browser package at /pkg/: built here too when missing or stale.
+# shellcheck source=scripts/lib/web-pkg.sh
+source "$KIPP_ROOT/scripts/lib/web-pkg.sh"
+build_web_if_stale
 rm -rf target/site && mkdir -p target/site/pkg
 [ -d www ] && cp -R www/. target/site/
 [ -d pkg ] && cp -R pkg/. target/site/pkg/

@@ -40,7 +40,7 @@ export async function render(view, { client, me }) {
 
   function drawEnrollForm() {
     const loc = locationSelect('enroll-location', me.location_id ?? locations[0]?.id);
-    const ttl = h('select', { id: 'enroll-ttl' }, h('option', { value: 'TWO_HOURS' }, '2 hours'), h('option', { value: 'TWENTY_FOUR_HOURS' }, '24 hours'), h('option', { value: 'SEVENTY_TWO_HOURS' }, '72 hours'));
+    const ttl = h('select', { id: 'enroll-ttl' }, h('option', { value: 'TWO_HOURS' }, '2 hours'), h('option', { value: 'TWENTY_FOUR_HOURS' }, '24 hours'), h('option', { value: 'FORTY_EIGHT_HOURS' }, '48 hours'), h('option', { value: 'SEVENTY_TWO_HOURS' }, '72 hours'));
     const out = h('div', { 'aria-live': 'polite' });
     const simName = h('input', { id: 'sim-name', value: 'Virtual reader 1' });
     const simLoc = locationSelect('sim-location', me.location_id ?? locations[0]?.id);
@@ -70,7 +70,9 @@ export async function render(view, { client, me }) {
   }
 
   function showCode(out, e) {
-    const left = h('span', { class: 'countdown' });
+    // role=timer: a live region that is not announced (aria-live off), inside the form's
+    // polite one, so a screen reader does not read the countdown out every second.
+    const left = h('span', { class: 'countdown', role: 'timer' });
     const tick = () => {
       const ms = Date.parse(e.expires_at) - Date.now();
       if (ms <= 0) { left.textContent = 'expired — create a new code'; return; }
@@ -82,7 +84,10 @@ export async function render(view, { client, me }) {
     clearInterval(countdown);
     countdown = setInterval(tick, 1000);
     out.replaceChildren(h('div', { class: 'status wait', id: 'enrollment-code' },
-      h('span', { class: 'muted' }, 'Enrollment code'), h('div', { class: 'code', 'aria-label': `Enrollment code ${[...e.enrollment_code].join(' ')}` }, e.enrollment_code), left));
+      h('span', { class: 'muted' }, 'Enrollment code'),
+      // Read out character by character (a code is not a word); the visual code is not read twice.
+      h('span', { class: 'sr' }, [...e.enrollment_code].join(' ')),
+      h('div', { class: 'code', 'aria-hidden': 'true' }, e.enrollment_code), left));
   }
 
   async function loadEnrollments(out) {

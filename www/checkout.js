@@ -19,6 +19,19 @@ const TERMINAL = ['FINALIZED', 'CANCELLED', 'EXPIRED', 'FAILED'];
 /** Failures after which the create may have reached the reader: resending the same sale (same key) is the safe retry. */
 const UNKNOWN_OUTCOME = ['network', 'timeout', 'upstream_unavailable', 'rate_limited', 'http_error', 'invalid_response'];
 
+/**
+ * The sale in progress, kept in this tab's sessionStorage until it ends: `{ key, sig, request }`
+ * once it is sent, plus `session_id` once the reader has it. A reload, or a sign-in that expired
+ * mid-sale, comes back to it (following it, or resending it with the same key) instead of an
+ * empty cart that hides whether the customer paid.
+ */
+const SALE_KEY = 'kipp.sale';
+const saved = {
+  get() { try { return JSON.parse(sessionStorage.getItem(SALE_KEY) ?? 'null'); } catch { return null; } },
+  set(v) { try { sessionStorage.setItem(SALE_KEY, JSON.stringify(v)); } catch { /* storage full or off: the sale goes on */ } },
+  clear() { try { sessionStorage.removeItem(SALE_KEY); } catch { /* as above */ } },
+};
+
 /** A fresh Idempotency-Key for one sale on one reader. */
 const newKey = () => crypto.randomUUID?.() ?? Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -71,6 +84,8 @@ export async function render(view, { client, me }) {
   // While a sale is sent or under way, the cart and reader stay as they were charged.
   const busy = () => sending || (!!live && !live.done);
   function add(item, delta = 1) {
+    // The next customer's first product after a paid sale starts a new sale.
+    if (live?.done && live.status === 'FINALIZED') newSale();
     const cur = cart.get(item.name) ?? { item, qty: 0 };
     cur.qty += delta;
     if (cur.qty <= 0) cart.delete(item.name); else cart.set(item.name, cur);
@@ -78,6 +93,8 @@ export async function render(view, { client, me }) {
   }
   function drawCart() {
     const ls = lines();
+    // Rows are rebuilt: the focused −/+/× button is found again by its label.
+    const focused = cartBody.contains(document.activeElement) ? document.activeElement.getAttribute('aria-label') : null;
     cartBody.replaceChildren(...ls.map((l) => h('tr', {},
       h('td', {}, l.name),
       h('td', { class: 'num' },
@@ -86,9 +103,10 @@ export async function render(view, { client, me }) {
       h('td', { class: 'num' }, money(l.total_amount, CURRENCY)),
       h('td', {}, h('button', { class: 'danger', onclick: () => { cart.delete(l.name); drawCart(); }, disabled: busy(), 'aria-label': `Remove ${l.name}` }, '×')))));
     if (!ls.length) cartBody.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'Tap a product to add it.')));
+    if (focused) [...cartBody.querySelectorAll('button')].find((b) => b.getAttribute('aria-label') === focused)?.focus();
     const sum = ls.reduce((a, l) => a + l.total_amount, 0);
     totalEl.textContent = `Total ${money(sum, CURRENCY)}`;
-    chargeBtn.disabled = !ls.length || !deviceSel.value || sending || !!live;
+    chargeBtn.disabled = !ls.length || !deviceSel.value || sending || (!!live && !live.done);
     for (const b of products) b.disabled = busy();
     deviceSel.disabled = busy();
   }
@@ -121,7 +139,9 @@ export async function render(view, { client, me }) {
     if (stopped) return;
     if (live && TERMINAL.includes(st.status)) {
       live.done = true;
+      live.status = st.status;
       pending = null;
+      saved.clear();
       drawCart();
     }
     const cancel = h('button', { class: 'danger', id: 'cancel', onclick: () => cancel_(session.session_id) }, 'Cancel payment');
@@ -131,20 +151,28 @@ export async function render(view, { client, me }) {
       const why = REASONS[st.failure_reason] ?? st.failure_reason.replaceAll('_', ' ');
       showStatus('bad', 'Declined', `Reason: ${why}. Ask the customer to try again (tap the card again or use another card) — the reader is still waiting.`, cancel);
     } else if (st.status === 'ACTIVE') showStatus('wait', 'In progress', `${amount}the customer is paying on the reader.`, cancel);
-    else if (st.status === 'FINALIZED') showStatus('ok', 'Paid', `Order ${session.order_id ?? st.order_id}`, h('button', { class: 'primary', onclick: newSale }, 'New sale'));
+    else if (st.status === 'FINALIZED') {
+      const paid = session.order_amount != null ? ` · ${money(session.order_amount, session.purchase_currency ?? CURRENCY)}` : '';
+      showStatus('ok', 'Paid', `Order ${session.order_id ?? st.order_id}${paid}`, h('button', { class: 'primary', onclick: newSale }, 'New sale'));
+    }
     else if (st.status === 'CANCELLED') showStatus('warn', 'Cancelled', 'No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
-    else if (st.status === 'EXPIRED') showStatus('warn', 'Expired', 'The customer did not pay in time. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'));
-    else if (st.status === 'FAILED') showStatus('bad', 'Failed', 'The payment failed. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'));
+    else if (st.status === 'EXPIRED') showStatus('warn', 'Expired', 'The customer did not pay in time. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
+    else if (st.status === 'FAILED') showStatus('bad', 'Failed', 'The payment failed. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
   }
 
   async function cancel_(id) {
-    try { await client.cancelSession(id); } catch (e) { statusEl.append(errorBox(e)); }
+    try {
+      const s = await client.cancelSession(id);
+      // Shown at once, also when the live follow has stopped.
+      onUpdate(s, stateOf(s));
+    } catch (e) { if (!stopped) statusEl.append(errorBox(e)); }
   }
-  function newSale() { cart.clear(); live = null; pending = null; statusEl.replaceChildren(); drawCart(); }
+  function newSale() { cart.clear(); live = null; pending = null; saved.clear(); statusEl.replaceChildren(); drawCart(); }
   function retry() { live = null; charge(); }
 
   async function charge() {
-    if (sending || live) return;
+    if (sending || (live && !live.done)) return;
+    live = null;
     const items = lines();
     const sig = JSON.stringify([deviceSel.value, items]);
     if (pending?.sig !== sig) {
@@ -167,6 +195,7 @@ export async function render(view, { client, me }) {
       statusEl.replaceChildren(h('p', { class: 'err', role: 'alert' }, `This cart cannot be charged: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`));
       return;
     }
+    saved.set({ key, sig: pending.sig, request });
     sending = true;
     drawCart();
     showStatus('wait', 'Sending…', 'Sending the amount to the card reader.');
@@ -197,6 +226,7 @@ export async function render(view, { client, me }) {
       box.append(' It is not known whether the reader got the sale. Press Charge to send it again: the same sale is resent, so it cannot be charged twice.');
     } else {
       pending = null;
+      saved.clear();
     }
     statusEl.replaceChildren(box);
     drawCart();
@@ -206,8 +236,24 @@ export async function render(view, { client, me }) {
     try {
       const s = await client.deviceSession(deviceId);
       if (stopped) return;
-      if (s && !live && !sending) await follow(s);
-      else if (!s) statusEl.replaceChildren(h('p', { class: 'muted' }, 'The reader has no open sale any more. Press Charge to try again.'));
+      if (!s) {
+        statusEl.replaceChildren(h('p', { class: 'muted' }, 'The reader has no open sale any more. Press Charge to try again.'));
+        return;
+      }
+      if (live || sending) return;
+      const total = lines().reduce((a, l) => a + l.total_amount, 0);
+      if (s.order_amount === total) {
+        await follow(s);
+        return;
+      }
+      // Another sale (another cart, or another till's): following it as this one would show
+      // "Paid" for an amount the cart does not have.
+      const other = s.order_amount != null ? money(s.order_amount, s.purchase_currency ?? CURRENCY) : 'another amount';
+      showStatus('warn', 'Another sale is open', `The reader's open sale is for ${other}, not this cart's ${money(total, CURRENCY)}. Cancel it to charge this cart, or follow it.`,
+        h('button', { class: 'danger', id: 'cancel-other', onclick: async () => {
+          try { await client.cancelSession(s.session_id); if (!stopped) showStatus('warn', 'Other sale cancelled', 'No money was taken for it. Press Charge to send this cart.'); } catch (e) { if (!stopped) statusEl.append(errorBox(e)); }
+        } }, 'Cancel that sale'),
+        h('button', { id: 'follow-other', onclick: () => follow(s) }, 'Follow it'));
     } catch (e) {
       if (!stopped) statusEl.append(errorBox(e));
     }
@@ -217,24 +263,70 @@ export async function render(view, { client, me }) {
 
   /** Follows a sale on the reader live until it ends. */
   async function follow(session) {
+    live?.abort.abort();
     const abort = new AbortController();
     live = { session, abort, done: false };
+    const s0 = saved.get();
+    saved.set({ ...(s0 ?? {}), session_id: session.session_id, request: s0?.request ?? null });
     drawCart();
     onUpdate(session, stateOf(session));
+    // The status may be stale while the connection is down: say so (the next update replaces it).
+    const onError = (e) => {
+      if (stopped || abort.signal.aborted || statusEl.querySelector('.reconnecting')) return;
+      statusEl.querySelector('.status')?.append(h('p', { class: 'muted reconnecting' },
+        `Connection lost (${explain(e)}) Reconnecting… The sale goes on on the reader.`));
+    };
     try {
-      const done = await client.waitForOutcome(session.session_id, { signal: abort.signal, onUpdate });
+      const done = await client.waitForOutcome(session.session_id, { signal: abort.signal, onUpdate, onError });
       onUpdate(done, stateOf(done));
     } catch (e) {
-      if (e.code === 'aborted' || stopped) return;
+      if (e.code === 'aborted' || stopped || abort.signal.aborted) return;
+      // The follow gave up (the deadline, or a failure retrying cannot mend): read the sale once
+      // more on request, and follow it again while it is open.
       const check = async () => {
-        try { const s = await client.getSession(session.session_id); if (!stopped) onUpdate(s, stateOf(s)); } catch (err) { if (!stopped) statusEl.append(errorBox(err)); }
+        try {
+          const s = await client.getSession(session.session_id);
+          if (stopped) return;
+          if (TERMINAL.includes(s.status)) onUpdate(s, stateOf(s));
+          else await follow(s);
+        } catch (err) { if (!stopped) statusEl.append(errorBox(err)); }
       };
-      statusEl.append(errorBox(e), h('button', { onclick: check }, 'Check status'));
+      statusEl.append(errorBox(e), h('button', { id: 'check-status', onclick: check }, 'Check status'),
+        h('button', { class: 'danger', onclick: () => cancel_(session.session_id) }, 'Cancel payment'));
+    }
+  }
+
+  /** A sale left in progress by a reload or an expired sign-in: its cart back, and it followed or resendable. */
+  async function resume() {
+    const s = saved.get();
+    if (!s?.request) return;
+    for (const l of s.request.order_items ?? []) {
+      const item = CATALOG.find((p) => p.name === l.name);
+      if (item) cart.set(item.name, { item, qty: l.quantity });
+    }
+    if ([...deviceSel.options].some((o) => o.value === s.request.device_id)) deviceSel.value = s.request.device_id;
+    if (s.key && s.sig) pending = { sig: s.sig, key: s.key, request: s.request };
+    drawCart();
+    if (!s.session_id) {
+      statusEl.replaceChildren(h('p', { class: 'err', role: 'alert' },
+        'This sale was being sent to the reader when the page closed. Press Charge to send it again: the same sale is resent, so it cannot be charged twice.'));
+      return;
+    }
+    try {
+      const session = await client.getSession(s.session_id);
+      if (stopped) return;
+      if (TERMINAL.includes(session.status)) {
+        live = { session, abort: new AbortController(), done: false };
+        onUpdate(session, stateOf(session));
+      } else await follow(session);
+    } catch (e) {
+      if (!stopped) statusEl.replaceChildren(errorBox(e));
     }
   }
 
   drawCart();
   await loadDevices();
+  resume();
   return () => {
     stopped = true;
     live?.abort.abort();

@@ -84,6 +84,8 @@ export async function demo(): Promise<void> {
   // An explicit `undefined` for an optional property (exactOptionalPropertyTypes), as from a form.
   const reference: string | undefined = undefined;
   const retried: Session = await client.createSession({ ...request, merchant_reference1: reference }, { idempotencyKey: undefined, location_id: undefined });
+  const onUpdate: ((s: Session) => void) | undefined = undefined;
+  const waited: Session = await client.waitForOutcome(retried.session_id, { onUpdate, onError: undefined, signal: undefined });
 
   try {
     await client.getSession("nope");
@@ -96,5 +98,5 @@ export async function demo(): Promise<void> {
       void [status, rid, isError.message, key];
     }
   }
-  void [firstPath, label, plain, retried, amount, allDevices, locations, enrollments, gone, removed, tapped, me, token, current];
+  void [firstPath, label, plain, retried, waited, amount, allDevices, locations, enrollments, gone, removed, tapped, me, token, current];
 }

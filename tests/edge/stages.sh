@@ -45,5 +45,23 @@ stage_test_edge() {
   KIPP_WORKER_SKIP_BUILD="${KIPP_WORKER_SKIP_BUILD:-}"
   [ -n "$KIPP_WORKER_SKIP_BUILD" ] || scripts/edge-build.sh
   stage_edge_size
+  edge_deploy_dry_run
   node --test --test-concurrency=1 tests/edge/*.test.mjs
+}
+
+# `wrangler deploy --dry-run` of the built worker, as configured for `make dev` and for
+# production (`--env production`, which must point at Kustom, never at the local emulator).
+edge_deploy_dry_run() {
+  local out="$KIPP_ROOT/target/edge-deploy-check" log
+  rm -rf "$out"
+  log=$(timeout 120 wrangler deploy --dry-run --outdir "$out/dev" 2>&1) \
+    || { echo "$log" >&2; echo "test result: FAILED. 0 passed; 1 failed (wrangler deploy --dry-run)"; return 1; }
+  log=$(timeout 120 wrangler deploy --dry-run --env production --outdir "$out/production" 2>&1) \
+    || { echo "$log" >&2; echo "test result: FAILED. 1 passed; 1 failed (wrangler deploy --dry-run --env production)"; return 1; }
+  if ! grep -q 'KUSTOM_API_BASE ("https://api.kustom.co")' <<<"$log" || ! grep -q 'SESSIONS (SessionObject)' <<<"$log"; then
+    echo "$log" >&2
+    echo "test result: FAILED. 1 passed; 1 failed (--env production lacks Kustom's base or the session objects)"
+    return 1
+  fi
+  echo "test result: ok. 2 passed; 0 failed (wrangler deploy --dry-run, default and --env production)"
 }

@@ -83,8 +83,72 @@ test('checkout: charge a cart, tap SUCCESS in the virtual terminal, see paid wit
   await shot(term, 'terminal');
   const text = await pos.locator('[data-state="paid"]').innerText();
   assert.match(text, /Order [0-9a-f-]{36}/);
+  assert.match(text, /199[.,]00/, 'the amount paid is shown beside the order');
   console.log(`BENCH e2e_tap_to_paid ${ms} ms`);
   await shot(pos, 'checkout-paid');
+});
+
+test('checkout: after a paid sale, the next product starts a new sale', async () => {
+  await startCharge(['Juice']);
+  await terminalTap('SUCCESS', '[data-state="paid"]');
+  await pos.locator('[data-product="Coffee"]').click();
+  const cart = await pos.locator('table').innerText();
+  assert.match(cart, /Coffee/);
+  assert.doesNotMatch(cart, /Juice/, 'the paid cart is gone');
+  assert.equal(await pos.locator('#charge').isDisabled(), false);
+});
+
+test('checkout: a reload in the middle of a sale comes back to it and sees it paid', async () => {
+  await startCharge(['Cinnamon bun']);
+  await pos.reload();
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+  assert.match(await pos.locator('table').innerText(), /Cinnamon bun/, 'the cart is back');
+  await terminalTap('SUCCESS', '[data-state="paid"]');
+  // Settled: the next reload starts clean.
+  await pos.reload();
+  await pos.getByRole('heading', { name: 'Checkout' }).waitFor();
+  assert.doesNotMatch(await pos.locator('table').innerText(), /Cinnamon bun/);
+});
+
+test('checkout: the status says when the live connection is lost, and the sale goes on', async () => {
+  const page = await ctx.newPage();
+  // The connection is gone for the live status: no socket opens, and every poll fails.
+  await page.routeWebSocket(/\/events/, (ws) => ws.close());
+  await page.route('**/ipp/v1/sessions/*/events*', (route) => route.abort('failed'));
+  try {
+    await lostConnection(page);
+  } finally {
+    // Never leave the sale open on the shared reader.
+    await page.locator('#cancel').click({ timeout: 2000 }).catch(() => {});
+    await page.close();
+  }
+});
+
+async function lostConnection(page) {
+  await page.goto(`${BASE}/#/checkout`);
+  await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+  const newSale = page.getByRole('button', { name: 'New sale' });
+  if (await newSale.count()) await newSale.first().click();
+  await page.locator('#device option', { hasText: READER }).waitFor({ state: 'attached' });
+  await page.locator('#device').selectOption({ label: READER });
+  await page.locator('[data-product="Juice"]').click();
+  await page.locator('#charge').click();
+  await page.locator('#status .reconnecting').waitFor({ timeout: LIVE_MS });
+  assert.match(await page.locator('#status').innerText(), /Reconnecting/);
+  // The cancel's own answer shows the outcome, with the live status still cut off.
+  await page.locator('#cancel').click();
+  await page.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
+}
+
+test('a POS that cannot load its package says so instead of loading for ever', async () => {
+  const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await other.newPage();
+  await page.route('**/pkg/kipp_web_bg.wasm', (route) => route.fulfill({ status: 404, body: 'not found' }));
+  await page.goto(`${BASE}/`);
+  const alert = page.getByRole('alert');
+  await alert.waitFor({ timeout: LIVE_MS });
+  assert.match(await alert.innerText(), /could not load/);
+  await other.close();
 });
 
 test('checkout: a declined tap shows the reason, then a success pays', async () => {
@@ -128,6 +192,34 @@ test('checkout: a create whose answers are lost is resent with the same key, and
   assert.equal(answer.headers()['idempotent-replayed'], 'true');
   assert.deepEqual(new Set([...sent, answer.request().headers()['idempotency-key']]).size, 1, 'one key for every attempt');
   await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+  await pos.locator('#cancel').click();
+  await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
+});
+
+test("checkout: the reader's open sale for another amount is not followed as this cart's", async () => {
+  await fillCart(['Mug']);
+  // The create's answer is lost: the reader has the Mug sale, the page does not know.
+  const lose = async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    await route.fetch();
+    await route.abort('failed');
+  };
+  await pos.route('**/ipp/v1/sessions', lose);
+  await pos.locator('#charge').click();
+  await pos.locator('#status .err').waitFor({ timeout: LIVE_MS });
+  await pos.unroute('**/ipp/v1/sessions', lose);
+  // The customer adds a coffee: a new cart, refused while the reader holds the first one.
+  await pos.locator('[data-product="Coffee"]').click();
+  await pos.locator('#charge').click();
+  await pos.locator('#show-open-sale').click();
+  await pos.locator('[data-state="another sale is open"]').waitFor({ timeout: LIVE_MS });
+  assert.match(await pos.locator('#status').innerText(), /129[.,]00.*164[.,]00/s);
+  await pos.locator('#cancel-other').click();
+  await pos.locator('[data-state="other sale cancelled"]').waitFor({ timeout: LIVE_MS });
+  // Now the cart itself is charged.
+  await pos.locator('#charge').click();
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+  assert.match(await pos.locator('#status').innerText(), /164[.,]00/);
   await pos.locator('#cancel').click();
   await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
 });

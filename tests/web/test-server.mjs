@@ -24,6 +24,7 @@ export const SESS = {
   finalNoOrder: U(9), // WS: FINALIZED whose session has no order_id yet, but whose state has it
   cancelLost: U(10), // PUT cancel: the first answer comes after 1.5 s (the client gave up), then 409
   wsSilent: U(11), //  WS: the first socket sends CREATED, then silence (half-open: pings unanswered); the next is as usual
+  pollLimited: U(12), // WS refused; the first poll answers 429 with Retry-After: 1, the next FINALIZED
 };
 const LOST_DEVICE = U(901); // DELETE: the first answer comes after 1.5 s, then 404
 const DEVICE = U(900);
@@ -103,6 +104,10 @@ const server = createServer(async (req, res) => {
     log.polls.push({ id, at: Date.now(), query: url.search });
     if (id === SESS.missing) return send(res, 404, problem(404, 'not_found', 'Not Found', 'no such session'));
     if (id === SESS.pollDone) return send(res, 200, message(id, bump(`poll:${id}`) >= 3 ? 'FINALIZED' : 'CREATED'));
+    if (id === SESS.pollLimited) {
+      if (bump(`poll:${id}`) === 1) return send(res, 429, problem(429, 'rate_limited', 'Too Many Requests', 'slow down'), { 'retry-after': '1' });
+      return send(res, 200, message(id, 'FINALIZED'));
+    }
     if (id === SESS.wsTokenEnded) return send(res, 401, problem(401, 'token_expired', 'Unauthorized', 'the token has expired'));
     return send(res, 200, message(id, 'CREATED'));
   }
@@ -146,7 +151,7 @@ server.on('upgrade', (req, socket) => {
   const m = url.pathname.match(/^\/ipp\/v1\/sessions\/([^/]+)\/events$/);
   const id = m ? decodeURIComponent(m[1]) : '';
   log.wsConnections[id] = (log.wsConnections[id] ?? 0) + 1;
-  const refused = !m || id === SESS.pollDone || id === SESS.never || id === SESS.missing;
+  const refused = !m || id === SESS.pollDone || id === SESS.never || id === SESS.missing || id === SESS.pollLimited;
   if (refused) {
     socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
     return;

@@ -42,10 +42,19 @@ extern "C" {
 
     /// Follows session `id` (already escaped) until a terminal status, the deadline or the signal.
     #[wasm_bindgen(js_name = waitFor)]
-    pub fn wait_for(conn: &JsValue, id: &str, timeout_ms: f64, signal: JsValue, on_update: JsValue) -> js_sys::Promise;
+    pub fn wait_for(
+        conn: &JsValue,
+        id: &str,
+        timeout_ms: f64,
+        signal: JsValue,
+        on_update: JsValue,
+        on_error: JsValue,
+    ) -> js_sys::Promise;
 
-    /// Follows session `id` (already escaped) without a deadline; returns its `AbortController`.
-    pub fn watch(conn: &JsValue, id: &str, on_update: &JsValue, on_error: JsValue) -> JsValue;
+    /// Follows session `id` (already escaped) without a deadline; returns its `AbortController`,
+    /// or throws a `KippError` for a callback that is not a function.
+    #[wasm_bindgen(catch)]
+    pub fn watch(conn: &JsValue, id: &str, on_update: &JsValue, on_error: JsValue) -> Result<JsValue, JsValue>;
 
     /// `location.origin` when it is a string.
     pub fn origin() -> Option<String>;

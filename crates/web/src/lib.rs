@@ -175,7 +175,14 @@ impl Runtime {
             }
             None => DEFAULT_WAIT_MS,
         };
-        js::wait_for(conn, &escape_segment(&id), timeout, prop(&options, "signal"), prop(&options, "onUpdate"))
+        js::wait_for(
+            conn,
+            &escape_segment(&id),
+            timeout,
+            prop(&options, "signal"),
+            prop(&options, "onUpdate"),
+            prop(&options, "onError"),
+        )
     }
 
     /// `watch(id, onUpdate, options)`: follows the session until a terminal status or
@@ -183,7 +190,7 @@ impl Runtime {
     pub fn watch(&self, conn: &JsValue, id: JsValue, on_update: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let id = text(&id);
         api::parse_id(&id, "id", SessionId::parse)?;
-        Ok(js::watch(conn, &escape_segment(&id), &on_update, prop(&options, "onError")))
+        js::watch(conn, &escape_segment(&id), &on_update, prop(&options, "onError"))
     }
 
     /// kipp-core's stable code and title for an HTTP status, as `"code Title"`

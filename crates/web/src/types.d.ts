@@ -205,7 +205,7 @@ export interface KippClientOptions {
   /** A kipp POS token (`kipp1.…`). */
   token?: string | undefined;
   /** Called before every request (and once more after a 401); return a fresh token. */
-  getToken?: () => string | Promise<string> | undefined;
+  getToken?: (() => string | Promise<string>) | undefined;
   /** Time limit per HTTP attempt, ms (default 15 000). */
   timeoutMs?: number | undefined;
   /** Extra attempts for calls safe to repeat (default 2). */
@@ -226,12 +226,14 @@ export interface WaitOptions {
   /** Give up after this many ms with a `timeout` KippError (default 900 000 = the session lifetime). */
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
-  onUpdate?: (session: Session, state: SessionState) => void | undefined;
+  onUpdate?: ((session: Session, state: SessionState) => void) | undefined;
+  /** Hears every failure the wait rides out (`retryable`: a dropped socket, a failed poll) while it reconnects. */
+  onError?: ((error: KippError) => void) | undefined;
 }
 
 export interface WatchOptions {
   /** Called for every failure; `error.retryable` says whether watching goes on. */
-  onError?: (error: KippError) => void | undefined;
+  onError?: ((error: KippError) => void) | undefined;
 }
 
 /**

@@ -33,6 +33,7 @@ const fn sid(n: u32) -> &'static str {
         9 => "00000000-0000-4000-8000-000000000009",
         10 => "00000000-0000-4000-8000-000000000010",
         11 => "00000000-0000-4000-8000-000000000011",
+        12 => "00000000-0000-4000-8000-000000000012",
         _ => "00000000-0000-4000-8000-000000000404",
     }
 }
@@ -713,6 +714,48 @@ async fn a_retry_after_is_never_cut_short() {
     assert_eq!(times.length(), 2);
     let gap = times.get(1).as_f64().unwrap() - times.get(0).as_f64().unwrap();
     assert!(gap >= 1000.0, "the retry came {gap} ms after a Retry-After of 1 s");
+}
+
+#[wasm_bindgen_test]
+async fn a_polls_retry_after_is_never_cut_short() {
+    reset().await;
+    // WebSockets refused: the first poll answers 429 with Retry-After: 1 (jitter could take up to
+    // 20 % off it before), the next one FINALIZED.
+    let done = ok(client("t", &[]).wait_for_outcome(sid(12), None)).await;
+    assert_eq!(get(&done, "status").as_string().unwrap(), "FINALIZED");
+    let polls = Array::from(&get(&test_log().await, "polls"));
+    assert_eq!(polls.length(), 2);
+    let at = |i| get(&polls.get(i), "at").as_f64().unwrap();
+    assert!(at(1) - at(0) >= 1000.0, "the next poll came {} ms after a Retry-After of 1 s", at(1) - at(0));
+}
+
+#[wasm_bindgen_test]
+async fn wait_and_watch_refuse_callbacks_and_signals_of_the_wrong_type() {
+    let c = client("t", &[]);
+    let codes = run_js(
+        &c,
+        "const id = '00000000-0000-4000-8000-000000000002';
+         const code = async (p) => { try { await p; return 'resolved'; } catch (e) { return e.code + ' ' + e.fieldErrors[0]?.path; } };
+         let watched;
+         try { c.watch(id, 'not a function'); watched = 'no throw'; } catch (e) { watched = e.code + ' ' + e.fieldErrors[0]?.path; }
+         return [
+           await code(c.waitForOutcome(id, { onUpdate: 'x', timeoutMs: 100 })),
+           await code(c.waitForOutcome(id, { onError: 1, timeoutMs: 100 })),
+           await code(c.waitForOutcome(id, { signal: {}, timeoutMs: 100 })),
+           watched,
+         ];",
+    )
+    .await;
+    let codes: Vec<String> = Array::from(&codes).iter().map(|v| v.as_string().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "validation_failed onUpdate",
+            "validation_failed onError",
+            "validation_failed signal",
+            "validation_failed onUpdate"
+        ]
+    );
 }
 
 #[wasm_bindgen_test]

@@ -26,8 +26,9 @@ use kipp_core::time::Timestamp;
 
 /// Longest single clock advance: ten years.
 pub const MAX_ADVANCE_SECONDS: f64 = 10.0 * 366.0 * 86_400.0;
-/// 9999-12-31T23:59:59.999Z in unix ms: the clock goes no further.
-const LAST_MS_OF_9999: i64 = 253_402_300_799_999;
+/// 9999-01-01T00:00:00Z in unix ms: the clock goes no further, which leaves a year for real
+/// time to pass and for the expiries set from it (72 h at most) to stay within four-digit years.
+const CLOCK_END_MS: i64 = 253_370_764_800_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,8 +113,8 @@ pub async fn handle(emulator: &Emulator, req: Request<Incoming>) -> Result<Reply
             let ms = (a.seconds * 1000.0).round() as i64;
             // RFC 3339 has four-digit years: a clock past 9999 would write timestamps no client
             // (nor the emulator's own state file) can read back.
-            if emulator.clock.now_millis().saturating_add(ms) > LAST_MS_OF_9999 {
-                return Err(Reject::field("seconds", "out_of_range", "would move the clock past the year 9999"));
+            if emulator.clock.now_millis().saturating_add(ms) > CLOCK_END_MS {
+                return Err(Reject::field("seconds", "out_of_range", "would move the clock into the year 9999"));
             }
             emulator.advance_clock(ms);
             let expired = emulator.sweep();

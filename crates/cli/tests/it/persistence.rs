@@ -134,8 +134,9 @@ async fn a_clock_advance_alone_is_saved() {
 }
 
 #[tokio::test]
-async fn the_clock_stops_at_the_year_9999() {
-    let emu = Emu::start().await;
+async fn the_clock_stops_before_the_year_9999_and_its_state_file_reads_back() {
+    let (dir, config) = with_state_dir("state-9999");
+    let mut emu = Emu::with(config.clone()).await;
     let ten_years = json!({"seconds": 10.0 * 366.0 * 86_400.0});
     let mut refused = None;
     for i in 0..1000 {
@@ -150,4 +151,11 @@ async fn the_clock_stops_at_the_year_9999() {
     assert_eq!(r.expect(400).json["field_errors"][0]["path"], "seconds");
     let at = emu.control("GET", "/_emulator/clock", None).await.json["now"].as_str().unwrap().to_owned();
     assert!(at.starts_with("99"), "{at}");
+    // The longest expiry set from that clock still has a four-digit year, and the state file
+    // holding it reads back.
+    emu.post("/ipp/v1/enrollments", json!({"ttl": "SEVENTY_TWO_HOURS"})).await.expect(201);
+    emu.shutdown().await;
+    let again = Emu::with(config).await;
+    assert_eq!(again.get("/ipp/v1/enrollments").await.expect(200).json["total_elements"], 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -464,6 +464,10 @@ impl SessionObject {
         let (tx, rx) = oneshot::channel();
         self.waiters.borrow_mut().push((jti, tx));
         let _ = select(rx, Delay::from(Duration::from_secs(wait))).await;
+        // Emptied meanwhile (past its retention): the session is no longer known here.
+        if self.record.borrow().is_none() {
+            return Ok(result(404, "unknown"));
+        }
         Ok(raw_json(200, self.message().into_bytes()))
     }
 

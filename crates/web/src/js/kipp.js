@@ -428,11 +428,36 @@ const LONG_POLL_MAX_S = 25;
 const longPollSecs = (c) => Math.max(0, Math.min(LONG_POLL_MAX_S, Math.floor(c.timeoutMs / 1000) - 5));
 
 /** `waitForOutcome` after Rust checked its arguments: follows until a terminal status or the deadline. */
-export async function waitFor(c, id, timeoutMs, signal, onUpdate) {
+/** `validation_failed` at `path` (an option of the wrong type). */
+const invalidOption = (path, message) =>
+  new KippError('validation_failed', `${path} ${message}`, null, [{ path, code: 'invalid_type', message }], false, null);
+
+/** An optional callback: absent, or a function (never silently dropped). */
+function callback(v, path) {
+  if (v == null) return null;
+  if (typeof v !== 'function') throw invalidOption(path, 'must be a function');
+  return v;
+}
+
+export async function waitFor(c, id, timeoutMs, signal, onUpdate, onError) {
+  if (signal != null && !(typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal)) {
+    throw invalidOption('signal', 'must be an AbortSignal');
+  }
+  onUpdate = callback(onUpdate, 'onUpdate');
+  onError = callback(onError, 'onError');
   const ctl = new AbortController();
   const unlink = linkSignal(signal, ctl);
   const clearTimer = after(timeoutMs, () => ctl.abort('deadline'));
-  const f = { id, onUpdate: typeof onUpdate === 'function' ? onUpdate : null, onError: null, ctl, user: signal, deadline: true };
+  const f = {
+    id,
+    onUpdate,
+    // Hears every failure the wait rides out (a dropped socket, a failed poll), so a screen can
+    // say that its status may be stale while the wait reconnects.
+    onError,
+    ctl,
+    user: signal,
+    deadline: true,
+  };
   try {
     return await follow(c, f);
   } finally {
@@ -443,8 +468,9 @@ export async function waitFor(c, id, timeoutMs, signal, onUpdate) {
 
 /** `watch` after Rust checked its arguments; returns the controller that `close()` aborts. */
 export function watch(c, id, onUpdate, onError) {
+  if (typeof onUpdate !== 'function') throw invalidOption('onUpdate', 'must be a function');
   const ctl = new AbortController();
-  const f = { id, onUpdate, onError: typeof onError === 'function' ? onError : null, ctl, user: undefined, deadline: false };
+  const f = { id, onUpdate, onError: callback(onError, 'onError'), ctl, user: undefined, deadline: false };
   follow(c, f).catch((e) => {
     if (e.code !== 'aborted') report(f, e);
   });
