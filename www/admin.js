@@ -1,6 +1,21 @@
 // Admin: locations, enrollment codes, devices (rename / move / delete, simulated readers), clerk tokens.
 import { h, errorBox, toast } from '/app.js';
 
+/**
+ * Sign-ins issued from this browser, kept so that one can be revoked later (a lost or stolen
+ * device): `{ jti, role, location, expires_at, revoked }` each, never the token itself.
+ */
+const ISSUED_KEY = 'kipp.issued';
+const issued = {
+  list() {
+    try {
+      const now = Date.now() / 1000;
+      return (JSON.parse(localStorage.getItem(ISSUED_KEY) ?? '[]') ?? []).filter((t) => t && t.expires_at > now);
+    } catch { return []; }
+  },
+  save(list) { try { localStorage.setItem(ISSUED_KEY, JSON.stringify(list.slice(-50))); } catch { /* storage off: not kept */ } },
+};
+
 export async function render(view, { client, me }) {
   let countdown; // the enrollment code's countdown timer
   const locBox = h('div');
@@ -130,24 +145,58 @@ export async function render(view, { client, me }) {
   function drawTokens() {
     const loc = locationSelect('token-location', me.location_id, true);
     const role = h('select', { id: 'token-role' }, h('option', { value: 'clerk' }, 'Clerk'), h('option', { value: 'admin' }, 'Admin'));
-    const hours = h('input', { id: 'token-hours', type: 'number', min: 1, max: 720, value: 12 });
+    const hours = h('input', { id: 'token-hours', type: 'number', min: 1, max: 744, value: 12 });
     const out = h('div', { 'aria-live': 'polite' });
     tokBox.replaceChildren(
       h('label', { for: 'token-role' }, 'Role'), role,
       h('label', { for: 'token-location' }, 'Location'), loc,
       h('label', { for: 'token-hours' }, 'Valid for (hours)'), hours,
       h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { class: 'primary', id: 'issue-token', onclick: async () => {
+        const h_ = Number(hours.value);
+        if (!(h_ >= 1 && h_ <= 744)) {
+          out.replaceChildren(h('p', { class: 'err', role: 'alert' }, 'Valid for: give a number of hours from 1 to 744 (31 days).'));
+          return;
+        }
         try {
-          const t = await client.issueToken({ role: role.value, location_id: loc.value || undefined, ttl_seconds: Math.round(Number(hours.value) * 3600) });
+          const asked = Math.round(h_ * 3600);
+          const t = await client.issueToken({ role: role.value, location_id: loc.value || undefined, ttl_seconds: asked });
           const link = `${location.origin}/#token=${encodeURIComponent(t.token)}`;
+          // A token never outlives the admin's own: say so when the worker shortened it.
+          const shortened = t.expires_at < Math.floor(Date.now() / 1000) + asked - 60;
           out.replaceChildren(h('div', { class: 'status ok' },
             h('strong', {}, 'Token issued'),
-            h('p', {}, `Valid until ${new Date(t.expires_at * 1000).toLocaleString()}. Open this link on the clerk's device:`),
+            h('p', {}, `Valid until ${new Date(t.expires_at * 1000).toLocaleString()}${shortened ? ' — shortened to the end of your own sign-in, which it cannot outlive' : ''}. Open this link on the clerk's device:`),
             h('p', { class: 'mono', id: 'token-link' }, link),
             h('button', { onclick: () => navigator.clipboard?.writeText(link).then(() => toast('Link copied')) }, 'Copy link')));
+          issued.save([...issued.list(), { jti: t.jti, role: role.value, location: loc.value ? locName(loc.value) : 'all locations', expires_at: t.expires_at }]);
+          drawIssued();
         } catch (e) { out.replaceChildren(errorBox(e)); }
       } }, 'Issue token')),
-      out);
+      out,
+      issuedBox);
+    drawIssued();
+  }
+
+  // Sign-ins issued from this browser, each revocable (a device lost or stolen).
+  const issuedBox = h('div', { id: 'issued' });
+  function drawIssued() {
+    const list = issued.list();
+    if (!list.length) { issuedBox.replaceChildren(); return; }
+    issuedBox.replaceChildren(h('h3', {}, 'Sign-ins issued here'),
+      me.location_id ? h('p', { class: 'muted' }, 'Revoking needs an admin sign-in for all locations.') : null,
+      h('ul', {}, ...list.map((t) => h('li', {},
+        `${t.role} · ${t.location} · until ${new Date(t.expires_at * 1000).toLocaleString()} `,
+        t.revoked ? h('span', { class: 'muted' }, 'revoked')
+          : me.location_id ? null
+            : h('button', { class: 'danger', 'data-jti': t.jti, 'aria-label': `Revoke the ${t.role} sign-in valid until ${new Date(t.expires_at * 1000).toLocaleString()}`, onclick: async () => {
+              if (!confirm('Revoke this sign-in? The device using it is signed out, and so is any token issued with it.')) return;
+              try {
+                await client.revokeToken(t.jti);
+                issued.save(issued.list().map((x) => (x.jti === t.jti ? { ...x, revoked: true } : x)));
+                toast('Sign-in revoked');
+                drawIssued();
+              } catch (e) { issuedBox.append(errorBox(e)); }
+            } }, 'Revoke')))));
   }
 
   async function refresh() {

@@ -58,6 +58,7 @@ export async function demo(): Promise<void> {
   const me: Me = await client.me();
   const token: IssuedToken = await client.issueToken({ role: "clerk", ttl_seconds: 3600 });
   const current: Session | null = await client.deviceSession(sim.id);
+  const revoked: void = await client.revokeToken(token.jti);
 
   const controller = new AbortController();
   const final: Session = await client.waitForOutcome(created.session_id, {
@@ -98,5 +99,5 @@ export async function demo(): Promise<void> {
       void [status, rid, isError.message, key];
     }
   }
-  void [firstPath, label, plain, retried, waited, amount, allDevices, locations, enrollments, gone, removed, tapped, me, token, current];
+  void [firstPath, label, plain, retried, waited, revoked, amount, allDevices, locations, enrollments, gone, removed, tapped, me, token, current];
 }

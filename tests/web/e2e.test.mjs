@@ -252,6 +252,24 @@ test('checkout: while a create is on its way, the cart, the reader and Charge ar
   assert.equal(await pos.locator('[data-product="Coffee"]').isDisabled(), false, 'unlocked once the sale ended');
 });
 
+test('admin: a sign-in issued here can be revoked, and the device using it is signed out', async () => {
+  await pos.goto(`${BASE}/#/admin`);
+  await pos.getByRole('heading', { name: 'Admin' }).waitFor();
+  await pos.locator('#token-role').selectOption('clerk');
+  await pos.locator('#issue-token').click();
+  const link = await pos.locator('#token-link').innerText();
+  const other = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const till = await other.newPage();
+  await till.goto(link);
+  await till.getByRole('heading', { name: 'Checkout' }).waitFor();
+  pos.once('dialog', (d) => d.accept());
+  await pos.locator('#issued button[data-jti]').last().click();
+  await pos.locator('#issued li').last().getByText('revoked').waitFor({ timeout: LIVE_MS });
+  await till.reload();
+  await till.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: LIVE_MS });
+  await other.close();
+});
+
 test('a sign-in link whose token holds a character no token has shows the sign-in form', async () => {
   const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   const page = await other.newPage();

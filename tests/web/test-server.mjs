@@ -28,7 +28,7 @@ export const SESS = {
 };
 const LOST_DEVICE = U(901); // DELETE: the first answer comes after 1.5 s, then 404
 const DEVICE = U(900);
-const log = { idempotencyKeys: [], createTimes: [], polls: [], wsConnections: {}, authHeaders: [], wsPings: {} };
+const log = { idempotencyKeys: [], createTimes: [], polls: [], wsConnections: {}, authHeaders: [], wsPings: {}, revoked: [] };
 const counters = new Map();
 const bump = (k) => { const n = (counters.get(k) ?? 0) + 1; counters.set(k, n); return n; };
 
@@ -61,7 +61,7 @@ const server = createServer(async (req, res) => {
   log.authHeaders.push(req.headers.authorization ?? null);
 
   if (p === '/_test/log') return send(res, 200, log);
-  if (p === '/_test/reset') { counters.clear(); log.idempotencyKeys = []; log.createTimes = []; log.polls = []; log.wsConnections = {}; log.authHeaders = []; log.wsPings = {}; return send(res, 200, { ok: true }); }
+  if (p === '/_test/reset') { counters.clear(); log.idempotencyKeys = []; log.createTimes = []; log.polls = []; log.wsConnections = {}; log.authHeaders = []; log.wsPings = {}; log.revoked = []; return send(res, 200, { ok: true }); }
 
   const auth = req.headers.authorization ?? '';
   if (auth === 'Bearer expired') return send(res, 401, problem(401, 'unauthorized', 'Unauthorized', 'token expired'));
@@ -134,6 +134,7 @@ const server = createServer(async (req, res) => {
   }
   if (p === '/ipp/v1/devices') return send(res, 200, { content: [{ id: DEVICE, name: 'Till 1', platform: 'IOS', metadata: { simulated: 'true' } }], total_elements: 1, total_pages: 1, page_number: 0, page_size: 20, first: true, last: true, query: url.search });
   if (p.startsWith('/ipp/v1/devices/') && req.method === 'DELETE') return send(res, 204);
+  if (p === '/kipp/v1/tokens/revoke' && req.method === 'POST') { log.revoked.push(JSON.parse(body).jti); return send(res, 204); }
   if (p === '/kipp/v1/devices/' + DEVICE + '/current-session') return send(res, 404, problem(404, 'not_found', 'Not Found', 'no open session'));
   return send(res, 404, problem(404, 'not_found', 'Not Found', `no route ${req.method} ${p}`));
 });

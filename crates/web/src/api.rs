@@ -232,6 +232,26 @@ pub fn issue_token(request: JsValue) -> Result<Call, Failure> {
     })
 }
 
+/// `revokeToken(jti)` (an admin token without a location): `POST /kipp/v1/tokens/revoke`. The
+/// token, and every token minted with it, is refused from then on.
+pub fn revoke_token(jti: &str) -> Result<Call, Failure> {
+    // The worker's rule for a token id.
+    if jti.is_empty() || jti.len() > 64 || !jti.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(invalid("jti", "invalid", "must be a token id (1-64 of A-Z a-z 0-9 - _)"));
+    }
+    let mut body = JsonWriter::default();
+    body.object(|o| o.str("jti", jti));
+    Ok(Call {
+        method: "POST",
+        path: "/kipp/v1/tokens/revoke".to_owned(),
+        body: Some(body.into_text()),
+        idempotency_key: None,
+        // Revoking twice is revoking once.
+        retry: true,
+        nullable: false,
+    })
+}
+
 /// `deviceSession(deviceId)`: the device's open session, or `null`
 /// (`GET /kipp/v1/devices/{id}/current-session`).
 pub fn device_session(device_id: &str) -> Result<Call, Failure> {

@@ -105,6 +105,7 @@ mod op {
     pub const ME: u8 = 13;
     pub const ISSUE_TOKEN: u8 = 14;
     pub const DEVICE_SESSION: u8 = 15;
+    pub const REVOKE_TOKEN: u8 = 16;
 }
 
 /// What the snippet asks of Rust: the client's options checked, each method's
@@ -142,6 +143,7 @@ impl Runtime {
             op::ME => api::me(),
             op::ISSUE_TOKEN => api::issue_token(a),
             op::DEVICE_SESSION => api::device_session(&text(&a)),
+            op::REVOKE_TOKEN => api::revoke_token(&text(&a)),
             _ => Err(Failure::new("http_error", "unknown operation")),
         };
         match call {

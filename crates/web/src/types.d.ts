@@ -329,6 +329,11 @@ export class KippClient {
      */
     issueToken(request: IssueTokenRequest): Promise<IssuedToken>;
     /**
+     * `POST /kipp/v1/tokens/revoke` (an admin token without a location): the token with this
+     * `jti`, and every token minted with it, is refused from then on (open live sockets closed).
+     */
+    revokeToken(jti: string): Promise<void>;
+    /**
      * `GET /ipp/v1/devices`.
      */
     listDevices(filter?: DeviceFilter): Promise<Page<Device>>;

@@ -759,6 +759,26 @@ async fn wait_and_watch_refuse_callbacks_and_signals_of_the_wrong_type() {
 }
 
 #[wasm_bindgen_test]
+async fn revoke_token_posts_the_token_id() {
+    reset().await;
+    let c = client("t", &[]);
+    let r = run_js(
+        &c,
+        "const ok = await c.revokeToken('jti_1-A');
+         let bad;
+         try { await c.revokeToken('not a jti'); } catch (e) { bad = e.code + ' ' + e.fieldErrors[0].path; }
+         return [ok === undefined, bad];",
+    )
+    .await;
+    let r = Array::from(&r);
+    assert_eq!(r.get(0), JsValue::TRUE, "resolves with nothing");
+    assert_eq!(r.get(1).as_string().unwrap(), "validation_failed jti");
+    let revoked = Array::from(&get(&test_log().await, "revoked"));
+    assert_eq!(revoked.length(), 1, "the bad id was not sent");
+    assert_eq!(revoked.get(0).as_string().unwrap(), "jti_1-A");
+}
+
+#[wasm_bindgen_test]
 async fn get_token_may_return_any_thenable() {
     reset().await;
     let get_token = Function::new_no_args("return { then(resolve) { resolve('from-thenable'); } };");

@@ -65,7 +65,7 @@ export class KippClient {
 
 // The plain calls: method i hands (this client, i, its arguments) to Rust, which decodes and
 // validates them into a call (the numbers are lib.rs's `op` module).
-'createSession getSession cancelSession listDevices listLocations createLocation createEnrollment listEnrollments deleteEnrollment updateDevice deleteDevice createSimulatedDevice simulateTap me issueToken deviceSession'
+'createSession getSession cancelSession listDevices listLocations createLocation createEnrollment listEnrollments deleteEnrollment updateDevice deleteDevice createSimulatedDevice simulateTap me issueToken deviceSession revokeToken'
   .split(' ')
   .forEach((name, op) => {
     KippClient.prototype[name] = function (a, b) {
