@@ -118,7 +118,11 @@ export async function render(view, { client, me }) {
       const prev = deviceSel.value || localStorage.getItem('kipp.device');
       deviceSel.replaceChildren(...page.content.map((d) => h('option', { value: d.id }, d.name ?? d.id)));
       if (prev && page.content.some((d) => d.id === prev)) deviceSel.value = prev;
-      if (!page.content.length) deviceMsg.append(h('p', { class: 'muted' }, 'No card reader at this location yet. An admin can add one under Admin → Devices.'));
+      if (!page.content.length) {
+        deviceMsg.append(h('p', { class: 'muted' }, me.role === 'admin'
+          ? 'No card reader at this location yet. Enroll one under Admin → “Enroll a card reader”.'
+          : 'No card reader at this location yet. Ask an admin to enroll one.'));
+      }
     } catch (e) {
       deviceMsg.append(errorBox(e));
     }

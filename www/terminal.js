@@ -7,7 +7,7 @@ const OUTCOMES = [
   ['PROCESSING_ERROR', 'Processing error'], ['INCORRECT_NUMBER', 'Incorrect number'], ['CARD_VELOCITY_EXCEEDED', 'Card velocity exceeded'],
 ];
 
-export async function render(view, { client }) {
+export async function render(view, { client, me }) {
   const sel = h('select', { id: 'terminal-device' });
   const box = h('div', { id: 'incoming', 'aria-live': 'polite' });
   let timer = null;
@@ -27,7 +27,11 @@ export async function render(view, { client }) {
       const prev = sel.value || localStorage.getItem('kipp.terminal');
       sel.replaceChildren(...page.content.map((d) => h('option', { value: d.id }, d.name ?? d.id)));
       if (prev && page.content.some((d) => d.id === prev)) sel.value = prev;
-      if (!page.content.length) box.replaceChildren(h('p', { class: 'muted' }, 'No simulated reader yet. Create one under Admin → “Enroll simulated reader”.'));
+      if (!page.content.length) {
+        box.replaceChildren(h('p', { class: 'muted' }, me.role === 'admin'
+          ? 'No simulated reader yet. Create one under Admin → “Enroll simulated reader”.'
+          : 'No simulated reader yet. Ask an admin to create one (Admin → “Enroll simulated reader”).'));
+      }
       shown = '';
       await poll();
     } catch (e) { box.replaceChildren(errorBox(e)); }
