@@ -50,15 +50,15 @@ async function startCharge(products) {
   await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
 }
 
-/** The checkout screen with a cart of `products` on the test reader, not charged yet. */
-async function fillCart(products) {
-  await pos.goto(`${BASE}/#/checkout`);
-  await pos.getByRole('heading', { name: 'Checkout' }).waitFor();
-  const newSale = pos.getByRole('button', { name: 'New sale' });
+/** The checkout screen (of `page`, the POS by default) with a cart of `products` on the test reader, not charged yet. */
+async function fillCart(products, page = pos) {
+  await page.goto(`${BASE}/#/checkout`);
+  await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+  const newSale = page.getByRole('button', { name: 'New sale' });
   if (await newSale.count()) await newSale.first().click();
-  await pos.locator('#device option', { hasText: READER }).waitFor({ state: 'attached' });
-  await pos.locator('#device').selectOption({ label: READER });
-  for (const p of products) await pos.locator(`[data-product="${p}"]`).click();
+  await page.locator('#device option', { hasText: READER }).waitFor({ state: 'attached' });
+  await page.locator('#device').selectOption({ label: READER });
+  for (const p of products) await page.locator(`[data-product="${p}"]`).click();
 }
 
 async function terminalTap(outcome, expectAfter) {
@@ -125,13 +125,7 @@ test('checkout: the status says when the live connection is lost, and the sale g
 });
 
 async function lostConnection(page) {
-  await page.goto(`${BASE}/#/checkout`);
-  await page.getByRole('heading', { name: 'Checkout' }).waitFor();
-  const newSale = page.getByRole('button', { name: 'New sale' });
-  if (await newSale.count()) await newSale.first().click();
-  await page.locator('#device option', { hasText: READER }).waitFor({ state: 'attached' });
-  await page.locator('#device').selectOption({ label: READER });
-  await page.locator('[data-product="Juice"]').click();
+  await fillCart(['Juice'], page);
   await page.locator('#charge').click();
   await page.locator('#status .reconnecting').waitFor({ timeout: LIVE_MS });
   assert.match(await page.locator('#status').innerText(), /Reconnecting/);

@@ -57,6 +57,14 @@ fn s(v: &str) -> JsValue {
 fn n(v: f64) -> JsValue {
     JsValue::from_f64(v)
 }
+/// A client whose token comes from `get_token` (a JS function).
+fn with_get_token(get_token: impl Into<JsValue>) -> KippClient {
+    KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", get_token.into())])).unwrap()
+}
+/// A client whose `getToken` is the JS function body `body`.
+fn get_token_js(body: &str) -> KippClient {
+    with_get_token(Function::new_no_args(body))
+}
 fn client(token: &str, extra: &[(&str, JsValue)]) -> KippClient {
     let mut o = vec![("baseUrl", s(BASE)), ("token", s(token)), ("retries", n(0.0))];
     o.extend(extra.iter().cloned());
@@ -292,7 +300,7 @@ async fn a_token_or_key_no_header_can_carry_is_a_kipp_error_and_sends_nothing() 
         assert_eq!(get(&e, "retryable"), JsValue::FALSE);
     }
     let from_get_token = Function::new_no_args("return 'kipp1.a\\u00e9b'");
-    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", from_get_token.into())])).unwrap();
+    let c = with_get_token(from_get_token);
     assert_eq!(code(&err(c.get_session(sid(1))).await), "unauthorized");
     let e = err(client("t", &[]).create_session(cart(1), Some(obj(&[("idempotencyKey", s("sale €1"))])))).await;
     assert_eq!(code(&e), "validation_failed");
@@ -393,7 +401,7 @@ async fn get_token_is_called_per_request() {
         *c2.borrow_mut() += 1;
         Promise::resolve(&s("from-callback")).into()
     });
-    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", f.as_ref().clone())])).unwrap();
+    let c = with_get_token(f.as_ref().clone());
     reset().await;
     ok(c.get_session(sid(2))).await;
     assert_eq!(*calls.borrow(), 1);
@@ -781,8 +789,7 @@ async fn revoke_token_posts_the_token_id() {
 #[wasm_bindgen_test]
 async fn get_token_may_return_any_thenable() {
     reset().await;
-    let get_token = Function::new_no_args("return { then(resolve) { resolve('from-thenable'); } };");
-    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", get_token.into())])).unwrap();
+    let c = get_token_js("return { then(resolve) { resolve('from-thenable'); } };");
     ok(c.get_session(sid(2))).await;
     let auth = Array::from(&get(&test_log().await, "authHeaders"));
     assert_eq!(auth.get(0).as_string().unwrap(), "Bearer from-thenable");
@@ -791,16 +798,14 @@ async fn get_token_may_return_any_thenable() {
 #[wasm_bindgen_test]
 async fn a_get_token_that_hangs_does_not_outlive_the_deadline_or_the_signal() {
     reset().await;
-    let hangs = Function::new_no_args("return new Promise(() => {});");
-    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", hangs.into())])).unwrap();
+    let c = get_token_js("return new Promise(() => {});");
     let e = err(c.wait_for_outcome(sid(3), Some(obj(&[("timeoutMs", n(300.0))])))).await;
     assert_eq!(code(&e), "timeout");
     let ctl = abort_after(300);
     let e = err(c.wait_for_outcome(sid(3), Some(obj(&[("signal", ctl.signal().into())])))).await;
     assert_eq!(code(&e), "aborted");
     // A token that comes after the deadline opens no socket.
-    let late = Function::new_no_args("return new Promise((r) => setTimeout(() => r('late'), 800));");
-    let c = KippClient::new(obj(&[("baseUrl", s(BASE)), ("getToken", late.into())])).unwrap();
+    let c = get_token_js("return new Promise((r) => setTimeout(() => r('late'), 800));");
     let e = err(c.wait_for_outcome(sid(3), Some(obj(&[("timeoutMs", n(300.0))])))).await;
     assert_eq!(code(&e), "timeout");
     JsFuture::from(sleep(1_200)).await.unwrap();
