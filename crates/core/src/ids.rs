@@ -24,6 +24,13 @@ pub fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// True for a POS token id (`jti`): 1–64 characters of `[A-Za-z0-9_-]`. Here rather than in
+/// `token` (a cargo feature) because the browser package checks ids it revokes by the same rule.
+#[must_use]
+pub fn is_jti(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Formats 16 random bytes as a version-4 UUID (the caller supplies the randomness).
 #[must_use]
 pub fn uuid_v4_from_bytes(mut b: [u8; 16]) -> String {

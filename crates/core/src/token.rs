@@ -184,11 +184,7 @@ pub struct Claims {
 /// Most ancestors a minted token records (`Claims::by`); a token with that many mints no more.
 pub const MAX_MINT_DEPTH: usize = 4;
 
-/// True for a token id: 1–64 characters of `[A-Za-z0-9_-]`.
-#[must_use]
-pub fn is_jti(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use crate::ids::is_jti;
 
 impl Claims {
     /// Claims issued `now` for `ttl_secs`, with a jti made from 16 random bytes the caller supplies.

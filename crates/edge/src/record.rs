@@ -301,6 +301,12 @@ impl SessionRecord {
         self.state.status.is_terminal()
     }
 
+    /// Over for good: terminal, and with its order id if it was paid. Nothing more is read for it.
+    #[must_use]
+    pub fn is_settled(&self) -> bool {
+        self.is_terminal() && !self.awaits_order_id()
+    }
+
     /// FINALIZED without its order id: Kustom may report the order after the status (API.md
     /// only infers that both come together), and the merchant needs the id to capture. Such a
     /// record still takes the id from a later read or a finalized event.
@@ -341,13 +347,16 @@ impl SessionRecord {
     }
 }
 
-/// When the reconciliation alarm should next run, or `None` when the session is terminal.
+/// How long after creation an unsettled session is still re-read: a day.
+const RECONCILE_SPAN_MS: i64 = 24 * 3600 * 1000;
+
+/// When the reconciliation alarm should next run, or `None` when the session is settled.
 /// The first re-read comes `after_secs` after creation, then with doubling gaps up to 5 min
 /// (from the first one on when `after_secs` is longer), and it stops a day after creation.
 #[must_use]
 pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Option<i64> {
     const MAX_GAP_MS: i64 = 300_000;
-    if (r.is_terminal() && !r.awaits_order_id()) || now_ms - r.created_ms > 24 * 3600 * 1000 {
+    if r.is_settled() || now_ms - r.created_ms > RECONCILE_SPAN_MS {
         return None;
     }
     let base = i64::from(after_secs.max(1)) * 1000;
@@ -362,9 +371,8 @@ pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Opt
 /// still open have stopped (a day after creation, [`next_reconcile_ms`]).
 #[must_use]
 pub fn purge_at_ms(r: &SessionRecord, retention_secs: u32) -> i64 {
-    const RECONCILE_SPAN_MS: i64 = 24 * 3600 * 1000;
     let retention = r.created_ms.saturating_add(i64::from(retention_secs) * 1000);
-    if r.is_terminal() && !r.awaits_order_id() {
+    if r.is_settled() {
         retention
     } else {
         retention.max(r.created_ms.saturating_add(RECONCILE_SPAN_MS + 1))

@@ -235,8 +235,7 @@ pub fn issue_token(request: JsValue) -> Result<Call, Failure> {
 /// `revokeToken(jti)` (an admin token without a location): `POST /kipp/v1/tokens/revoke`. The
 /// token, and every token minted with it, is refused from then on.
 pub fn revoke_token(jti: &str) -> Result<Call, Failure> {
-    // The worker's rule for a token id.
-    if jti.is_empty() || jti.len() > 64 || !jti.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !kipp_core::ids::is_jti(jti) {
         return Err(invalid("jti", "invalid", "must be a token id (1-64 of A-Z a-z 0-9 - _)"));
     }
     let mut body = JsonWriter::default();

@@ -163,19 +163,16 @@ impl Runtime {
             return rejected(f);
         }
         let timeout = match opt_f64(&options, "timeoutMs") {
+            Ok(Some(t)) if t.is_finite() && t >= 0.0 => t,
             Err(f) => return rejected(f),
-            Ok(t) => t,
-        };
-        let timeout = match timeout {
-            Some(t) if t.is_finite() && t >= 0.0 => t,
-            Some(_) => {
+            Ok(Some(_)) => {
                 return rejected(Failure::validation(vec![kipp_core::validate::FieldError::new(
                     "timeoutMs",
                     "out_of_range",
                     "must be a number of milliseconds ≥ 0",
                 )]))
             }
-            None => DEFAULT_WAIT_MS,
+            Ok(None) => DEFAULT_WAIT_MS,
         };
         js::wait_for(
             conn,

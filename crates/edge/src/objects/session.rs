@@ -512,11 +512,7 @@ impl SessionObject {
         }
         // Checked on the record in memory (no copy until something is written).
         let (seen, terminal, sid) = match self.record.borrow().as_ref() {
-            Some(r) => (
-                self.seen.borrow().seen(webhook_id, now_ms()),
-                r.is_terminal() && !r.awaits_order_id(),
-                r.session.session_id.clone(),
-            ),
+            Some(r) => (self.seen.borrow().seen(webhook_id, now_ms()), r.is_settled(), r.session.session_id.clone()),
             None => return Ok((404, "unknown")),
         };
         if seen {
@@ -730,7 +726,7 @@ impl DurableObject for SessionObject {
             self.purge().await?;
             return Response::ok("");
         }
-        if r.is_terminal() && !r.awaits_order_id() {
+        if r.is_settled() {
             self.schedule(false).await?;
             return Response::ok("");
         }
