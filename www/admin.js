@@ -18,6 +18,7 @@ const issued = {
 
 export async function render(view, { client, me }) {
   let countdown; // the enrollment code's countdown timer
+  let codeWatch; // polls the code shown until a reader uses it (or it expires)
   const locBox = h('div');
   const enrBox = h('div');
   const devBox = h('div');
@@ -98,11 +99,41 @@ export async function render(view, { client, me }) {
     // One countdown at a time: a new code (or a redrawn form) replaces the one shown.
     clearInterval(countdown);
     countdown = setInterval(tick, 1000);
-    out.replaceChildren(h('div', { class: 'status wait', id: 'enrollment-code' },
+    const box = h('div', { class: 'status wait', id: 'enrollment-code' },
       h('span', { class: 'muted' }, 'Enrollment code'),
       // Read out character by character (a code is not a word); the visual code is not read twice.
       h('span', { class: 'sr' }, [...e.enrollment_code].join(' ')),
-      h('div', { class: 'code', 'aria-hidden': 'true' }, e.enrollment_code), left));
+      h('div', { class: 'code', 'aria-hidden': 'true' }, e.enrollment_code), left);
+    out.replaceChildren(box);
+    watchCode(box, e);
+  }
+
+  // A code is used once: when a reader has enrolled with it, the code gives way to that news and
+  // the device list shows the reader, so that nobody types a spent code or reloads to find the
+  // reader. Kustom has no "get enrollment": the list (consumed ones included) is read every few
+  // seconds while the code is on screen and the page is visible.
+  function watchCode(box, e) {
+    clearInterval(codeWatch);
+    let busy = false;
+    const check = async () => {
+      if (!box.isConnected || Date.now() > Date.parse(e.expires_at)) { clearInterval(codeWatch); return; }
+      if (document.hidden || busy) return;
+      busy = true;
+      let now;
+      try {
+        const page = await client.listEnrollments({ location_id: e.location_id ?? undefined, include_consumed: true, page_size: 100 });
+        now = page.content.find((x) => x.enrollment_id === e.enrollment_id);
+      } catch { return; } finally { busy = false; } // a failed read is tried again at the next tick
+      if (!box.isConnected || !now || now.status === 'PENDING') return;
+      clearInterval(codeWatch);
+      if (now.status !== 'CONSUMED') return; // expired: the countdown says so
+      clearInterval(countdown);
+      box.className = 'status ok';
+      box.replaceChildren(h('strong', {}, 'Reader enrolled'), h('span', { class: 'muted' }, ` with code ${e.enrollment_code}, now used. It is listed under Devices.`));
+      toast('A reader enrolled with the code');
+      await loadDevices();
+    };
+    codeWatch = setInterval(check, 3000);
   }
 
   async function loadEnrollments(out) {
@@ -206,5 +237,5 @@ export async function render(view, { client, me }) {
     await loadDevices();
   }
   await refresh();
-  return () => clearInterval(countdown);
+  return () => { clearInterval(countdown); clearInterval(codeWatch); };
 }

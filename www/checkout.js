@@ -46,6 +46,7 @@ export async function render(view, { client, me }) {
   let stopped = false; // by the cleanup: leaving the screen or signing out
   let live = null; // { session, abort, done }: the sale on the reader, followed live
   let sending = false; // a create is on its way
+  let focusStatus = false; // the next status takes keyboard focus (see charge)
   // The sale last sent and not yet settled: { sig, key, request }. A retry of the same cart on the
   // same reader resends it with the same Idempotency-Key, so the worker answers with the session
   // the first attempt opened (if it did) instead of opening a second one: charging twice is not
@@ -133,10 +134,12 @@ export async function render(view, { client, me }) {
   function showStatus(kind, title, detail, ...actions) {
     // Keyboard and screen-reader users keep their place: focus on a button of the old status
     // moves to the first button of the new one rather than falling back to the page.
-    const hadFocus = statusEl.contains(document.activeElement);
-    statusEl.replaceChildren(h('div', { class: `status ${kind}`, 'data-state': title.toLowerCase() },
+    const hadFocus = statusEl.contains(document.activeElement) || focusStatus;
+    focusStatus = false;
+    statusEl.replaceChildren(h('div', { class: `status ${kind}`, 'data-state': title.toLowerCase(), tabindex: '-1' },
       h('strong', {}, title), detail ? h('p', {}, detail) : null, actions.length ? h('div', { class: 'row' }, actions) : null));
-    if (hadFocus) statusEl.querySelector('button')?.focus();
+    // A status without buttons ("Sending…") holds the focus itself until the next one.
+    if (hadFocus) (statusEl.querySelector('button') ?? statusEl.querySelector('.status'))?.focus();
   }
 
   function onUpdate(session, st) {
@@ -176,6 +179,9 @@ export async function render(view, { client, me }) {
 
   async function charge() {
     if (sending || (live && !live.done)) return;
+    // Charge is disabled while the sale is on, which drops keyboard focus to the page: it goes
+    // to the sale's status (its Cancel button) instead.
+    if (document.activeElement === chargeBtn) focusStatus = true;
     live = null;
     const items = lines();
     const sig = JSON.stringify([deviceSel.value, items]);
@@ -232,8 +238,10 @@ export async function render(view, { client, me }) {
       pending = null;
       saved.clear();
     }
+    const hadFocus = statusEl.contains(document.activeElement);
     statusEl.replaceChildren(box);
     drawCart();
+    if (hadFocus) (box.querySelector('button') ?? chargeBtn).focus();
   }
 
   async function reattach(deviceId) {

@@ -13,6 +13,7 @@ export async function render(view, { client, me }) {
   let timer = null;
   let stopped = false; // by the cleanup: leaving the screen or signing out
   let shown = '';
+  let tapped = null; // the outcome just tapped from its button, to put focus back after the redraw
   view.append(
     h('h1', { id: 'screen-title' }, 'Virtual terminal'),
     h('div', { class: 'card' },
@@ -62,12 +63,27 @@ export async function render(view, { client, me }) {
   }
 
   function draw(s) {
-    if (!s) { box.replaceChildren(h('div', { class: 'status', 'data-state': 'idle' }, h('strong', {}, 'Waiting for a payment'), h('p', { class: 'muted' }, 'Charge a cart in Checkout on this reader.'))); return; }
+    // A tap disables its button, which drops keyboard focus to the page: after the redraw it goes
+    // back to the same outcome or, once the sale is over, to the new status.
+    const refocus = tapped;
+    tapped = null;
+    if (!s) box.replaceChildren(h('div', { class: 'status', 'data-state': 'idle', tabindex: '-1' }, h('strong', {}, 'Waiting for a payment'), h('p', { class: 'muted' }, 'Charge a cart in Checkout on this reader.')));
+    else drawSession(s);
+    if (refocus) (box.querySelector(`[data-outcome="${refocus}"]`) ?? box.querySelector('.status'))?.focus();
+  }
+
+  function drawSession(s) {
     const buttons = OUTCOMES.map(([o, label]) => h('button', { class: o === 'SUCCESS' ? 'success' : '', 'data-outcome': o, onclick: async (ev) => {
-      ev.target.disabled = true;
-      try { const r = await client.simulateTap(s.session_id, o); toast(`Tapped: ${label} → ${r.status}`); shown = ''; await poll(); } catch (e) { box.append(errorBox(e)); } finally { ev.target.disabled = false; }
+      const button = ev.target;
+      if (document.activeElement === button) tapped = o;
+      button.disabled = true;
+      try { const r = await client.simulateTap(s.session_id, o); toast(`Tapped: ${label} → ${r.status}`); shown = ''; await poll(); } catch (e) { box.append(errorBox(e)); } finally {
+        button.disabled = false;
+        // Not redrawn (a failed tap): focus goes back to this button.
+        if (tapped === o) { tapped = null; if (button.isConnected) button.focus(); }
+      }
     } }, label));
-    box.replaceChildren(h('div', { class: 'status wait', 'data-state': 'incoming', 'data-session': s.session_id },
+    box.replaceChildren(h('div', { class: 'status wait', 'data-state': 'incoming', 'data-session': s.session_id, tabindex: '-1' },
       h('strong', {}, `Pay ${s.order_amount != null ? money(s.order_amount, s.purchase_currency ?? 'SEK') : ''}`),
       h('p', { class: 'muted' }, `${(s.order_items ?? []).map((i) => `${i.quantity ?? 1}× ${i.name}`).join(', ')} · session ${s.status}`),
       h('div', { class: 'outcomes' }, buttons)));

@@ -1,6 +1,7 @@
 // End-to-end: the web POS in Chromium against the real stack (emulator + edge worker), started by
 // the e2e-web stage (tests/web/stages.sh). Screenshots go to target/screenshots/.
-//   KIPP_E2E_BASE, KIPP_E2E_ADMIN_TOKEN, KIPP_E2E_EXPIRED_TOKEN
+//   KIPP_E2E_BASE, KIPP_E2E_ADMIN_TOKEN, KIPP_E2E_EXPIRED_TOKEN; KIPP_E2E_EMULATOR and
+//   KIPP_E2E_API_KEY for what only a card reader does (enrolling with a code, straight to the emulator)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { launch } from './browsers.mjs';
 const BASE = process.env.KIPP_E2E_BASE ?? 'http://127.0.0.1:8787';
 const ADMIN = process.env.KIPP_E2E_ADMIN_TOKEN;
 const EXPIRED = process.env.KIPP_E2E_EXPIRED_TOKEN;
+const EMULATOR = process.env.KIPP_E2E_EMULATOR;
+const API_KEY = process.env.KIPP_E2E_API_KEY;
 const SHOTS = new URL('../../target/screenshots/', import.meta.url).pathname;
 const LIVE_MS = 15_000; // generous: a wait, not a timing assertion
 const READER = `E2E reader ${Date.now()}`;
@@ -44,6 +47,26 @@ test('admin: enroll a simulated reader and show an enrollment code', async () =>
   await shot(pos, 'admin');
 });
 
+test('admin: the code shown gives way to "Reader enrolled" once a reader uses it, and the reader is listed', async () => {
+  assert.ok(EMULATOR && API_KEY, 'KIPP_E2E_EMULATOR and KIPP_E2E_API_KEY are required');
+  await pos.goto(`${BASE}/#/admin`);
+  await pos.getByRole('heading', { name: 'Admin' }).waitFor();
+  await pos.locator('#create-enrollment').click();
+  const code = (await pos.locator('#enrollment-code .code').innerText()).trim();
+  // What the Kustom POS app does when the clerk types the code (device-authenticated upstream,
+  // so not a route of the worker), typed in lower case as a clerk may.
+  const name = `Enrolled by code ${Date.now()}`;
+  const r = await fetch(`${EMULATOR}/ipp/v1/devices/register`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ enrollment_code: code.toLowerCase(), hardware_id: `HW-${Date.now()}`, platform: 'ANDROID', name }),
+  });
+  assert.equal(r.status, 201, await r.text());
+  await pos.locator('#enrollment-code', { hasText: 'Reader enrolled' }).waitFor({ timeout: LIVE_MS });
+  assert.doesNotMatch(await pos.locator('#enrollment-code').innerText(), /expires in/);
+  await pos.locator(`#devices input[value="${name}"]`).waitFor({ timeout: LIVE_MS });
+});
+
 async function startCharge(products) {
   await fillCart(products);
   await pos.locator('#charge').click();
@@ -61,7 +84,7 @@ async function fillCart(products, page = pos) {
   for (const p of products) await page.locator(`[data-product="${p}"]`).click();
 }
 
-async function terminalTap(outcome, expectAfter) {
+async function terminalTap(outcome, expectAfter, tap = (button) => button.click()) {
   if (!term) {
     term = await ctx.newPage();
     await term.goto(`${BASE}/#/terminal`);
@@ -71,7 +94,7 @@ async function terminalTap(outcome, expectAfter) {
   }
   await term.locator(`[data-state="incoming"] [data-outcome="${outcome}"]`).waitFor({ timeout: LIVE_MS });
   const t0 = Date.now();
-  await term.locator(`[data-state="incoming"] [data-outcome="${outcome}"]`).click();
+  await tap(term.locator(`[data-state="incoming"] [data-outcome="${outcome}"]`));
   await pos.locator(expectAfter).waitFor({ timeout: LIVE_MS });
   return Date.now() - t0;
 }
@@ -151,6 +174,27 @@ test('checkout: a declined tap shows the reason, then a success pays', async () 
   assert.match(await pos.locator('[data-state="declined"]').innerText(), /insufficient funds/i);
   await shot(pos, 'checkout-declined');
   await terminalTap('SUCCESS', '[data-state="paid"]');
+});
+
+test('keyboard: focus goes from Charge to the sale, stays on a tapped outcome, and reaches the status when the sale ends', async () => {
+  const focused = (page) => page.evaluate(() => {
+    const a = document.activeElement;
+    return a?.id || a?.dataset.outcome || a?.dataset.state || a?.tagName;
+  });
+  await fillCart(['Juice']);
+  await pos.locator('#charge').focus();
+  await pos.keyboard.press('Enter');
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+  assert.equal(await focused(pos), 'cancel', 'Charge pressed from the keyboard leaves focus on the sale, not on the page');
+  // The virtual terminal, by keyboard: a decline keeps focus on its button (the reader still waits).
+  await terminalTap('DECLINED_GENERIC', '[data-state="declined"]', async (button) => { await button.focus(); await button.press('Enter'); });
+  await term.locator('[data-state="incoming"] [data-outcome="DECLINED_GENERIC"]:not([disabled])').waitFor({ timeout: LIVE_MS });
+  assert.equal(await focused(term), 'DECLINED_GENERIC');
+  assert.equal(await focused(pos), 'cancel');
+  await terminalTap('SUCCESS', '[data-state="paid"]', async (button) => { await button.focus(); await button.press('Enter'); });
+  await term.locator('[data-state="idle"]').waitFor({ timeout: LIVE_MS });
+  assert.equal(await focused(term), 'idle', 'after the sale, focus is on the terminal\'s new status');
+  assert.equal(await pos.evaluate(() => document.activeElement?.textContent), 'New sale');
 });
 
 test('checkout: cancel a payment', async () => {

@@ -148,5 +148,6 @@ VARS
   admin="$("$KIPP_EMULATOR_BIN" token --role admin --dev-vars "$KIPP_DEV_VARS" | tail -n1)"
   expired="$("$KIPP_EMULATOR_BIN" token --role clerk --ttl 1s --dev-vars "$KIPP_DEV_VARS" | tail -n1)"
   KIPP_E2E_BASE="http://$KIPP_WORKER_ADDR" KIPP_E2E_ADMIN_TOKEN="$admin" KIPP_E2E_EXPIRED_TOKEN="$expired" \
+    KIPP_E2E_EMULATOR="http://$KIPP_EMULATOR_ADDR" KIPP_E2E_API_KEY="$(sed -n 's/^KUSTOM_API_KEY=//p' "$KIPP_DEV_VARS")" \
     _web_node_test tests/web/e2e.test.mjs
 }
