@@ -1,5 +1,5 @@
 // Admin: locations, enrollment codes, devices (rename / move / delete, simulated readers), clerk tokens.
-import { h, errorBox, toast } from '/app.js';
+import { h, errorBox, fill, showError, toast } from '/app.js';
 
 /**
  * Sign-ins issued from this browser, kept so that one can be revoked later (a lost or stolen
@@ -50,7 +50,7 @@ export async function render(view, { client, me }) {
       h('ul', {}, ...locations.map((l) => h('li', {}, h('strong', {}, l.name ?? '(unnamed)'), ' ', h('span', { class: 'muted' }, [l.city, l.country].filter(Boolean).join(', '))))),
       h('form', { class: 'row', onsubmit: async (ev) => {
         ev.preventDefault();
-        try { await client.createLocation({ name: name.value.trim() }); toast('Location added'); await refresh(); } catch (e) { locBox.append(errorBox(e)); }
+        try { await client.createLocation({ name: name.value.trim() }); toast('Location added'); await refresh(); } catch (e) { showError(locBox, e); }
       } }, h('label', { for: 'new-location', class: 'sr' }, 'New location'), name, h('button', { type: 'submit' }, 'Add location')));
   }
 
@@ -60,7 +60,7 @@ export async function render(view, { client, me }) {
     const out = h('div', { 'aria-live': 'polite' });
     const simName = h('input', { id: 'sim-name', value: 'Virtual reader 1' });
     const simLoc = locationSelect('sim-location', me.location_id ?? locations[0]?.id);
-    enrBox.replaceChildren(
+    fill(enrBox,
       h('p', { class: 'muted' }, 'Create a code, then type it on the reader (Kustom POS app → Enroll).'),
       h('label', { for: 'enroll-location' }, 'Location'), loc,
       h('label', { for: 'enroll-ttl' }, 'Valid for'), ttl,
@@ -81,7 +81,7 @@ export async function render(view, { client, me }) {
             const d = await client.createSimulatedDevice(simName.value.trim(), { location_id: simLoc.value || undefined });
             toast(`Simulated reader “${d.name ?? d.id}” enrolled`);
             await loadDevices();
-          } catch (err) { enrBox.append(errorBox(err)); }
+          } catch (err) { showError(enrBox, err); }
         } }, 'Enroll simulated reader'))) : null);
   }
 
@@ -142,8 +142,8 @@ export async function render(view, { client, me }) {
       const pending = page.content.filter((e) => e.status === 'PENDING');
       if (pending.length) out.append(h('details', {}, h('summary', {}, `${pending.length} pending code(s)`),
         h('ul', {}, ...pending.map((e) => h('li', {}, h('span', { class: 'mono' }, e.enrollment_code), ` · ${locName(e.location_id)} · until ${new Date(e.expires_at).toLocaleString()} `,
-          h('button', { class: 'danger', onclick: async () => { try { await client.deleteEnrollment(e.enrollment_id); toast('Code withdrawn'); drawEnrollForm(); } catch (err) { out.append(errorBox(err)); } } }, 'Withdraw'))))));
-    } catch (err) { out.append(errorBox(err)); }
+          h('button', { class: 'danger', onclick: async () => { try { await client.deleteEnrollment(e.enrollment_id); toast('Code withdrawn'); drawEnrollForm(); } catch (err) { showError(out, err); } } }, 'Withdraw'))))));
+    } catch (err) { showError(out, err); }
   }
 
   async function loadDevices() {
@@ -158,18 +158,27 @@ export async function render(view, { client, me }) {
         const name = h('input', { value: d.name ?? '', 'aria-label': `Name of ${d.name ?? d.id}` });
         const loc = locationSelect(`loc-${d.id}`, d.location_id);
         loc.setAttribute('aria-label', `Location of ${d.name ?? d.id}`);
+        // A device's errors show on its own row.
+        const actions = h('td', {});
+        actions.append(h('div', { class: 'row' },
+          h('button', { onclick: async () => {
+            // Kustom's PUT replaces the whole device: its metadata (the reader's till number,
+            // the playground's `simulated` mark) is sent back as it is, or it would be wiped.
+            try {
+              await client.updateDevice(d.id, { name: name.value.trim(), location_id: loc.value || undefined, metadata: d.metadata ?? undefined });
+              toast('Device saved');
+              for (const old of actions.querySelectorAll('.err')) old.remove();
+            } catch (e) { showError(actions, e); }
+          } }, 'Save'),
+          h('button', { class: 'danger', onclick: async () => {
+            if (!confirm(`Remove ${d.name ?? d.id}? It must be enrolled again to take payments.`)) return;
+            try { await client.deleteDevice(d.id); toast('Device removed'); await loadDevices(); } catch (e) { showError(actions, e); }
+          } }, 'Delete')));
         return h('tr', { 'data-device': d.id },
           h('td', {}, name),
           h('td', {}, loc),
           h('td', {}, d.metadata?.simulated === 'true' ? 'simulated' : (d.platform ?? '')),
-          h('td', {}, h('div', { class: 'row' },
-            h('button', { onclick: async () => {
-              try { await client.updateDevice(d.id, { name: name.value.trim(), location_id: loc.value || undefined }); toast('Device saved'); } catch (e) { devBox.append(errorBox(e)); }
-            } }, 'Save'),
-            h('button', { class: 'danger', onclick: async () => {
-              if (!confirm(`Remove ${d.name ?? d.id}? It must be enrolled again to take payments.`)) return;
-              try { await client.deleteDevice(d.id); toast('Device removed'); await loadDevices(); } catch (e) { devBox.append(errorBox(e)); }
-            } }, 'Delete'))));
+          actions);
       }))));
   }
 
@@ -213,7 +222,7 @@ export async function render(view, { client, me }) {
   function drawIssued() {
     const list = issued.list();
     if (!list.length) { issuedBox.replaceChildren(); return; }
-    issuedBox.replaceChildren(h('h3', {}, 'Sign-ins issued here'),
+    fill(issuedBox, h('h3', {}, 'Sign-ins issued here'),
       me.location_id ? h('p', { class: 'muted' }, 'Revoking needs an admin sign-in for all locations.') : null,
       h('ul', {}, ...list.map((t) => h('li', {},
         `${t.role} · ${t.location} · until ${new Date(t.expires_at * 1000).toLocaleString()} `,
@@ -226,7 +235,7 @@ export async function render(view, { client, me }) {
                 issued.save(issued.list().map((x) => (x.jti === t.jti ? { ...x, revoked: true } : x)));
                 toast('Sign-in revoked');
                 drawIssued();
-              } catch (e) { issuedBox.append(errorBox(e)); }
+              } catch (e) { showError(issuedBox, e); }
             } }, 'Revoke')))));
   }
 

@@ -19,6 +19,12 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** `el.replaceChildren(...)` that skips null/false children, as `h` does (no "null" text). */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c != null && c !== false));
+  return el;
+}
+
 export const money = (minor, currency = 'SEK') => formatAmount(minor, currency, navigator.language || 'en');
 
 export function toast(text) {
@@ -34,10 +40,13 @@ export function explain(e) {
   if (!(e instanceof KippError)) return `Something went wrong: ${e?.message ?? e}. Reload the page and try again.`;
   const ref = e.requestId ? ` (reference ${e.requestId})` : '';
   switch (e.code) {
-    case 'unauthorized': return 'Your sign-in has expired. Sign in again with a new token.';
+    case 'unauthorized': return `${whyNotSignedIn(e)} Sign in again with a new token.`;
     case 'forbidden': return `Not allowed with this sign-in: ${e.message}. Ask an admin for a token that may do this.${ref}`;
     case 'validation_failed': return `Check the input: ${e.fieldErrors.map((f) => `${f.path || 'request'} ${f.message}`).join('; ') || e.message}.`;
-    case 'conflict': return `${e.message}. Finish or cancel the other sale on that device, then try again.${ref}`;
+    // The reader busy with another sale is the conflict a clerk meets; other conflicts say what they are.
+    case 'conflict': return /open session/.test(e.message)
+      ? `The card reader is busy with another sale. Finish or cancel that sale, then try again.${ref}`
+      : `${e.message}.${ref}`;
     case 'network': return 'No connection to the POS server. Check the network; it will work again once you are back online.';
     case 'timeout': return `No answer in time. Try again.${ref}`;
     case 'rate_limited': case 'upstream_unavailable': return `The payment service is busy or unavailable. Wait a moment and try again.${ref}`;
@@ -46,19 +55,34 @@ export function explain(e) {
   }
 }
 
+/** Shows `e` in `container`, in place of the error shown there before (errors do not pile up). */
+export function showError(container, e) {
+  for (const old of container.querySelectorAll(':scope > .err[role="alert"]')) old.remove();
+  container.append(errorBox(e));
+}
+
 export function errorBox(e) {
   // Once: several calls can fail with the same expired token, and each sign-out would rebuild
   // the sign-in form under the clerk's typing.
-  if (e instanceof KippError && e.code === 'unauthorized' && state.me) signOut('Your sign-in has expired. Sign in again to continue.');
+  if (e instanceof KippError && e.code === 'unauthorized' && state.me) signOut(`${whyNotSignedIn(e)} Sign in again to continue.`);
   return h('p', { class: 'err', role: 'alert' }, explain(e));
 }
 
+/** Why a token was refused, from the worker's problem detail (expired, revoked or not a token). */
+function whyNotSignedIn(e) {
+  if (/revoked/.test(e.message)) return 'This sign-in has been revoked.';
+  if (/expired/.test(e.message)) return 'This sign-in has expired.';
+  return 'That is not a valid POS token (check that it was copied whole).';
+}
+
 // A sign-in link carries the token as #token=… (or ?token=…); it is stored and removed from the URL.
+let badLink = false; // the last sign-in link could not be read
 function readToken() {
   const m = location.hash.match(/[#&]token=([^&]+)/) ?? location.search.match(/[?&]token=([^&]+)/);
+  badLink = false;
   if (m) {
-    // A mangled link (bad %-escape) must show the sign-in form, not leave the page loading.
-    try { localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1])); } catch { /* ignore the bad link */ }
+    // A mangled link (bad %-escape) must show the sign-in form, saying why, not leave the page loading.
+    try { localStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1])); } catch { badLink = true; }
     history.replaceState(null, '', location.pathname + '#/checkout');
   }
   return localStorage.getItem(TOKEN_KEY);
@@ -112,7 +136,11 @@ async function route() {
   if (!state.me) return;
   const generation = ++routeGeneration;
   let name = (location.hash.match(/^#\/(\w+)/) ?? [])[1] ?? 'checkout';
-  if (!screens[name] || (name === 'admin' && state.me.role !== 'admin') || (name === 'terminal' && !state.me.playground)) name = 'checkout';
+  if (!screens[name] || (name === 'admin' && state.me.role !== 'admin') || (name === 'terminal' && !state.me.playground)) {
+    // The address says what is shown (a clerk who opens #/admin is on the checkout screen).
+    name = 'checkout';
+    if (location.hash !== '#/checkout') history.replaceState(null, '', location.pathname + '#/checkout');
+  }
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.screen === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -136,13 +164,13 @@ async function route() {
 
 async function start() {
   const token = readToken();
-  if (!token) return showSignIn();
+  if (!token) return showSignIn(badLink ? 'That sign-in link is damaged (it was cut or altered on its way). Open it again, or paste the token below.' : undefined);
   state.client = new KippClient({ baseUrl: location.origin, token });
   try {
     state.me = await state.client.me();
   } catch (e) {
     if (e instanceof KippError && (e.code === 'unauthorized' || e.code === 'validation_failed')) {
-      return signOut('That sign-in is not valid any more (expired or revoked). Sign in again with a new token.');
+      return signOut(`${e.code === 'unauthorized' ? whyNotSignedIn(e) : 'That is not a valid POS token (check that it was copied whole).'} Sign in again with a new token.`);
     }
     document.getElementById('main').replaceChildren(errorBox(e), h('button', { onclick: start }, 'Try again'));
     return;
@@ -152,8 +180,17 @@ async function start() {
   for (const a of nav.querySelectorAll('[data-role="admin"]')) a.hidden = state.me.role !== 'admin';
   for (const a of nav.querySelectorAll('[data-playground]')) a.hidden = !state.me.playground;
   const exp = new Date(state.me.expires_at * 1000);
+  // A location's sign-in names its store once known (the list is the scope's one location).
+  const where = h('bdi', {}, state.me.location_id ? 'one location' : 'all locations');
+  if (state.me.location_id) {
+    const { client, me } = state;
+    client.listLocations({ page_size: 1 }).then((page) => {
+      const l = page.content.find((x) => x.id === me.location_id);
+      if (l?.name) where.textContent = l.name;
+    }).catch(() => { /* the generic words stay */ });
+  }
   document.getElementById('who').replaceChildren(
-    h('span', {}, `${state.me.role}${state.me.location_id ? ' · one location' : ''} · until ${exp.toLocaleString()}`),
+    h('span', {}, `${state.me.role} · `, where, ` · until ${exp.toLocaleString()}`),
     h('button', { onclick: () => signOut(), 'aria-label': 'Sign out' }, 'Sign out'));
   await route();
 }

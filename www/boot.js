@@ -4,7 +4,7 @@
 import('/app.js').catch((e) => {
   const main = document.getElementById('main');
   const p = document.createElement('p');
-  p.className = 'error';
+  p.className = 'err';
   p.setAttribute('role', 'alert');
   p.textContent = `The POS could not load (${e?.message ?? e}). Check the connection and reload the page; ` +
     'if it keeps happening, the site was deployed without its browser package (/pkg/): rebuild it with scripts/edge-build.sh and deploy again.';

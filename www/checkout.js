@@ -1,6 +1,6 @@
 // Checkout: build a cart, pick a device of the clerk's location, charge, follow the payment live.
 import { validateSession } from '/pkg/kipp_web.js';
-import { h, money, errorBox, explain } from '/app.js';
+import { h, money, errorBox, explain, showError } from '/app.js';
 
 const CURRENCY = 'SEK';
 const CATALOG = [
@@ -125,7 +125,7 @@ export async function render(view, { client, me }) {
           : 'No card reader at this location yet. Ask an admin to enroll one.'));
       }
     } catch (e) {
-      deviceMsg.append(errorBox(e));
+      showError(deviceMsg, e);
     }
     drawCart();
   }
@@ -167,12 +167,25 @@ export async function render(view, { client, me }) {
     else if (st.status === 'FAILED') showStatus('bad', 'Failed', 'The payment failed. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
   }
 
+  let cancelling = false; // one cancel at a time (a double press sends one)
   async function cancel_(id) {
+    if (cancelling) return;
+    cancelling = true;
     try {
       const s = await client.cancelSession(id);
       // Shown at once, also when the live follow has stopped.
       onUpdate(s, stateOf(s));
-    } catch (e) { if (!stopped) statusEl.append(errorBox(e)); }
+    } catch (e) {
+      if (stopped) return;
+      // Refused because the sale is over (cancelled from elsewhere, or paid meanwhile): its state
+      // is the answer, not the refusal.
+      if (e.code === 'conflict') {
+        const s = await client.getSession(id).catch(() => null);
+        if (stopped) return;
+        if (s && TERMINAL.includes(s.status)) { onUpdate(s, stateOf(s)); return; }
+      }
+      showError(statusEl, e);
+    } finally { cancelling = false; }
   }
   function newSale() { cart.clear(); live = null; pending = null; saved.clear(); statusEl.replaceChildren(); drawCart(); }
   function retry() { live = null; charge(); }
@@ -263,11 +276,11 @@ export async function render(view, { client, me }) {
       const other = s.order_amount != null ? money(s.order_amount, s.purchase_currency ?? CURRENCY) : 'another amount';
       showStatus('warn', 'Another sale is open', `The reader's open sale is for ${other}, not this cart's ${money(total, CURRENCY)}. Cancel it to charge this cart, or follow it.`,
         h('button', { class: 'danger', id: 'cancel-other', onclick: async () => {
-          try { await client.cancelSession(s.session_id); if (!stopped) showStatus('warn', 'Other sale cancelled', 'No money was taken for it. Press Charge to send this cart.'); } catch (e) { if (!stopped) statusEl.append(errorBox(e)); }
+          try { await client.cancelSession(s.session_id); if (!stopped) showStatus('warn', 'Other sale cancelled', 'No money was taken for it. Press Charge to send this cart.'); } catch (e) { if (!stopped) showError(statusEl, e); }
         } }, 'Cancel that sale'),
         h('button', { id: 'follow-other', onclick: () => follow(s) }, 'Follow it'));
     } catch (e) {
-      if (!stopped) statusEl.append(errorBox(e));
+      if (!stopped) showError(statusEl, e);
     }
   }
 
@@ -301,7 +314,7 @@ export async function render(view, { client, me }) {
           if (stopped) return;
           if (TERMINAL.includes(s.status)) onUpdate(s, stateOf(s));
           else await follow(s);
-        } catch (err) { if (!stopped) statusEl.append(errorBox(err)); }
+        } catch (err) { if (!stopped) showError(statusEl, err); }
       };
       statusEl.append(errorBox(e), h('button', { id: 'check-status', onclick: check }, 'Check status'),
         h('button', { class: 'danger', onclick: () => cancel_(session.session_id) }, 'Cancel payment'));

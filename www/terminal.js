@@ -1,5 +1,5 @@
 // Virtual terminal (playground only): pick a simulated reader, see the session sent to it, tap with any outcome.
-import { h, money, errorBox, toast } from '/app.js';
+import { h, money, errorBox, showError, toast } from '/app.js';
 
 const OUTCOMES = [
   ['SUCCESS', 'Approve (success)'], ['DECLINED_GENERIC', 'Declined'], ['INSUFFICIENT_FUNDS', 'Insufficient funds'],
@@ -77,7 +77,7 @@ export async function render(view, { client, me }) {
       const button = ev.target;
       if (document.activeElement === button) tapped = o;
       button.disabled = true;
-      try { const r = await client.simulateTap(s.session_id, o); toast(`Tapped: ${label} → ${r.status}`); shown = ''; await poll(); } catch (e) { box.append(errorBox(e)); } finally {
+      try { const r = await client.simulateTap(s.session_id, o); toast(`Tapped: ${label} → ${r.status}`); shown = ''; await poll(); } catch (e) { showError(box, e); } finally {
         button.disabled = false;
         // Not redrawn (a failed tap): focus goes back to this button.
         if (tapped === o) { tapped = null; if (button.isConnected) button.focus(); }
@@ -85,7 +85,9 @@ export async function render(view, { client, me }) {
     } }, label));
     box.replaceChildren(h('div', { class: 'status wait', 'data-state': 'incoming', 'data-session': s.session_id, tabindex: '-1' },
       h('strong', {}, `Pay ${s.order_amount != null ? money(s.order_amount, s.purchase_currency ?? 'SEK') : ''}`),
-      h('p', { class: 'muted' }, `${(s.order_items ?? []).map((i) => `${i.quantity ?? 1}× ${i.name}`).join(', ')} · session ${s.status}`),
+      // Names come from whoever made the sale: each is isolated (<bdi>), so that right-to-left
+      // text or a stray direction mark in one cannot reorder the rest of the line.
+      h('p', { class: 'muted' }, ...(s.order_items ?? []).flatMap((i, n) => [n ? ', ' : '', `${i.quantity ?? 1}× `, h('bdi', {}, i.name)]), ` · session ${s.status}`),
       h('div', { class: 'outcomes' }, buttons)));
   }
 
