@@ -98,8 +98,9 @@ main() {
   fi
 
   trap on_exit EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  # A stop asked for (Ctrl-C, or TERM to the group) is the normal end of `make dev`: exit 0, so
+  # make does not report it as an error.
+  trap 'exit 0' INT TERM
 
   if [ $have_emulator = 1 ]; then
     stack_start_emulator

@@ -113,4 +113,4 @@ rm -rf target/site && mkdir -p target/site/pkg
 [ -d pkg ] && cp -R pkg/. target/site/pkg/
 # Never publish anything but the browser files.
 find target/site -name '.dev.vars' -delete
-ls -la crates/edge/build >&2
+echo "edge-build: crates/edge/build/index_bg.wasm $(wc -c <crates/edge/build/index_bg.wasm) B, site in target/site" >&2

@@ -43,8 +43,15 @@ fn key(args: &TokenArgs) -> Result<TokenKey, Error> {
             // Say where the key may come from, not only that the file is missing (run outside
             // the checkout, `./.dev.vars` is not there).
             let mut vars = read_dev_vars(&path).map_err(|_| {
+                // The way out depends on whether a file was named: a wrong --dev-vars path is
+                // fixed there, the default's absence by naming one or setting the variable.
+                let fix = if args.dev_vars.is_some() {
+                    "check the --dev-vars path, or set KIPP_TOKEN_KEY"
+                } else {
+                    "set KIPP_TOKEN_KEY or pass --dev-vars <file>"
+                };
                 Error::Config(format!(
-                    "KIPP_TOKEN_KEY is not in the environment and {} cannot be read: set KIPP_TOKEN_KEY or pass --dev-vars",
+                    "KIPP_TOKEN_KEY is not in the environment and {} cannot be read: {fix}",
                     path.display()
                 ))
             })?;

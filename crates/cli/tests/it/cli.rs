@@ -75,5 +75,17 @@ fn token_without_a_key_says_where_one_may_come_from() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("KIPP_TOKEN_KEY") && err.contains("--dev-vars"), "{err}");
+    assert!(err.contains("KIPP_TOKEN_KEY") && err.contains("check the --dev-vars path"), "{err}");
+    // Without --dev-vars (and no ./.dev.vars where it runs), the way out is to name one.
+    let dir = std::env::temp_dir().join(format!("kipp-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kipp"))
+        .args(["token", "--role", "clerk"])
+        .current_dir(&dir)
+        .env_remove("KIPP_TOKEN_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pass --dev-vars <file>"), "{err}");
 }
