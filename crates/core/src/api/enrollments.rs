@@ -167,9 +167,10 @@ impl ListEnrollments {
                     Err(e) => v.push("location_id", "invalid", e.reason),
                 },
                 "metadata" => metadata.push(&mut v, val),
-                "include_consumed" => match val.as_str() {
-                    "true" => out.include_consumed = true,
-                    "false" => out.include_consumed = false,
+                // In any case (`TRUE`, `False`), as servers commonly read a boolean parameter.
+                "include_consumed" => match val {
+                    _ if val.eq_ignore_ascii_case("true") => out.include_consumed = true,
+                    _ if val.eq_ignore_ascii_case("false") => out.include_consumed = false,
                     _ => v.push("include_consumed", "invalid", "must be true or false"),
                 },
                 _ => {}

@@ -106,7 +106,9 @@ impl SimulateTap {
     /// Parses the `outcome` query parameter; unknown outcomes are a field error.
     pub fn outcome_from_query(pairs: &[(String, String)]) -> Result<TapOutcome, FieldError> {
         match pairs.iter().rev().find(|(k, _)| k == "outcome") {
+            // `outcome=` with no value is the documented default, as an absent one is.
             None => Ok(TapOutcome::Success),
+            Some((_, v)) if v.is_empty() => Ok(TapOutcome::Success),
             Some((_, v)) => {
                 let o = TapOutcome::from_wire(v);
                 if o.is_known() {

@@ -104,3 +104,13 @@ fn percent_escapes_are_two_hex_digits_and_plus_is_a_space_only_in_queries() {
     }
     assert!(parse_query("metadata=%+9").is_err());
 }
+
+#[test]
+fn query_booleans_read_in_any_case_and_an_empty_outcome_is_the_default() {
+    let q = |v: &str| vec![("include_consumed".to_owned(), v.to_owned())];
+    assert!(!ListEnrollments::from_query(&q("FALSE")).unwrap().include_consumed);
+    assert!(ListEnrollments::from_query(&q("True")).unwrap().include_consumed);
+    assert_eq!(ListEnrollments::from_query(&q("yes")).unwrap_err()[0].path, "include_consumed");
+    let empty = [("outcome".to_owned(), String::new())];
+    assert_eq!(SimulateTap::outcome_from_query(&empty).unwrap(), TapOutcome::Success);
+}
