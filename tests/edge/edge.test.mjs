@@ -356,7 +356,8 @@ test('idempotent create: same key returns the first session, never a second', as
   // A device that does not exist does not take the key: the sale can still go to a real till.
   const key2 = 'order-' + Math.random();
   const typo = await st.call('POST', '/ipp/v1/sessions', { body: cart('11111111-2222-4333-8444-555555555555'), headers: { 'idempotency-key': key2 } });
-  assert.equal(typo.status, 404, typo.text);
+  assert.equal(typo.status, 422, typo.text);
+  assert.equal(typo.body.code, 'unknown_device');
   const real = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev2.id), headers: { 'idempotency-key': key2 } });
   assert.equal(real.status, 200, real.text);
   await st.call('PUT', `/ipp/v1/sessions/${real.body.session_id}/cancel`);

@@ -22,9 +22,13 @@
 # per-token long-poll cap, Retry-After on a refused create, acknowledging events kipp cannot read,
 # emptying a finished session's object after its retention; docs/decisions.md § Idempotent session
 # creation and § Webhooks and live state, "Session 11"; 196,480 B, the bundle ~203,800 B of the
-# 204,800 target). Lower it when
-# the bundle shrinks; raise it only with a reason written there.
-KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-196900}"
+# 204,800 target); raised to 197,300 in session 12 for the fixes of a user walkthrough (+1,730 B:
+# the create's 422 `unknown_device`, 415 for bodies that are not JSON, `Allow` on 405,
+# `WWW-Authenticate` on 401, field errors in words; docs/decisions.md § Routes and scope, § Core,
+# "Session 12") after −1,235 B from non-generic halves of generic helpers (build_request, decode
+# errors) and the scoped location list passed on undecoded (197,026 B, the bundle 204,423 B of the
+# 204,800 target). Lower it when the bundle shrinks; raise it only with a reason written there.
+KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-197300}"
 
 stage_edge_size() {
   local wasm=crates/edge/build/index_bg.wasm

@@ -14,6 +14,16 @@ pub fn find(hay: &str, needle: &str) -> Option<usize> {
     hay.as_bytes().windows(n.len()).position(|w| w == n)
 }
 
+/// The byte offset of the last `needle` in `hay` (a plain scan, as [`find`]).
+#[must_use]
+pub fn rfind(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    if n.is_empty() {
+        return Some(hay.len());
+    }
+    hay.as_bytes().windows(n.len()).rposition(|w| w == n)
+}
+
 /// Appends `n` in decimal to `out` (paths like `items[12]` without `format!`).
 pub fn push_decimal(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];

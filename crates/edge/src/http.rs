@@ -270,7 +270,13 @@ pub fn query_param(req: &web_sys::Request, name: &str) -> Option<String> {
 /// Decodes JSON bytes. Every decode in the worker goes through `serde_json::from_slice`, so
 /// each type has one deserializer instance (not one per input kind: `from_str` is a second copy).
 pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| worker::Error::RustError(e.to_string()))
+    serde_json::from_slice(bytes).map_err(json_error)
+}
+
+/// A decode failure as a worker error (not generic: one copy, not one per decoded type).
+#[inline(never)]
+fn json_error(e: serde_json::Error) -> worker::Error {
+    worker::Error::RustError(e.to_string())
 }
 
 /// A request's JSON body.

@@ -13,7 +13,7 @@ use kipp_core::api::enrollments::{CreateEnrollment, CreateEnrollmentRequest, Del
 use kipp_core::api::locations::{
     CreateLocation, DeleteLocation, GetLocation, ListLocations, LocationRequest, UpdateLocation,
 };
-use kipp_core::api::page::PageRequest;
+use kipp_core::api::page::{Page, PageRequest};
 use kipp_core::api::sessions::{CancelSession, CreateSession, CreateSessionRequest, GetSession};
 use kipp_core::api::testing::{CreateSimulatedDevice, CreateSimulatedDeviceRequest, SimulateTap};
 use kipp_core::api::{
@@ -30,6 +30,60 @@ use crate::auth;
 
 /// Largest request body the worker accepts (a 1000-line cart fits comfortably).
 pub const MAX_BODY: usize = 512 * 1024;
+
+/// A request body as received: its bytes, and whether its `Content-Type` says JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct Body<'a> {
+    /// The bytes (at most [`MAX_BODY`]).
+    pub bytes: &'a [u8],
+    /// [`is_json`] of the request's `Content-Type`.
+    pub json: bool,
+}
+
+/// True for a JSON media type: `application/json` or `application/*+json`, any parameters. The
+/// emulator's rule (crates/cli/src/emulator/server.rs), so a body the worker forwards is one
+/// Kustom reads as JSON.
+#[must_use]
+pub fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let media = ct.split(';').next().unwrap_or_default().trim().as_bytes();
+    let is = |part: Option<&[u8]>, what: &str| part.is_some_and(|p| p.eq_ignore_ascii_case(what.as_bytes()));
+    is(Some(media), "application/json")
+        || (media.len() > 17 && is(media.get(..12), "application/") && is(media.get(media.len() - 5..), "+json"))
+}
+
+/// 415 for a body that is not JSON, with the emulator's code and detail: it is refused before
+/// anything is forwarded, instead of being read as JSON whatever its type says.
+#[must_use]
+fn not_json() -> Problem {
+    Problem::new(
+        415,
+        "unsupported_media_type",
+        "Unsupported Media Type",
+        "send the body as JSON with Content-Type: application/json",
+    )
+}
+
+/// 413 naming the limit (as the emulator words it), so a client knows how far to cut.
+#[must_use]
+pub fn too_large(limit: usize) -> Problem {
+    Problem::new(413, "payload_too_large", "Payload Too Large", format!("request bodies are limited to {limit} bytes"))
+}
+
+/// True when `body` is blank: an operation that takes a body then answers 400 `required`.
+fn is_blank(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The body of an operation that takes one: a blank body is left to the required-body check
+/// (400), any other must be sent as JSON (415).
+fn json_bytes(body: Body<'_>) -> Result<&[u8], Problem> {
+    if body.json || is_blank(body.bytes) {
+        Ok(body.bytes)
+    } else {
+        Err(not_json())
+    }
+}
 
 /// What must still be checked against a location-scoped token before forwarding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,15 +127,23 @@ fn problem_from(e: CoreError) -> Problem {
 /// The operation's body, decoded and validated. Every operation that takes a body requires one
 /// (openapi.yaml: `requestBody.required: true`): a missing or blank body is a 400 at `""`, as
 /// the emulator answers, never read as `{}` (on `PUT /ipp/v1/devices/{id}` that clears the device).
-fn body_of<T: serde::de::DeserializeOwned + Validate>(body: &[u8]) -> Result<T, Problem> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+/// A body that is not JSON is 415, as the emulator answers; only the operations that take a body
+/// come here, so one sent with any other operation is ignored, as the emulator does.
+fn body_of<T: serde::de::DeserializeOwned + Validate>(body: Body<'_>) -> Result<T, Problem> {
+    decode_and_validate(required(body)?).map_err(problem_from)
+}
+
+/// The checks of [`body_of`] that do not depend on the type (one copy, not one per type).
+fn required(body: Body<'_>) -> Result<&[u8], Problem> {
+    let bytes = json_bytes(body)?;
+    if is_blank(bytes) {
         return Err(Problem::validation(vec![FieldError::new(
             "",
             "required",
             "the request body is required (send {} for no fields)",
         )]));
     }
-    decode_and_validate(body).map_err(problem_from)
+    Ok(bytes)
 }
 
 fn param<T>(
@@ -130,11 +192,37 @@ pub fn find(method: &str, path: &str) -> Result<kipp_core::api::Route, Problem> 
     })
 }
 
+/// The location list of a location-scoped token: the scope's own location (`None` when Kustom
+/// no longer has it) as a one-item list, paged as asked. The location is Kustom's JSON passed on
+/// as it came, not decoded into kipp's type and encoded again, so a field kipp does not model is
+/// kept and a value outside kipp's own rules does not make the list unreadable. `None` when the
+/// answer is not a JSON object.
+#[must_use]
+pub fn scoped_location_page(location: Option<&[u8]>, page: PageRequest) -> Option<String> {
+    let item = match location {
+        Some(body) => {
+            let text = core::str::from_utf8(body).ok()?.trim();
+            if !text.starts_with('{') || serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+                return None;
+            }
+            Some(text)
+        }
+        None => None,
+    };
+    // The envelope as `Page` writes it, with a stand-in item where the location goes (`content`
+    // is its first field).
+    let envelope = serde_json::to_string(&Page::slice(item.iter().map(|_| 0u8).collect(), page)).ok()?;
+    Some(match (item, envelope.strip_prefix("{\"content\":[0]")) {
+        (Some(text), Some(rest)) => format!("{{\"content\":[{text}]{rest}"),
+        _ => envelope,
+    })
+}
+
 /// Validates an authorized request and builds its upstream form.
 pub fn prepare(
     route: &kipp_core::api::Route,
     query: &str,
-    body: &[u8],
+    body: Body<'_>,
     claims: &Claims,
     playground: bool,
     mid: &MerchantId,
@@ -142,8 +230,8 @@ pub fn prepare(
     use OperationId as O;
     let op = route.op;
     auth::authorize(op, claims.role, playground)?;
-    if body.len() > MAX_BODY {
-        return Err(Problem::new(413, "payload_too_large", "Payload Too Large", "the body is too large"));
+    if body.bytes.len() > MAX_BODY {
+        return Err(too_large(MAX_BODY));
     }
     let pairs = parse_query(query).map_err(|e| Problem::validation(vec![e]))?;
     let scope = claims.loc.as_ref();
@@ -301,7 +389,7 @@ mod tests {
     }
     fn go(method: &str, path: &str, query: &str, body: &str, c: &Claims) -> Result<Plan, Problem> {
         let r = find(method, path)?;
-        prepare(&r, query, body.as_bytes(), c, true, &mid())
+        prepare(&r, query, Body { bytes: body.as_bytes(), json: true }, c, true, &mid())
     }
     fn cart() -> String {
         format!(
@@ -317,6 +405,62 @@ mod tests {
         assert_eq!(go("PATCH", "/ipp/v1/sessions", "", "", &c).unwrap_err().status, Some(405));
         assert_eq!(go("GET", "/ipp/v1/sessions", "", "", &c).unwrap_err().status, Some(405));
         assert_eq!(go("GET", "/ipp/v1/sessions/..%2F..%2Fadmin", "", "", &c).unwrap_err().status, Some(404));
+    }
+
+    #[test]
+    fn a_scoped_location_list_passes_kustoms_location_on_as_it_came() {
+        let loc = br#" {"id":"l1","name":"Store","merchant_id":"merchant.1","opening_hours":{"mon":"9-17"}} "#;
+        let first = PageRequest { page_number: 0, page_size: 20 };
+        let page: serde_json::Value = serde_json::from_str(&scoped_location_page(Some(loc), first).unwrap()).unwrap();
+        assert_eq!(page["content"][0]["opening_hours"]["mon"], "9-17", "a field kipp does not model is kept");
+        assert_eq!(page["content"][0]["merchant_id"], "merchant.1");
+        assert_eq!(
+            (page["total_elements"].as_u64(), page["first"].as_bool(), page["last"].as_bool()),
+            (Some(1), Some(true), Some(true))
+        );
+        let second: serde_json::Value = serde_json::from_str(
+            &scoped_location_page(Some(loc), PageRequest { page_number: 1, page_size: 20 }).unwrap(),
+        )
+        .unwrap();
+        assert_eq!((second["content"].as_array().map(Vec::len), second["total_elements"].as_u64()), (Some(0), Some(1)));
+        let none: serde_json::Value = serde_json::from_str(&scoped_location_page(None, first).unwrap()).unwrap();
+        assert_eq!((none["content"].as_array().map(Vec::len), none["total_elements"].as_u64()), (Some(0), Some(0)));
+        for bad in [&b"[1]"[..], b"{\"id\":", b"<html>", b"\xff{}"] {
+            assert_eq!(scoped_location_page(Some(bad), first), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn allow_lists_the_methods_of_the_path() {
+        use kipp_core::api::allowed_methods;
+        assert_eq!(allowed_methods("/ipp/v1/sessions"), "POST");
+        assert_eq!(allowed_methods("/ipp/v1/locations"), "GET, POST");
+        assert_eq!(allowed_methods(&format!("/ipp/v1/locations/{LOC}")), "GET, PUT, DELETE");
+        assert_eq!(allowed_methods(&format!("/ipp/v1/sessions/{DEV}/cancel")), "PUT");
+        assert_eq!(allowed_methods("/ipp/v1/nope"), "");
+    }
+
+    #[test]
+    fn bodies_must_be_json_where_an_operation_reads_one() {
+        for ct in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"] {
+            assert!(is_json(Some(ct)), "{ct}");
+        }
+        for ct in [None, Some("text/plain"), Some("application/jsonx"), Some("text/json"), Some("")] {
+            assert!(!is_json(ct), "{ct:?}");
+        }
+        let c = claims(Role::Admin, None);
+        let text = |method: &str, path: &str, body: &str| {
+            let r = find(method, path).unwrap();
+            prepare(&r, "", Body { bytes: body.as_bytes(), json: false }, &c, true, &mid())
+        };
+        let e = text("POST", "/ipp/v1/sessions", &cart()).unwrap_err();
+        assert_eq!((e.status, e.code.as_deref()), (Some(415), Some("unsupported_media_type")));
+        assert_eq!(text("PUT", &format!("/ipp/v1/devices/{DEV}"), "{}").unwrap_err().status, Some(415));
+        // A blank body is missing, whatever its type; an operation without a body ignores one.
+        assert_eq!(text("POST", "/ipp/v1/locations", " ").unwrap_err().status, Some(400));
+        assert!(text("PUT", &format!("/ipp/v1/sessions/{DEV}/cancel"), "hello").is_ok());
+        assert_eq!(json_bytes(Body { bytes: b"", json: false }), Ok(&b""[..]));
+        assert_eq!(too_large(4096).detail.as_deref(), Some("request bodies are limited to 4096 bytes"));
     }
 
     #[test]

@@ -6,8 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use kipp_core::api::devices::GetDevice;
-use kipp_core::api::locations::GetLocation;
-use kipp_core::api::page::Page;
 use kipp_core::api::sessions::{GetSession, Session};
 use kipp_core::api::{build_request, decode_response, Operation, OperationId};
 use kipp_core::ids::{DeviceId, LocationId, SessionId};
@@ -25,7 +23,7 @@ use crate::env::stub;
 use crate::http::{self, internal, json, now_ms, problem, problem_retry, request_id, Incoming};
 use crate::log::RequestLog;
 use crate::objects::{device, key, registry, session, DEVICES, KEYS, REGISTRY, REGISTRY_NAME, SESSIONS};
-use crate::plan::{self, ScopeCheck};
+use crate::plan::{self, Body, ScopeCheck};
 use crate::retry::{self, AfterRetry};
 use crate::upstream::{self, Stats};
 use crate::{auth, idem};
@@ -156,12 +154,18 @@ fn fail(ctx: &mut Ctx, p: Problem) -> Response {
     problem(p, &ctx.rid)
 }
 
+/// The response with one more header (`Allow` on a 405, `WWW-Authenticate` on a 401).
+fn with_header(resp: Response, name: &str, value: &str) -> Response {
+    let _ = resp.headers().set(name, value);
+    resp
+}
+
 async fn dispatch(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut Ctx) -> Result<Response> {
     let method = req.method();
     if path == "/webhooks/kustom" {
         ctx.route = "/webhooks/kustom";
         if method != Method::Post {
-            return Ok(fail(ctx, Problem::from_status(405)));
+            return Ok(with_header(fail(ctx, Problem::from_status(405)), "allow", "POST"));
         }
         return crate::webhook::handle(req, env, cfg, ctx).await;
     }
@@ -259,7 +263,8 @@ async fn authenticate(
             ctx.role = Some(c.role);
             Ok(Ok(c))
         }
-        Err(p) => Ok(Err(fail(ctx, p))),
+        // RFC 6750 §3: a 401 names the scheme the client must use.
+        Err(p) => Ok(Err(with_header(fail(ctx, p), "www-authenticate", "Bearer realm=\"kipp\""))),
     }
 }
 
@@ -354,18 +359,26 @@ async fn check_session(
     known: Option<&Known>,
 ) -> Result<core::result::Result<(), Problem>> {
     let Some(scope) = &claims.loc else { return Ok(Ok(())) };
-    if let Some(v) = known {
-        if let Some(l) = &v.location_id {
-            return Ok(if l == scope.as_str() { Ok(()) } else { Err(auth::wrong_location()) });
-        }
-        let Ok(device_id) = DeviceId::parse(&v.device_id) else { return Ok(Err(auth::wrong_location())) };
-        return Ok(check_device(cfg, ctx, claims, &device_id).await);
-    }
     let _ = env;
-    match read_session(cfg, ctx, id).await {
-        Ok((s, _)) => Ok(check_device(cfg, ctx, claims, &s.device_id).await),
-        Err(p) => Ok(Err(p)),
-    }
+    let device_id = match known {
+        Some(v) => {
+            if let Some(l) = &v.location_id {
+                return Ok(if l == scope.as_str() { Ok(()) } else { Err(auth::wrong_location()) });
+            }
+            let Ok(device_id) = DeviceId::parse(&v.device_id) else { return Ok(Err(auth::wrong_location())) };
+            device_id
+        }
+        None => match read_session(cfg, ctx, id).await {
+            Ok((s, _)) => s.device_id,
+            Err(p) => return Ok(Err(p)),
+        },
+    };
+    // A device Kustom no longer has is in no location, so the session is out of scope: the
+    // device lookup's 404 would say that the session does not exist.
+    Ok(match check_device(cfg, ctx, claims, &device_id).await {
+        Err(p) if p.status == Some(404) => Err(auth::wrong_location()),
+        other => other,
+    })
 }
 
 /// The session read from Kustom, with the reply it came in.
@@ -391,7 +404,11 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
         Ok(r) => r,
         Err(p) => {
             ctx.route = "/ipp/*";
-            return Ok(fail(ctx, p));
+            let r = fail(ctx, p);
+            if r.status_code() == 405 {
+                return Ok(with_header(r, "allow", &kipp_core::api::allowed_methods(path)));
+            }
+            return Ok(r);
         }
     };
     ctx.route = route.op.path_template();
@@ -400,10 +417,11 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
         Err(r) => return Ok(r),
     };
     let Some(body) = http::body(req, plan::MAX_BODY).await? else {
-        return Ok(fail(ctx, Problem::from_status(413)));
+        return Ok(fail(ctx, plan::too_large(plan::MAX_BODY)));
     };
     let query = req.query();
-    let pl = match plan::prepare(&route, query, &body, &claims, cfg.playground(), &cfg.merchant_id) {
+    let given = Body { bytes: &body, json: plan::is_json(req.header("content-type")?.as_deref()) };
+    let pl = match plan::prepare(&route, query, given, &claims, cfg.playground(), &cfg.merchant_id) {
         Ok(p) => p,
         Err(p) => return Ok(fail(ctx, p)),
     };
@@ -418,6 +436,11 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
         ScopeCheck::Session(id) => check_session(env, cfg, ctx, &claims, id, known.as_ref()).await?,
     };
     if let Err(p) = scope {
+        // A create naming a device Kustom does not have: the create's answer, not the lookup's 404.
+        let p = match &pl.create {
+            Some(c) if p.status == Some(404) => unknown_device(&c.body.device_id),
+            _ => p,
+        };
         return Ok(fail(ctx, p));
     }
     if pl.op == OperationId::GetSession {
@@ -452,19 +475,19 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
     }
     if let Some(page) = pl.scoped_locations {
         // The scope's own location as the whole list (none when Kustom no longer has it).
-        let all = if reply.status == 404 {
-            Vec::new()
+        let location = if reply.status == 404 {
+            None
         } else if reply.ok() {
-            let Ok(location) = decode_response::<GetLocation>(reply.status, &reply.body) else {
-                return Ok(fail(ctx, Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable location")));
-            };
-            vec![location]
+            Some(reply.body.as_slice())
         } else {
             let p = upstream::reply_problem(&reply);
             ctx.code.clone_from(&p.code);
             return Ok(problem_retry(p, &ctx.rid, reply.retry_after_ms.map(|ms| ms / 1000)));
         };
-        return Ok(json(200, &Page::slice(all, page)));
+        return Ok(match plan::scoped_location_page(location, page) {
+            Some(list) => http::raw_json(200, list.into_bytes()),
+            None => fail(ctx, Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable location")),
+        });
     }
     if !reply.ok() {
         let p = upstream::reply_problem(&reply);
@@ -493,6 +516,25 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
     Ok(http::raw_json(reply.status, reply.body))
 }
 
+/// The emulator's answer to a create naming a device it does not have
+/// (crates/cli/src/emulator/routes/sessions.rs), which kipp-web relies on.
+fn unknown_device(id: &DeviceId) -> Problem {
+    let message = format!("device {id} does not exist (create one with POST /ipp/v1/dev/devices)");
+    unprocessable("/ipp/v1/sessions", "unknown_device", "device_id", message)
+}
+
+/// 422 for an id that names nothing Kustom has, at its field, as the emulator answers
+/// (`Reject::unprocessable`): the request is well-formed, so it is no 404 of the route.
+fn unprocessable(instance: &str, code: &str, path: &str, message: String) -> Problem {
+    let mut p = field(path, code, &message);
+    p.status = Some(422);
+    "Unprocessable Entity".clone_into(&mut p.title);
+    p.code = Some(code.to_owned());
+    p.detail = Some(message);
+    p.instance = Some(instance.to_owned());
+    p
+}
+
 async fn create_session(
     req: &Incoming,
     env: &Env,
@@ -516,7 +558,7 @@ async fn create_session(
     // The device's location is stored with the session for later scope checks.
     let device_location = match device_location(cfg, ctx, &device_id).await {
         Ok(l) => l,
-        Err(p) if p.status == Some(404) => return Ok(fail(ctx, p)),
+        Err(p) if p.status == Some(404) => return Ok(fail(ctx, unknown_device(&device_id))),
         Err(_) => None,
     };
     // A client key belongs to the first device it was used with (objects::key): the same key
@@ -646,7 +688,7 @@ async fn mint(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Result<
         Ok(c) => c,
         Err(r) => return Ok(r),
     };
-    let Some(body) = http::body(req, 4096).await? else { return Ok(fail(ctx, Problem::from_status(413))) };
+    let Some(body) = http::body(req, 4096).await? else { return Ok(fail(ctx, plan::too_large(4096))) };
     let b: MintBody = match kipp_core::api::decode_with_path(&body) {
         Ok(b) => b,
         Err(e) => return Ok(fail(ctx, Problem::validation(vec![e]))),
@@ -694,7 +736,7 @@ async fn revoke(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx) -> Resul
     if revoker.loc.is_some() {
         return Ok(fail(ctx, auth::forbidden("revoking tokens needs an admin token without a location")));
     }
-    let Some(body) = http::body(req, 4096).await? else { return Ok(fail(ctx, Problem::from_status(413))) };
+    let Some(body) = http::body(req, 4096).await? else { return Ok(fail(ctx, plan::too_large(4096))) };
     let b: RevokeBody = match kipp_core::api::decode_with_path(&body) {
         Ok(b) => b,
         Err(e) => return Ok(fail(ctx, Problem::validation(vec![e]))),
@@ -723,11 +765,12 @@ async fn current_session(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx,
         Ok(c) => c,
         Err(r) => return Ok(r),
     };
-    let Ok(device_id) = DeviceId::parse(id) else {
-        return Ok(fail(ctx, Problem::new(404, "not_found", "Not Found", "no such device")));
-    };
-    if let Err(p) = check_device(cfg, ctx, &claims, &device_id).await {
-        return Ok(fail(ctx, p));
+    let Ok(device_id) = DeviceId::parse(id) else { return Ok(fail(ctx, no_such_device())) };
+    match check_device(cfg, ctx, &claims, &device_id).await {
+        // The route's own 404, not the device lookup's (which names Kustom's device path).
+        Err(p) if p.status == Some(404) => return Ok(fail(ctx, no_such_device())),
+        Err(p) => return Ok(fail(ctx, p)),
+        Ok(()) => {}
     }
     let mut r = stub(env, DEVICES, device_id.as_str())?
         .fetch_with_request(internal(Method::Get, "/current", None, &[])?)
@@ -744,4 +787,9 @@ async fn current_session(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx,
         Some(v) if !SessionStatus::from_wire(&v.status).is_terminal() => Ok(v.into_response()),
         _ => Ok(fail(ctx, none())),
     }
+}
+
+/// The 404 of `/kipp/v1/devices/{device_id}/…` for a device that is not there.
+fn no_such_device() -> Problem {
+    Problem::new(404, "not_found", "Not Found", "no such device")
 }

@@ -60,7 +60,7 @@ fn acknowledged(result: &str) -> &'static str {
 pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) -> Result<Response> {
     let (id, ts, sig) = (req.header(HEADER_ID)?, req.header(HEADER_TIMESTAMP)?, req.header(HEADER_SIGNATURE)?);
     let Some(body) = http::body(req, MAX_WEBHOOK_BODY).await? else {
-        return Ok(problem(Problem::from_status(413), &ctx.rid));
+        return Ok(problem(crate::plan::too_large(MAX_WEBHOOK_BODY), &ctx.rid));
     };
     let headers = WebhookHeaders::from_options(id.as_deref(), ts.as_deref(), sig.as_deref());
     let delivery = match verify(&headers, &body, &cfg.webhook_secrets, now_ms() / 1000, cfg.webhook_tolerance_secs) {

@@ -154,17 +154,7 @@ pub fn respond(outcome: Result<Reply, Reject>, request_id: &str, path: &str) -> 
     resp
 }
 
-/// The methods a path answers to (for `Allow` on 405).
-#[must_use]
-pub fn allowed_methods(path: &str) -> String {
-    let mut methods: Vec<&str> = OperationId::ALL
-        .iter()
-        .filter(|op| route(op.method(), path).is_ok_and(|r| r.op == **op))
-        .map(|op| op.method().as_str())
-        .collect();
-    methods.dedup();
-    methods.join(", ")
-}
+use kipp_core::api::allowed_methods;
 
 async fn api(emulator: &Emulator, req: Request<Incoming>) -> Result<Reply, Reject> {
     let path = req.uri().path().to_owned();

@@ -42,6 +42,39 @@ async fn clock_advance_expires_sessions_and_enrollments() {
     emu.control("POST", "/_emulator/clock/advance", Some(json!({}))).await.expect(400);
 }
 
+/// Body errors over HTTP: an unknown field is named once (it read `foo.foo`), and type errors
+/// are in JSON's words, not serde's (`invalid type: string "x", expected f64`).
+#[tokio::test]
+async fn body_errors_name_the_field_once_in_plain_words() {
+    let emu = Emu::start().await;
+    let errors = |r: crate::support::Resp| {
+        let e = &r.expect(400).json["field_errors"][0];
+        [&e["path"], &e["code"], &e["message"]].map(|v| v.as_str().unwrap().to_owned())
+    };
+    let advance = |body| emu.control("POST", "/_emulator/clock/advance", Some(body));
+    assert_eq!(
+        errors(advance(json!({"seconds": 1, "foo": 1})).await),
+        ["foo", "unknown_field", "is not a known field"]
+    );
+    assert_eq!(errors(advance(json!({"seconds": "x"})).await), ["seconds", "invalid", "must be a number"]);
+    assert_eq!(errors(advance(json!("x")).await), ["", "invalid", "must be an object"]);
+    let device = emu.sim_device("Till").await;
+    let mut body = session_body(&device);
+    body["order_amount"] = json!(10.5);
+    assert_eq!(
+        errors(emu.post("/ipp/v1/sessions", body).await),
+        ["order_amount", "invalid", "must be a whole number, not 10.5"]
+    );
+    let mut body = session_body(&device);
+    body["order_items"][0]["quantity"] = json!("2");
+    assert_eq!(
+        errors(emu.post("/ipp/v1/sessions", body).await),
+        ["order_items[0].quantity", "invalid", "must be an integer"]
+    );
+    let r = emu.post("/ipp/v1/enrollments", json!({"expires_in": -1})).await;
+    assert_eq!(errors(r), ["expires_in", "invalid", "is out of range"]);
+}
+
 #[tokio::test]
 async fn lazy_expiry_on_access_without_the_sweep() {
     let mut config = kipp_cli::emulator::Config::for_tests();

@@ -266,6 +266,23 @@ pub fn route(method: Method, path: &str) -> Result<Route, RouteMiss> {
     Err(if path_exists { RouteMiss::MethodNotAllowed } else { RouteMiss::NotFound })
 }
 
+/// The methods of the operations at `path`, for the `Allow` header of a 405 (RFC 9110 §15.5.6
+/// requires it): `GET, POST`; empty when no operation has the path. One definition for the
+/// emulator and the edge worker, so their 405s say the same.
+#[must_use]
+pub fn allowed_methods(path: &str) -> String {
+    let mut out = String::new();
+    for m in [Method::Get, Method::Post, Method::Put, Method::Delete] {
+        if OperationId::ALL.iter().any(|op| op.method() == m && match_template(op.path_template(), path).is_some()) {
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(m.as_str());
+        }
+    }
+    out
+}
+
 fn match_template(template: &str, path: &str) -> Option<Option<String>> {
     let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
     let mut t = template.split('/');
@@ -371,12 +388,18 @@ pub trait Operation {
     }
     /// Path plus encoded query string.
     fn path_and_query(&self) -> String {
-        let q = self.query();
-        if q.is_empty() {
-            self.path()
-        } else {
-            format!("{}?{}", self.path(), encode_query(&q))
-        }
+        with_query(self.path(), &self.query())
+    }
+}
+
+/// `path?query` (the query encoded), or the path alone without query pairs. Not generic, so the
+/// wasm builds carry one copy rather than one per operation.
+#[must_use]
+pub fn with_query(path: String, query: &[(&str, String)]) -> String {
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", encode_query(query))
     }
 }
 
@@ -397,18 +420,30 @@ pub struct HttpRequest {
 /// `x-merchant-id` on every operation except device registration: Kustom requires
 /// it on some and tolerates it elsewhere.
 pub fn build_request<O: Operation>(op: &O, merchant_id: Option<&MerchantId>) -> Result<HttpRequest, CoreError> {
-    let mut headers = vec![("accept", "application/json".to_owned())];
-    if let Some(m) = merchant_id.filter(|_| !O::ID.is_unauthenticated()) {
-        headers.push((MERCHANT_HEADER, m.as_str().to_owned()));
-    }
     let body = match op.body() {
-        Some(b) => {
-            headers.push(("content-type", "application/json".to_owned()));
-            Some(serde_json::to_string(b)?)
-        }
+        Some(b) => Some(serde_json::to_string(b)?),
         None => None,
     };
-    Ok(HttpRequest { method: O::ID.method(), path_and_query: op.path_and_query(), headers, body })
+    Ok(assemble(O::ID, op.path_and_query(), body, merchant_id))
+}
+
+/// The part of [`build_request`] that does not depend on the operation's types: one copy in the
+/// wasm builds instead of one per operation (~13 in the worker).
+#[inline(never)]
+fn assemble(
+    id: OperationId,
+    path_and_query: String,
+    body: Option<String>,
+    merchant_id: Option<&MerchantId>,
+) -> HttpRequest {
+    let mut headers = vec![("accept", "application/json".to_owned())];
+    if let Some(m) = merchant_id.filter(|_| !id.is_unauthenticated()) {
+        headers.push((MERCHANT_HEADER, m.as_str().to_owned()));
+    }
+    if body.is_some() {
+        headers.push(("content-type", "application/json".to_owned()));
+    }
+    HttpRequest { method: id.method(), path_and_query, headers, body }
 }
 
 /// Decodes a response: success bodies into `O::Response`, anything else into
@@ -453,15 +488,20 @@ pub fn decode_and_validate<T: DeserializeOwned + Validate>(body: &[u8]) -> Resul
 
 /// Decodes JSON into `T`; a failure becomes one field error with its path.
 pub fn decode_with_path<T: DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let syntax = e.is_syntax() || e.is_eof();
-        let msg = e.to_string();
-        // A missing field is reported at its object's closing brace: step past it so the
-        // path is the object's own (the field name is appended from the message).
-        let column = if msg.starts_with("missing field") { e.column() + 1 } else { e.column() };
-        let path = if syntax { String::new() } else { json_path_at(body, e.line(), column) };
-        field_error_from_serde(&path, &msg, syntax)
-    })
+    serde_json::from_slice(body).map_err(|e| field_error_at(body, &e))
+}
+
+/// The field error of a failed decode of `body` (not generic: one copy in the wasm builds, not
+/// one per decoded type).
+#[inline(never)]
+fn field_error_at(body: &[u8], e: &serde_json::Error) -> FieldError {
+    let syntax = e.is_syntax() || e.is_eof();
+    let msg = e.to_string();
+    // A missing field is reported at its object's closing brace: step past it so the
+    // path is the object's own (the field name is appended from the message).
+    let column = if msg.starts_with("missing field") { e.column() + 1 } else { e.column() };
+    let path = if syntax { String::new() } else { json_path_at(body, e.line(), column) };
+    field_error_from_serde(&path, &msg, syntax)
 }
 
 /// The JSON path (`order_items[1].unit_price`) of the value that ends at a serde_json
@@ -541,23 +581,57 @@ pub fn json_path_at(body: &[u8], line: usize, column: usize) -> String {
     path
 }
 
-/// Turns a serde message at `path` into a field error with a stable code.
+/// Turns a serde message at `path` into a field error with a stable code and a message in
+/// words for a JSON user. `path` is [`json_path_at`]'s for the error: the field's own path,
+/// except for `missing field`, which serde reports at the field's object (the name is appended).
 #[must_use]
 pub fn field_error_from_serde(path: &str, msg: &str, syntax: bool) -> FieldError {
-    // serde reports a missing field at the parent's path; point at the field.
+    // serde_json ends its messages with the position (the last " at line ": a string value
+    // quoted in the message may hold the same words).
+    let msg = &msg[..crate::text::rfind(msg, " at line ").unwrap_or(msg.len())];
     if let Some(rest) = msg.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or("");
+        let name = &rest[..crate::text::find(rest, "`").unwrap_or(rest.len())];
         return FieldError::new(crate::validate::join(path, name), "required", "is required");
     }
-    let clean = msg[..crate::text::find(msg, " at line ").unwrap_or(msg.len())].to_owned();
     if syntax {
-        return FieldError::new("", "malformed_json", format!("body is not valid JSON: {clean}"));
+        return FieldError::new("", "malformed_json", format!("body is not valid JSON: {msg}"));
     }
-    if let Some(rest) = msg.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or("");
-        return FieldError::new(crate::validate::join(path, name), "unknown_field", "is not a known field");
+    // serde reports an unknown (or a duplicate) key once it has read it, so the path ends with it.
+    if msg.starts_with("unknown field") {
+        return FieldError::new(path, "unknown_field", "is not a known field");
     }
-    FieldError::new(path, "invalid", clean)
+    // serde's `invalid type: <got>, expected <want>` (or `invalid value: …`) names Rust's types:
+    // said in JSON's words instead, matching a few of serde's texts (the worker's wasm carries
+    // this: no table, no regex). Messages without `, expected ` are kipp's own (its types'
+    // checks, already in words) or serde's for a type kipp's requests do not use: kept.
+    let (got, want) = match crate::text::rfind(msg, ", expected ") {
+        Some(i) => (&msg[..i], &msg[i + ", expected ".len()..]),
+        None => (msg, ""),
+    };
+    let plain = match want {
+        "a string" => "must be a string",
+        "a boolean" => "must be true or false",
+        "a sequence" => "must be an array",
+        "a map" => "must be an object",
+        "f64" => "must be a number",
+        "i64" | "u64" | "u32" | "u16" | "u8" => match got.strip_prefix("invalid type: floating point `") {
+            // serde_json reads an integer beyond 64 bits as a float: `1e+20`.
+            Some(n) if crate::text::find(n, "e+").is_none() => {
+                return FieldError::new(
+                    path,
+                    "invalid",
+                    ["must be a whole number, not ", n.trim_end_matches('`')].concat(),
+                );
+            }
+            Some(_) => "is out of range",
+            None if got.starts_with("invalid value") => "is out of range",
+            None => "must be an integer",
+        },
+        _ if want.starts_with("struct ") => "must be an object",
+        _ if msg.starts_with("duplicate field") => "is given more than once",
+        _ => msg,
+    };
+    FieldError::new(path, "invalid", plain)
 }
 
 /// Request rules beyond the types: sums, limits, cross-field checks.
@@ -567,3 +641,105 @@ pub trait Validate {
 }
 
 pub use page::{Page, PageRequest};
+
+#[cfg(test)]
+mod tests {
+    use super::decode_with_path;
+    use crate::api::enrollments::CreateEnrollmentRequest;
+    use crate::api::sessions::CreateSessionRequest;
+    use crate::validate::FieldError;
+    use kipp_derive::MapDeserialize;
+
+    /// A body read with `deny_unknown_fields`, as the worker's `POST /kipp/v1/tokens` is.
+    #[derive(Debug, MapDeserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Strict {
+        #[allow(dead_code)]
+        role: String,
+        #[allow(dead_code)]
+        inner: Option<Vec<Strict>>,
+    }
+
+    fn err<T: serde::de::DeserializeOwned + core::fmt::Debug>(body: &str) -> (String, String, String) {
+        let FieldError { path, code, message } = decode_with_path::<T>(body.as_bytes()).unwrap_err();
+        (path, code, message)
+    }
+
+    fn of(path: &str, code: &str, message: &str) -> (String, String, String) {
+        (path.to_owned(), code.to_owned(), message.to_owned())
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_once() {
+        assert_eq!(err::<Strict>(r#"{"role":"clerk","foo":1}"#), of("foo", "unknown_field", "is not a known field"));
+        assert_eq!(err::<Strict>(r#"{"ttl":1,"role":"clerk"}"#).0, "ttl");
+        assert_eq!(err::<Strict>(r#"{"role":"x","inner":[{"role":"y"},{"location":"z"}]}"#).0, "inner[1].location");
+        // The sibling cases keep their paths: a missing field at its object, a duplicate at its key.
+        assert_eq!(err::<Strict>(r#"{"inner":[{}]}"#).0, "inner[0].role");
+        assert_eq!(err::<Strict>(r#"{"role":"x","role":"y"}"#).0, "role");
+    }
+
+    #[test]
+    fn type_errors_are_in_words_for_a_json_user() {
+        let session = |field: &str, value: &str| {
+            let mut body: serde_json::Value = serde_json::from_str(
+                r#"{"device_id":"550e8400-e29b-41d4-a716-446655440000","order_amount":1,"purchase_currency":"SEK",
+                "order_tax_amount":0,"order_items":[{"name":"a","unit_price":1,"total_amount":1,"tax_rate":0,
+                "total_tax_amount":0,"quantity":1}]}"#,
+            )
+            .unwrap();
+            body[field] = serde_json::from_str(value).unwrap();
+            let (path, code, message) = err::<CreateSessionRequest>(&body.to_string());
+            assert_eq!((path.as_str(), code.as_str()), (field, "invalid"), "{field}: {value}");
+            message
+        };
+        for (field, value, message) in [
+            ("order_amount", r#""x""#, "must be an integer"),
+            ("order_amount", "true", "must be an integer"),
+            ("order_amount", r#""x, expected u8 at line 9 column 9""#, "must be an integer"),
+            ("order_amount", "null", "must be an integer"),
+            ("order_amount", "{}", "must be an integer"),
+            ("order_amount", "10.5", "must be a whole number, not 10.5"),
+            ("order_amount", "1e300", "is out of range"),
+            ("order_amount", "99999999999999999999", "is out of range"),
+            ("order_tax_amount", "-1e30", "is out of range"),
+            ("order_items", "{}", "must be an array"),
+            ("device_id", "5", "must be a string"),
+            ("purchase_started_at", "[]", "must be a string"),
+            ("merchant_reference1", "false", "must be a string"),
+            // kipp's own messages are kept.
+            (
+                "purchase_currency",
+                r#""sek""#,
+                "not an active ISO 4217 currency code (three upper-case letters, e.g. SEK)",
+            ),
+            ("device_id", r#""x""#, "invalid device id: must be a UUID (8-4-4-4-12 hex digits)"),
+        ] {
+            assert_eq!(session(field, value), message, "{field}: {value}");
+        }
+        for (body, path, message) in [
+            ("[]", "", "must be an object"),
+            (r#""x""#, "", "must be an object"),
+            (r#"{"expires_in":"x"}"#, "expires_in", "must be an integer"),
+            (r#"{"expires_in":-1}"#, "expires_in", "is out of range"),
+            (r#"{"expires_in":1.5}"#, "expires_in", "must be a whole number, not 1.5"),
+            (r#"{"expires_in":18446744073709551616}"#, "expires_in", "is out of range"),
+            (r#"{"ttl":5}"#, "ttl", "must be a string"),
+            (r#"{"ttl":"TWO_HOURS","ttl":"TWO_HOURS"}"#, "ttl", "is given more than once"),
+        ] {
+            assert_eq!(err::<CreateEnrollmentRequest>(body), of(path, "invalid", message), "{body}");
+        }
+        assert_eq!(
+            err::<CreateSessionRequest>(r#"{"device_id":"#),
+            of("", "malformed_json", "body is not valid JSON: EOF while parsing a value")
+        );
+        assert_eq!(
+            super::field_error_from_serde("a", "invalid type: boolean `true`, expected a boolean", false).message,
+            "must be true or false"
+        );
+        assert_eq!(
+            super::field_error_from_serde("a", "invalid type: string \"x\", expected f64", false).message,
+            "must be a number"
+        );
+    }
+}
