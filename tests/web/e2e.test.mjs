@@ -59,8 +59,12 @@ test('admin: the code shown gives way to "Reader enrolled" once a reader uses it
   assert.ok(EMULATOR && API_KEY, 'KIPP_E2E_EMULATOR and KIPP_E2E_API_KEY are required');
   await pos.goto(`${BASE}/#/admin`);
   await pos.getByRole('heading', { name: 'Admin' }).waitFor();
+  // The code shown by the test before may still be on screen: wait for the new one.
+  const shown = () => pos.evaluate(() => document.querySelector('#enrollment-code .code')?.textContent ?? '');
+  const before = await shown();
   await pos.locator('#create-enrollment').click();
-  const code = (await pos.locator('#enrollment-code .code').innerText()).trim();
+  await pos.waitForFunction((old) => (document.querySelector('#enrollment-code .code')?.textContent ?? old) !== old, before);
+  const code = (await shown()).trim();
   // What the Kustom POS app does when the clerk types the code (device-authenticated upstream,
   // so not a route of the worker), typed in lower case as a clerk may.
   const name = `Enrolled by code ${Date.now()}`;
