@@ -13,7 +13,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use kipp_core::api::{parse_query, route, Method, OperationId, RouteMiss, API_PREFIX, MERCHANT_HEADER};
+use kipp_core::api::{
+    allowed_methods, parse_query, route, Method, OperationId, RouteMiss, API_PREFIX, MERCHANT_HEADER,
+};
 use kipp_core::base64::{Alphabet, Padding};
 use kipp_core::problem::PROBLEM_CONTENT_TYPE;
 use tokio::net::{TcpListener, TcpStream};
@@ -153,8 +155,6 @@ pub fn respond(outcome: Result<Reply, Reject>, request_id: &str, path: &str) -> 
     }
     resp
 }
-
-use kipp_core::api::allowed_methods;
 
 async fn api(emulator: &Emulator, req: Request<Incoming>) -> Result<Reply, Reject> {
     let path = req.uri().path().to_owned();
