@@ -138,7 +138,9 @@ KIPP_TOKEN_KEY=$(head -c 32 /dev/urandom | base64 -w0)
 VARS
   export KIPP_DEV_VARS="$dir/.dev.vars" KIPP_EMULATOR_ADDR="127.0.0.1:$eport" KIPP_WORKER_ADDR="127.0.0.1:$wport"
   export KIPP_STACK_LOG_DIR="$dir/logs"
-  trap stack_stop RETURN
+  # EXIT, not RETURN: this runs in its own subshell, and a failing test ends it through errexit,
+  # which skipped a RETURN trap and left the stack running.
+  trap stack_stop EXIT
   stack_start_emulator
   stack_start_worker --var "KUSTOM_API_BASE:http://$KIPP_EMULATOR_ADDR" \
     --var "ALLOWED_ORIGINS:http://$KIPP_WORKER_ADDR,http://localhost:$wport"
