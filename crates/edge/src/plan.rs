@@ -36,20 +36,8 @@ pub const MAX_BODY: usize = 512 * 1024;
 pub struct Body<'a> {
     /// The bytes (at most [`MAX_BODY`]).
     pub bytes: &'a [u8],
-    /// [`is_json`] of the request's `Content-Type`.
+    /// [`kipp_core::api::is_json`] of the request's `Content-Type`.
     pub json: bool,
-}
-
-/// True for a JSON media type: `application/json` or `application/*+json`, any parameters. The
-/// emulator's rule (crates/cli/src/emulator/server.rs), so a body the worker forwards is one
-/// Kustom reads as JSON.
-#[must_use]
-pub fn is_json(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else { return false };
-    let media = ct.split(';').next().unwrap_or_default().trim().as_bytes();
-    let is = |part: Option<&[u8]>, what: &str| part.is_some_and(|p| p.eq_ignore_ascii_case(what.as_bytes()));
-    is(Some(media), "application/json")
-        || (media.len() > 17 && is(media.get(..12), "application/") && is(media.get(media.len() - 5..), "+json"))
 }
 
 /// 415 for a body that is not JSON, with the emulator's code and detail: it is refused before
@@ -442,6 +430,7 @@ mod tests {
 
     #[test]
     fn bodies_must_be_json_where_an_operation_reads_one() {
+        use kipp_core::api::is_json;
         for ct in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"] {
             assert!(is_json(Some(ct)), "{ct}");
         }

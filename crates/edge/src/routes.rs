@@ -421,7 +421,7 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
     };
     let query = req.query();
     // The type matters only for a body (a GET, the hot path, reads no header for it).
-    let json = body.is_empty() || plan::is_json(req.header("content-type")?.as_deref());
+    let json = body.is_empty() || kipp_core::api::is_json(req.header("content-type")?.as_deref());
     let given = Body { bytes: &body, json };
     let pl = match plan::prepare(&route, query, given, &claims, cfg.playground(), &cfg.merchant_id) {
         Ok(p) => p,
@@ -519,21 +519,16 @@ async fn ipp(req: &Incoming, env: &Env, cfg: &Rc<Config>, path: &str, ctx: &mut 
 }
 
 /// The emulator's answer to a create naming a device it does not have
-/// (crates/cli/src/emulator/routes/sessions.rs), which kipp-web relies on.
+/// (crates/cli/src/emulator/routes/sessions.rs, `Reject::unprocessable`), which kipp-web relies
+/// on: 422 at `device_id`, since the request is well-formed (no 404 of the route).
 fn unknown_device(id: &DeviceId) -> Problem {
     let message = format!("device {id} does not exist (create one with POST /ipp/v1/dev/devices)");
-    unprocessable("/ipp/v1/sessions", "unknown_device", "device_id", message)
-}
-
-/// 422 for an id that names nothing Kustom has, at its field, as the emulator answers
-/// (`Reject::unprocessable`): the request is well-formed, so it is no 404 of the route.
-fn unprocessable(instance: &str, code: &str, path: &str, message: String) -> Problem {
-    let mut p = field(path, code, &message);
+    let mut p = field("device_id", "unknown_device", &message);
     p.status = Some(422);
     "Unprocessable Entity".clone_into(&mut p.title);
-    p.code = Some(code.to_owned());
+    p.code = Some("unknown_device".to_owned());
     p.detail = Some(message);
-    p.instance = Some(instance.to_owned());
+    p.instance = Some("/ipp/v1/sessions".to_owned());
     p
 }
 

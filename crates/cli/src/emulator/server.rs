@@ -14,7 +14,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use kipp_core::api::{
-    allowed_methods, parse_query, route, Method, OperationId, RouteMiss, API_PREFIX, MERCHANT_HEADER,
+    allowed_methods, is_json, parse_query, route, Method, OperationId, RouteMiss, API_PREFIX, MERCHANT_HEADER,
 };
 use kipp_core::base64::{Alphabet, Padding};
 use kipp_core::problem::PROBLEM_CONTENT_TYPE;
@@ -217,12 +217,6 @@ pub async fn read_body(body: Incoming) -> Result<Bytes, Reject> {
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(e) => Err(Reject::new(400, "bad_request", format!("could not read the body: {e}"))),
     }
-}
-
-fn is_json(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else { return false };
-    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
 fn unauthorized() -> Reject {

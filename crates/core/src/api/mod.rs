@@ -266,6 +266,18 @@ pub fn route(method: Method, path: &str) -> Result<Route, RouteMiss> {
     Err(if path_exists { RouteMiss::MethodNotAllowed } else { RouteMiss::NotFound })
 }
 
+/// True for a JSON media type: `application/json` or `application/*+json`, any parameters, any
+/// case. One rule for the emulator's 415 and the edge worker's, so a body the worker forwards is
+/// one Kustom's stand-in reads as JSON.
+#[must_use]
+pub fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let media = ct.split(';').next().unwrap_or_default().trim().as_bytes();
+    let is = |part: Option<&[u8]>, what: &str| part.is_some_and(|p| p.eq_ignore_ascii_case(what.as_bytes()));
+    is(Some(media), "application/json")
+        || (media.len() > 17 && is(media.get(..12), "application/") && is(media.get(media.len() - 5..), "+json"))
+}
+
 /// The methods of the operations at `path`, for the `Allow` header of a 405 (RFC 9110 §15.5.6
 /// requires it): `GET, POST`; empty when no operation has the path. One definition for the
 /// emulator and the edge worker, so their 405s say the same.
