@@ -44,7 +44,7 @@ export function explain(e) {
     case 'forbidden': return `Not allowed with this sign-in: ${e.message}. Ask an admin for a token that may do this.${ref}`;
     case 'validation_failed': return `Check the input: ${e.fieldErrors.map((f) => `${f.path || 'request'} ${f.message}`).join('; ') || e.message}.`;
     // The reader busy with another sale is the conflict a clerk meets; other conflicts say what they are.
-    case 'conflict': return /open session/.test(e.message)
+    case 'conflict': return e.reason === 'device_busy'
       ? `The card reader is busy with another sale. Finish or cancel that sale, then try again.${ref}`
       : `${e.message}.${ref}`;
     case 'network': return 'No connection to the POS server. Check the network; it will work again once you are back online.';
@@ -68,11 +68,14 @@ export function errorBox(e) {
   return h('p', { class: 'err', role: 'alert' }, explain(e));
 }
 
-/** Why a token was refused, from the worker's problem detail (expired, revoked or not a token). */
+/** Why a token was refused, from the worker's own code for it (expired, revoked or not a token). */
 function whyNotSignedIn(e) {
-  if (/revoked/.test(e.message)) return 'This sign-in has been revoked.';
-  if (/expired/.test(e.message)) return 'This sign-in has expired.';
-  return 'That is not a valid POS token (check that it was copied whole).';
+  switch (e.reason) {
+    case 'token_revoked': return 'This sign-in has been revoked.';
+    case 'token_expired': return 'This sign-in has expired.';
+    case 'token_not_yet_valid': return 'This sign-in is not valid yet: check this device\'s clock.';
+    default: return 'That is not a valid POS token (check that it was copied whole).';
+  }
 }
 
 // A sign-in link carries the token as #token=… (or ?token=…); it is stored and removed from the URL.

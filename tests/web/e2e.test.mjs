@@ -266,6 +266,9 @@ test("checkout: the reader's open sale for another amount is not followed as thi
   // The customer adds a coffee: a new cart, refused while the reader holds the first one.
   await pos.locator('[data-product="Coffee"]').click();
   await pos.locator('#charge').click();
+  await pos.locator('#show-open-sale').waitFor({ timeout: LIVE_MS });
+  // Told by the problem's own code (`device_busy`), not by words in its detail.
+  assert.match(await pos.locator('#status').innerText(), /card reader is busy with another sale/);
   await pos.locator('#show-open-sale').click();
   await pos.locator('[data-state="another sale is open"]').waitFor({ timeout: LIVE_MS });
   assert.match(await pos.locator('#status').innerText(), /129[.,]00.*164[.,]00/s);
@@ -368,6 +371,14 @@ test('a sign-in revoked on the virtual terminal: one sign-in form, kept while th
   await page.evaluate(() => { location.hash = '#/terminal'; });
   await page.locator('#terminal-device option', { hasText: READER }).waitFor({ state: 'attached' });
   await page.locator('#terminal-device').selectOption({ label: READER });
+  // The idle terminal's polls are answered (204 or the open session), not failed: a 404 every
+  // second filled the browser's console with errors.
+  const statuses = [];
+  const onResponse = (r) => { if (r.url().includes('/current-session')) statuses.push(r.status()); };
+  page.on('response', onResponse);
+  await sleep(2500);
+  page.off('response', onResponse);
+  assert.ok(statuses.length >= 1 && statuses.every((st) => st === 200 || st === 204), `current-session answers: ${statuses}`);
   await adminApi('POST', '/kipp/v1/tokens/revoke', { jti: minted.jti });
   await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: LIVE_MS });
   await page.locator('#token-input').fill('kipp1.typed-by-the-clerk');

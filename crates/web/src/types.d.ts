@@ -278,6 +278,13 @@ export class KippError extends Error {
   readonly retryable: boolean;
   /** Quote this in a support request. */
   readonly requestId: string | null;
+  /**
+   * The server's own code for the failure (its problem details' `code`), or null when the answer
+   * had none or no answer came. Finer than `code` and not a closed set (servers add codes), e.g.
+   * `token_expired` and `token_revoked` (both `unauthorized`), `location_forbidden` (`forbidden`),
+   * `device_busy` and `idempotency_in_progress` (both `conflict`), `unknown_device` (`validation_failed`).
+   */
+  readonly reason: string | null;
   /** On a failed `createSession`: the `Idempotency-Key` it sent; retry with it to retry the same sale. */
   readonly idempotencyKey?: string;
 }

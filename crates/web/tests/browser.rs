@@ -328,14 +328,17 @@ async fn error_codes_are_stable() {
     let e = err(c.create_session(body, None)).await;
     assert_eq!(code(&e), "conflict", "a server code outside the set maps by status");
     assert!(get(&e, "message").as_string().unwrap().contains("busy"));
+    assert_eq!(get(&e, "reason").as_string().as_deref(), Some("device_busy"), "the server's own code is kept");
 
     let e = err(c.get_session("not-a-uuid")).await;
     assert_eq!(code(&e), "validation_failed");
+    assert!(get(&e, "reason").is_null(), "a local failure has no server code");
 
     let dead = KippClient::new(obj(&[("baseUrl", s("http://127.0.0.1:9")), ("retries", n(0.0))])).unwrap();
     let e = err(dead.get_session(sid(1))).await;
     assert_eq!(code(&e), "network");
     assert_eq!(get(&e, "retryable"), JsValue::TRUE);
+    assert!(get(&e, "reason").is_null());
     assert!(e.is_instance_of::<js_sys::Error>());
 }
 
@@ -391,6 +394,7 @@ async fn problem_details_become_field_errors() {
         "Upstream Unavailable: the payment service is unavailable; try again shortly"
     );
     assert!(get(&e, "requestId").as_string().unwrap().starts_with("req-"));
+    assert!(get(&e, "reason").is_null(), "no problem details, no server code (not the status's code)");
 }
 
 #[wasm_bindgen_test]
@@ -612,12 +616,12 @@ async fn watch_reconnects_after_a_dropped_socket() {
 async fn watch_ends_unauthorized_when_the_worker_closes_for_the_token() {
     reset().await;
     let c = client("t", &[]);
-    let errors = Rc::new(RefCell::new(Vec::<(String, bool)>::new()));
+    let errors = Rc::new(RefCell::new(Vec::<(String, bool, Option<String>)>::new()));
     let e2 = errors.clone();
     let (failed, fail) = signal();
     let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let c = code(&e);
-        e2.borrow_mut().push((c.clone(), get(&e, "retryable").as_bool().unwrap()));
+        e2.borrow_mut().push((c.clone(), get(&e, "retryable").as_bool().unwrap(), get(&e, "reason").as_string()));
         if c == "unauthorized" {
             fail();
         }
@@ -628,7 +632,8 @@ async fn watch_ends_unauthorized_when_the_worker_closes_for_the_token() {
     handle.close();
     // Close code 4401 is the token, not the network: no "reconnecting" report, no second socket
     // with the same token; the poll's 401 ends it.
-    assert_eq!(*errors.borrow(), [("unauthorized".to_owned(), false)]);
+    // The server's reason reaches the caller, so a screen can say "expired" rather than guess.
+    assert_eq!(*errors.borrow(), [("unauthorized".to_owned(), false, Some("token_expired".to_owned()))]);
     assert_eq!(get(&get(&test_log().await, "wsConnections"), sid(7)).as_f64(), Some(1.0));
 }
 

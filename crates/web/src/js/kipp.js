@@ -6,7 +6,7 @@
 
 /** The one error type every kipp-web failure is thrown as. */
 export class KippError extends Error {
-  constructor(code, message, status, fieldErrors, retryable, requestId) {
+  constructor(code, message, status, fieldErrors, retryable, requestId, reason = null) {
     super(message);
     this.name = 'KippError';
     this.code = code;
@@ -14,6 +14,9 @@ export class KippError extends Error {
     this.fieldErrors = fieldErrors;
     this.retryable = retryable;
     this.requestId = requestId;
+    // The server's own code (its problem details' `code`), finer than `code`: `token_expired`
+    // and `token_revoked` are both `unauthorized`, `device_busy` is one `conflict` of several.
+    this.reason = reason;
   }
 }
 
@@ -312,6 +315,8 @@ function failure(c, status, text, rid, retryAfterMs) {
   let title = s('title') ?? '';
   let detail = s('detail');
   let code = s('code');
+  // Kept apart from `code`, which falls back to the status's code below.
+  const problemCode = code;
   let requestId = s('request_id');
   let fieldErrors = Array.isArray(o.field_errors)
     ? o.field_errors
@@ -348,7 +353,7 @@ function failure(c, status, text, rid, retryAfterMs) {
   const retryable =
     (!misconfigured && [408, 429, 500, 502, 503, 504].includes(status)) ||
     (status === 409 && (code === 'idempotency_in_progress' || retryAfterMs !== undefined));
-  return new KippError(stable, message, status, fieldErrors, retryable, requestId ?? rid ?? null);
+  return new KippError(stable, message, status, fieldErrors, retryable, requestId ?? rid ?? null, problemCode ?? null);
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
