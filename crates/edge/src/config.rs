@@ -31,6 +31,8 @@ pub mod names {
     pub const UPSTREAM_TIMEOUT_MS: &str = "KIPP_UPSTREAM_TIMEOUT_MS";
     /// Seconds before a non-terminal session is re-read (var, optional, default 30).
     pub const RECONCILE_AFTER_SECS: &str = "KIPP_RECONCILE_AFTER_SECS";
+    /// Kustom's session lifetime in seconds, for a re-read as it runs out (var, optional, default 900).
+    pub const SESSION_TTL_SECS: &str = "KIPP_SESSION_TTL_SECS";
     /// Webhook timestamp tolerance in seconds (var, optional, default 300).
     pub const WEBHOOK_TOLERANCE_SECS: &str = "KIPP_WEBHOOK_TOLERANCE_SECS";
     /// Seconds an isolate caches the revocation list (var, optional, default 5).
@@ -93,6 +95,9 @@ pub struct Config {
     pub upstream_timeout_ms: u32,
     /// Reconciliation threshold, s.
     pub reconcile_after_secs: u32,
+    /// Kustom's session lifetime as the worker assumes it, s (0: none). Kustom sends no webhook
+    /// when a session expires, so the session's object re-reads it just after this.
+    pub session_ttl_secs: u32,
     /// Webhook tolerance, s.
     pub webhook_tolerance_secs: u64,
     /// Revocation cache lifetime, s.
@@ -175,6 +180,7 @@ impl Config {
             allowed_origins,
             upstream_timeout_ms: number(get, names::UPSTREAM_TIMEOUT_MS, 10_000)?,
             reconcile_after_secs: number(get, names::RECONCILE_AFTER_SECS, 30)?,
+            session_ttl_secs: number(get, names::SESSION_TTL_SECS, 900)?,
             webhook_tolerance_secs: number(get, names::WEBHOOK_TOLERANCE_SECS, DEFAULT_TOLERANCE_SECS)?,
             revocation_cache_secs: number(get, names::REVOCATION_CACHE_SECS, 5)?,
             idempotency_retention_secs: number(get, names::IDEMPOTENCY_RETENTION_SECS, 86_400)?,

@@ -350,11 +350,19 @@ impl SessionRecord {
 /// How long after creation an unsettled session is still re-read: a day.
 const RECONCILE_SPAN_MS: i64 = 24 * 3600 * 1000;
 
+/// How long after the session's lifetime runs out it is re-read: Kustom expires a session once
+/// its time is up (the emulator within a second), and the worker counts from its own record,
+/// made after Kustom's creation, so a second is enough.
+const EXPIRY_GRACE_MS: i64 = 1_000;
+
 /// When the reconciliation alarm should next run, or `None` when the session is settled.
 /// The first re-read comes `after_secs` after creation, then with doubling gaps up to 5 min
 /// (from the first one on when `after_secs` is longer), and it stops a day after creation.
+/// One more comes just after the session's lifetime (`ttl_secs` after creation; 0: none), since
+/// Kustom sends no webhook when a session expires: without it a screen would learn of the expiry
+/// only at the next gap, up to 5 min later.
 #[must_use]
-pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Option<i64> {
+pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32, ttl_secs: u32) -> Option<i64> {
     const MAX_GAP_MS: i64 = 300_000;
     if r.is_settled() || now_ms - r.created_ms > RECONCILE_SPAN_MS {
         return None;
@@ -363,6 +371,10 @@ pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32) -> Opt
     let age = (now_ms - r.created_ms).max(0);
     // `clamp` panics when its minimum is above its maximum: a base over 5 min starts at the cap.
     let gap = if age < base { base - age } else { (age / 2).clamp(base.min(MAX_GAP_MS), MAX_GAP_MS) };
+    let expiry_read = r.created_ms + i64::from(ttl_secs) * 1000 + EXPIRY_GRACE_MS;
+    if ttl_secs > 0 && now_ms < expiry_read && expiry_read < now_ms + gap {
+        return Some(expiry_read);
+    }
     Some(now_ms + gap)
 }
 
@@ -418,7 +430,7 @@ mod tests {
         // Kustom's read says FINALIZED before the order exists.
         assert!(r.apply_observed(&session(SessionStatus::Finalized), 1, "observed"));
         assert!(r.is_terminal() && r.awaits_order_id());
-        assert!(next_reconcile_ms(&r, 2, 1).is_some(), "the alarm keeps reading until the id comes");
+        assert!(next_reconcile_ms(&r, 2, 1, 0).is_some(), "the alarm keeps reading until the id comes");
         // A hint that brings nothing new is not taken for "unchanged": the id may come with it.
         let fin = ev(3, EventType::SessionFinalized);
         assert!(!r.unchanged_by(&fin.event_type, Some((&r.session.session_id.clone(), &SessionStatus::Finalized))));
@@ -430,7 +442,7 @@ mod tests {
             (from_event.state.order_id.as_ref(), from_event.session.order_id.as_ref()),
             (Some(&order), Some(&order))
         );
-        assert!(!from_event.awaits_order_id() && next_reconcile_ms(&from_event, 4, 1).is_none());
+        assert!(!from_event.awaits_order_id() && next_reconcile_ms(&from_event, 4, 1, 0).is_none());
         // A later read's id.
         let mut read = session(SessionStatus::Finalized);
         read.order_id = Some(order.clone());
@@ -483,7 +495,7 @@ mod tests {
         assert_eq!(open.state.status, SessionStatus::Created);
         assert!(!r.apply_observed(&session(SessionStatus::Active), 5, "observed"));
         assert_eq!(r.transitions(), 1); // CREATED → ACTIVE came with the payment failure
-        assert_eq!(next_reconcile_ms(&r, 10, 30), None);
+        assert_eq!(next_reconcile_ms(&r, 10, 30, 0), None);
         // The stored change is the JSON core's `Applied` writes.
         for h in &r.history {
             let a = match h.applied.result.as_str() {
@@ -546,15 +558,37 @@ mod tests {
     #[test]
     fn reconcile_schedule() {
         let r = SessionRecord::new(session(SessionStatus::Created), None, 0);
-        assert_eq!(next_reconcile_ms(&r, 0, 30), Some(30_000));
-        assert_eq!(next_reconcile_ms(&r, 30_000, 30), Some(60_000));
-        assert_eq!(next_reconcile_ms(&r, 1_000_000, 30), Some(1_300_000));
-        assert_eq!(next_reconcile_ms(&r, 90_000_000, 30), None);
+        assert_eq!(next_reconcile_ms(&r, 0, 30, 0), Some(30_000));
+        assert_eq!(next_reconcile_ms(&r, 30_000, 30, 0), Some(60_000));
+        assert_eq!(next_reconcile_ms(&r, 1_000_000, 30, 0), Some(1_300_000));
+        assert_eq!(next_reconcile_ms(&r, 90_000_000, 30, 0), None);
         // A first re-read later than the 5 min cap (KIPP_RECONCILE_AFTER_SECS > 300): then gaps
         // of at most 5 min, never a panic (`clamp` with its minimum above its maximum).
-        assert_eq!(next_reconcile_ms(&r, 0, 3600), Some(3_600_000));
-        assert_eq!(next_reconcile_ms(&r, 3_600_000, 3600), Some(3_900_000));
-        assert_eq!(next_reconcile_ms(&r, 7_200_000, 600), Some(7_500_000));
+        assert_eq!(next_reconcile_ms(&r, 0, 3600, 0), Some(3_600_000));
+        assert_eq!(next_reconcile_ms(&r, 3_600_000, 3600, 0), Some(3_900_000));
+        assert_eq!(next_reconcile_ms(&r, 7_200_000, 600, 0), Some(7_500_000));
+    }
+
+    #[test]
+    fn a_re_read_comes_just_after_the_session_lifetime() {
+        let r = SessionRecord::new(session(SessionStatus::Active), None, 0);
+        // 15 min lifetime: at 11:40 the next gap (5 min) would read at 16:40; the expiry read
+        // comes a second after 15:00 instead.
+        assert_eq!(next_reconcile_ms(&r, 700_000, 30, 900), Some(901_000));
+        // A gap that ends just before the lifetime does is followed by the expiry read.
+        assert_eq!(next_reconcile_ms(&r, 600_000, 30, 900), Some(900_000));
+        assert_eq!(next_reconcile_ms(&r, 900_000, 30, 900), Some(901_000));
+        // The usual gaps before it, when they come sooner.
+        assert_eq!(next_reconcile_ms(&r, 0, 30, 900), Some(30_000));
+        assert_eq!(next_reconcile_ms(&r, 400_000, 30, 900), Some(600_000));
+        // After it, the usual gaps again (Kustom's lifetime may be longer than assumed).
+        assert_eq!(next_reconcile_ms(&r, 901_000, 30, 900), Some(1_201_000));
+        // A short lifetime sooner than the first re-read; 0 turns it off.
+        assert_eq!(next_reconcile_ms(&r, 0, 3600, 5), Some(6_000));
+        assert_eq!(next_reconcile_ms(&r, 0, 3600, 0), Some(3_600_000));
+        // A settled session is not read again for its lifetime.
+        let done = SessionRecord::new(session(SessionStatus::Cancelled), None, 0);
+        assert_eq!(next_reconcile_ms(&done, 600_000, 30, 900), None);
     }
 
     #[test]

@@ -245,7 +245,16 @@ impl Config {
                 WebhookSecrets::parse(&v).map_err(|e| Error::Config(format!("KUSTOM_WEBHOOK_SECRETS: {e}")))?;
             sources.push(("webhook secrets", s));
         }
-        if let Some((v, s)) = pick(args.session_ttl.clone(), "KIPP_SESSION_TTL") {
+        // KIPP_SESSION_TTL_SECS is the edge worker's setting (whole seconds; 0 turns its re-read
+        // at expiry off and leaves the emulator at its default): read after the emulator's own,
+        // so one `.dev.vars` line sets the lifetime for both.
+        let ttl = pick(args.session_ttl.clone(), "KIPP_SESSION_TTL").or_else(|| {
+            pick(None, "KIPP_SESSION_TTL_SECS").filter(|(v, _)| v.trim() != "0").map(|(v, s)| {
+                let secs = v.trim().to_owned();
+                (if secs.bytes().all(|b| b.is_ascii_digit()) { secs + "s" } else { secs }, s)
+            })
+        });
+        if let Some((v, s)) = ttl {
             c.session_ttl = parse_duration(&v).ok_or_else(|| Error::Config(format!("session ttl {v:?}")))?;
             if c.session_ttl.is_zero() {
                 return Err(Error::Config("session ttl must be positive".to_owned()));
@@ -448,6 +457,17 @@ mod tests {
         let summary = c.summary("127.0.0.1:1".parse().unwrap());
         assert!(summary.contains("kco_test_api…") && !summary.contains("kco_test_api_env"));
         assert!(!summary.contains(&dev_secret().expose_whsec()));
+    }
+
+    #[test]
+    fn the_workers_session_lifetime_sets_the_emulators() {
+        let resolve = |dv: &str| Config::resolve_from(&EmulatorArgs::default(), &HashMap::new(), &parse_dev_vars(dv));
+        assert_eq!(resolve("KIPP_SESSION_TTL_SECS=4\n").unwrap().session_ttl, Duration::from_secs(4));
+        // The emulator's own setting wins; a value that is not whole seconds is refused.
+        let both = resolve("KIPP_SESSION_TTL=90s\nKIPP_SESSION_TTL_SECS=4\n").unwrap();
+        assert_eq!(both.session_ttl, Duration::from_secs(90));
+        assert!(resolve("KIPP_SESSION_TTL_SECS=4x\n").is_err());
+        assert_eq!(resolve("KIPP_SESSION_TTL_SECS=0\n").unwrap().session_ttl, DEFAULT_SESSION_TTL);
     }
 
     #[test]

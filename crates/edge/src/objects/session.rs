@@ -341,7 +341,7 @@ impl SessionObject {
         let cfg = crate::env::config(&self.env).map_err(|e| worker::Error::RustError(e.to_string()))?;
         let (reconcile, purge) = match self.record.borrow().as_ref() {
             Some(r) => (
-                next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs),
+                next_reconcile_ms(r, now_ms(), cfg.reconcile_after_secs, cfg.session_ttl_secs),
                 Some(purge_at_ms(r, cfg.session_retention_secs)),
             ),
             None => (None, None),
