@@ -772,18 +772,23 @@ async fn current_session(req: &Incoming, env: &Env, cfg: &Config, ctx: &mut Ctx,
     let mut r = stub(env, DEVICES, device_id.as_str())?
         .fetch_with_request(internal(Method::Get, "/current", None, &[])?)
         .await?;
-    let none = || {
-        Problem::new(404, "no_open_session", "Not Found", "the device has no open session created through this worker")
-    };
     if r.status_code() != 200 {
-        return Ok(fail(ctx, none()));
+        return Ok(no_open_session(ctx));
     }
     let sid: String = crate::http::resp_json(&mut r).await?;
-    let Ok(sid) = SessionId::parse(&sid) else { return Ok(fail(ctx, none())) };
+    let Ok(sid) = SessionId::parse(&sid) else { return Ok(no_open_session(ctx)) };
     match session_known(env, &sid).await? {
         Some(v) if !SessionStatus::from_wire(&v.status).is_terminal() => Ok(v.into_response()),
-        _ => Ok(fail(ctx, none())),
+        _ => Ok(no_open_session(ctx)),
     }
+}
+
+/// A device with no open session (created through this worker): 204, an answer rather than an
+/// error. The virtual terminal asks every second while idle, and a 404 each time filled the
+/// browser's console with failed requests. kipp-web's `deviceSession` reads it as `null`.
+fn no_open_session(ctx: &mut Ctx) -> Response {
+    ctx.code = Some("no_open_session".to_owned());
+    Response::builder().with_status(204).empty()
 }
 
 /// The 404 of `/kipp/v1/devices/{device_id}/…` for a device that is not there.
