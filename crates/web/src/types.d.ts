@@ -337,7 +337,8 @@ export class KippClient {
     issueToken(request: IssueTokenRequest): Promise<IssuedToken>;
     /**
      * `POST /kipp/v1/tokens/revoke` (an admin token without a location): the token with this
-     * `jti`, and every token minted with it, is refused from then on (open live sockets closed).
+     * `jti`, and every token minted with it, is refused within the worker's revocation cache time
+     * (`KIPP_REVOCATION_CACHE_SECS`, 5 s); its open live sockets are closed (4401) before their next message.
      */
     revokeToken(jti: string): Promise<void>;
     /**

@@ -88,8 +88,10 @@ Environment (also read from .dev.vars; flags win over the environment, which win
   KUSTOM_WEBHOOK_SECRETS  comma-separated whsec_ secrets (dev default: see docs/emulator.md)
   KIPP_SESSION_TTL, KIPP_WEBHOOK_RETRY, KIPP_WEBHOOK_TIMEOUT, KIPP_EMULATOR_SEED, KIPP_STATE_FILE,
   KIPP_EMULATOR_LISTEN
+  KIPP_SESSION_TTL_SECS   the edge worker's session lifetime (whole seconds): the emulator's too
+                          when neither --session-ttl nor KIPP_SESSION_TTL is set
 
-Test controls (no auth, loopback only): POST /_emulator/reset, POST|GET|DELETE /_emulator/faults,
+Test controls (no auth: keep --listen on a loopback address): POST /_emulator/reset, POST|GET|DELETE /_emulator/faults,
 POST /_emulator/clock/advance, GET /_emulator/deliveries, POST|GET /_emulator/webhooks,
 GET /_emulator/health. See docs/emulator.md.";
 

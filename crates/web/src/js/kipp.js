@@ -284,7 +284,7 @@ const CODES = 'validation_failed unauthorized forbidden not_found method_not_all
 const ADVICE = {
   unauthorized: 'sign in again: the token is missing, expired or revoked',
   forbidden: 'this token may not do that (ask an admin for a token with the right role or location)',
-  not_found: 'it does not exist (or not at this token\'s location)',
+  not_found: 'it does not exist',
   conflict: 'it is busy or changed meanwhile; reload and try again',
   rate_limited: 'too many requests; wait a moment and try again',
   upstream_unavailable: 'the payment service is unavailable; try again shortly',
