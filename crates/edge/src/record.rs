@@ -355,12 +355,20 @@ const RECONCILE_SPAN_MS: i64 = 24 * 3600 * 1000;
 /// made after Kustom's creation, so a second is enough.
 const EXPIRY_GRACE_MS: i64 = 1_000;
 
+/// For this long after the expiry read, a session still open is re-read at most
+/// [`EXPIRY_FOLLOW_UP_MS`] apart: that read may have failed, or come a little before Kustom
+/// expired the session (its clock, or a periodic sweep), and the next usual gap is 5 min.
+const EXPIRY_WINDOW_MS: i64 = 60_000;
+/// The gap between re-reads within [`EXPIRY_WINDOW_MS`].
+const EXPIRY_FOLLOW_UP_MS: i64 = 10_000;
+
 /// When the reconciliation alarm should next run, or `None` when the session is settled.
 /// The first re-read comes `after_secs` after creation, then with doubling gaps up to 5 min
 /// (from the first one on when `after_secs` is longer), and it stops a day after creation.
 /// One more comes just after the session's lifetime (`ttl_secs` after creation; 0: none), since
 /// Kustom sends no webhook when a session expires: without it a screen would learn of the expiry
-/// only at the next gap, up to 5 min later.
+/// only at the next gap, up to 5 min later. A session still open after that read is read again
+/// every 10 s for a minute, then at the usual gaps.
 #[must_use]
 pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32, ttl_secs: u32) -> Option<i64> {
     const MAX_GAP_MS: i64 = 300_000;
@@ -374,6 +382,9 @@ pub fn next_reconcile_ms(r: &SessionRecord, now_ms: i64, after_secs: u32, ttl_se
     let expiry_read = r.created_ms + i64::from(ttl_secs) * 1000 + EXPIRY_GRACE_MS;
     if ttl_secs > 0 && now_ms < expiry_read && expiry_read < now_ms + gap {
         return Some(expiry_read);
+    }
+    if ttl_secs > 0 && (expiry_read..expiry_read + EXPIRY_WINDOW_MS).contains(&now_ms) {
+        return Some(now_ms + gap.min(EXPIRY_FOLLOW_UP_MS));
     }
     Some(now_ms + gap)
 }
@@ -581,8 +592,14 @@ mod tests {
         // The usual gaps before it, when they come sooner.
         assert_eq!(next_reconcile_ms(&r, 0, 30, 900), Some(30_000));
         assert_eq!(next_reconcile_ms(&r, 400_000, 30, 900), Some(600_000));
-        // After it, the usual gaps again (Kustom's lifetime may be longer than assumed).
-        assert_eq!(next_reconcile_ms(&r, 901_000, 30, 900), Some(1_201_000));
+        // Still open after it (the read failed, or Kustom had not expired it yet): every 10 s
+        // for a minute, then the usual gaps again (Kustom's lifetime may be longer than assumed).
+        assert_eq!(next_reconcile_ms(&r, 901_000, 30, 900), Some(911_000));
+        assert_eq!(next_reconcile_ms(&r, 951_000, 30, 900), Some(961_000));
+        assert_eq!(next_reconcile_ms(&r, 961_000, 30, 900), Some(1_261_000));
+        // A usual gap shorter than 10 s stays as it is.
+        let young = SessionRecord::new(session(SessionStatus::Active), None, 0);
+        assert_eq!(next_reconcile_ms(&young, 6_000, 5, 5), Some(11_000));
         // A short lifetime sooner than the first re-read; 0 turns it off.
         assert_eq!(next_reconcile_ms(&r, 0, 3600, 5), Some(6_000));
         assert_eq!(next_reconcile_ms(&r, 0, 3600, 0), Some(3_600_000));

@@ -104,8 +104,13 @@ async fn handle(req: Incoming, env: Env) -> Result<Response> {
 
 /// The answer to a request the worker failed on, logged as `internal_error`.
 fn internal_error(e: &worker::Error, rid: &str) -> Response {
-    worker::console_error!("{}", crate::log::event("internal_error", &[("request_id", rid), ("error", &short(e))]));
+    log_error(e, rid);
     problem(Problem::new(500, "internal", "Internal Server Error", "the worker failed"), rid)
+}
+
+/// Logs a failure of the worker as `internal_error` (its category only, see [`short`]).
+pub(crate) fn log_error(e: &worker::Error, rid: &str) {
+    worker::console_error!("{}", crate::log::event("internal_error", &[("request_id", rid), ("error", &short(e))]));
 }
 
 /// A worker error's category only (its text may quote inputs).
@@ -639,11 +644,13 @@ async fn events(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx, id: 
             Problem::new(429, "too_many_subscribers", "Too Many Requests", "subscriber limit reached"),
         ));
     }
-    if resp.status_code() == 101 {
-        return Ok(resp);
+    match resp.status_code() {
+        101 => Ok(resp),
+        200 => Ok(http::raw_json(200, http::resp_bytes(&resp).await?)),
+        // The object lost its session while the poll was held (emptied after its retention):
+        // problem details like every other error, not the object's bare 404.
+        _ => Ok(fail(ctx, Problem::new(404, "not_found", "Not Found", "this worker no longer has that session"))),
     }
-    let body = http::resp_bytes(&resp).await?;
-    Ok(http::raw_json(resp.status_code(), body))
 }
 
 #[derive(Debug, MapDeserialize)]

@@ -92,7 +92,16 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
     };
     for round in 0..2 {
         let rpc: session::SessionRpc = crate::env::rpc_stub(env, SESSIONS, sid.as_str())?;
-        match rpc.webhook(&webhook_id, &event.event_type, &raw, &mut ctx.stats).await? {
+        // A failed call is the object's write failing (the runtime's output gate turns it into
+        // an error of the call) or the object failing: nothing was applied, so 503 like the rest.
+        let outcome = match rpc.webhook(&webhook_id, &event.event_type, &raw, &mut ctx.stats).await {
+            Ok(o) => o,
+            Err(e) => {
+                crate::routes::log_error(&e, &ctx.rid);
+                break;
+            }
+        };
+        match outcome {
             (200, result) => return Ok(ack(ctx, acknowledged(&result))),
             (404, _) if round == 0 => match adopt(env, cfg, ctx, &sid).await? {
                 Adoption::Adopted => {}

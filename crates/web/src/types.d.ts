@@ -338,7 +338,8 @@ export class KippClient {
     /**
      * `POST /kipp/v1/tokens/revoke` (an admin token without a location): the token with this
      * `jti`, and every token minted with it, is refused within the worker's revocation cache time
-     * (`KIPP_REVOCATION_CACHE_SECS`, 5 s); its open live sockets are closed (4401) before their next message.
+     * (`KIPP_REVOCATION_CACHE_SECS`, 5 s); its open live sockets are closed (4401) before the first
+     * message sent more than that time after the revocation.
      */
     revokeToken(jti: string): Promise<void>;
     /**

@@ -247,20 +247,30 @@ impl Config {
                 WebhookSecrets::parse(&v).map_err(|e| Error::Config(format!("KUSTOM_WEBHOOK_SECRETS: {e}")))?;
             sources.push(("webhook secrets", s));
         }
-        // KIPP_SESSION_TTL_SECS is the edge worker's setting (whole seconds; 0 turns its re-read
-        // at expiry off and leaves the emulator at its default): read after the emulator's own,
-        // so one `.dev.vars` line sets the lifetime for both.
-        let ttl = pick(args.session_ttl.clone(), "KIPP_SESSION_TTL").or_else(|| {
-            pick(None, "KIPP_SESSION_TTL_SECS").filter(|(v, _)| v.trim() != "0").map(|(v, s)| {
-                let secs = v.trim().to_owned();
-                (if secs.bytes().all(|b| b.is_ascii_digit()) { secs + "s" } else { secs }, s)
-            })
-        });
-        if let Some((v, s)) = ttl {
-            c.session_ttl = parse_duration(&v).ok_or_else(|| Error::Config(format!("session ttl {v:?}")))?;
-            if c.session_ttl.is_zero() {
-                return Err(Error::Config("session ttl must be positive".to_owned()));
+        // KIPP_SESSION_TTL_SECS is the edge worker's setting, read here exactly as the worker
+        // reads it (a `u32` of seconds; 0 turns its re-read at expiry off and leaves the
+        // emulator at its default), so one `.dev.vars` line sets the lifetime for both and a
+        // value one of them refuses is refused by the other too. The emulator's own setting wins.
+        let ttl = match pick(args.session_ttl.clone(), "KIPP_SESSION_TTL") {
+            Some((v, s)) => {
+                let ttl = parse_duration(&v).ok_or_else(|| Error::Config(format!("session ttl {v:?}")))?;
+                if ttl.is_zero() {
+                    return Err(Error::Config("session ttl must be positive".to_owned()));
+                }
+                Some((ttl, s))
             }
+            None => match pick(None, "KIPP_SESSION_TTL_SECS") {
+                Some((v, s)) => {
+                    let secs: u32 = v.trim().parse().map_err(|_| {
+                        Error::Config(format!("KIPP_SESSION_TTL_SECS {v:?} is not a whole number of seconds"))
+                    })?;
+                    (secs > 0).then(|| (Duration::from_secs(secs.into()), s))
+                }
+                None => None,
+            },
+        };
+        if let Some((ttl, s)) = ttl {
+            c.session_ttl = ttl;
             sources.push(("session ttl", s));
         }
         if let Some((v, s)) = pick(args.webhook_retry.clone(), "KIPP_WEBHOOK_RETRY") {
@@ -470,6 +480,15 @@ mod tests {
         assert_eq!(both.session_ttl, Duration::from_secs(90));
         assert!(resolve("KIPP_SESSION_TTL_SECS=4x\n").is_err());
         assert_eq!(resolve("KIPP_SESSION_TTL_SECS=0\n").unwrap().session_ttl, DEFAULT_SESSION_TTL);
+        // The worker reads the line as a u32 of seconds: what it refuses (durations with a unit,
+        // fractions, negatives) the emulator refuses, and what it takes the emulator takes.
+        for refused in ["15m", "2.5", "500ms", "-5", "4294967296"] {
+            assert!(resolve(&format!("KIPP_SESSION_TTL_SECS={refused}\n")).is_err(), "{refused}");
+        }
+        assert_eq!(resolve("KIPP_SESSION_TTL_SECS=00\n").unwrap().session_ttl, DEFAULT_SESSION_TTL);
+        assert_eq!(resolve("KIPP_SESSION_TTL_SECS=+5\n").unwrap().session_ttl, Duration::from_secs(5));
+        assert_eq!(resolve("KIPP_SESSION_TTL_SECS=2592001\n").unwrap().session_ttl, Duration::from_secs(2_592_001));
+        assert_eq!(resolve("KIPP_SESSION_TTL_SECS= 7 \n").unwrap().session_ttl, Duration::from_secs(7));
     }
 
     #[test]

@@ -562,7 +562,11 @@ impl DeviceObject {
         if let Some((_, key, body_hash)) = &found {
             self.init_session(&s, location_id).await?;
             self.record_done(key, body_hash.clone(), &s).await?;
-            storage.put_raw("current", s.session_id.as_str()).await?;
+            // An adoption can come minutes late (Kustom redelivering while it could not be read):
+            // a session that has ended by then must not take the place of one opened since.
+            if !s.status.is_terminal() {
+                storage.put_raw("current", s.session_id.as_str()).await?;
+            }
         }
         if found.is_some() || dropped {
             self.set_pending(false).await?;

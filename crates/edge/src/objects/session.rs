@@ -297,7 +297,8 @@ impl SessionObject {
 
     /// Closes the sockets whose token has expired or was revoked (code [`CLOSE_UNAUTHORIZED`]).
     /// The revocation list is the worker's per-isolate copy (refreshed at most every
-    /// `KIPP_REVOCATION_CACHE_SECS`); called before every push, on a client ping and by the alarm.
+    /// `KIPP_REVOCATION_CACHE_SECS`); called before every push, on a client's text message (not
+    /// `ping`, which the runtime answers) and by the alarm.
     async fn close_unauthorized(&self) {
         let sockets = self.state.get_websockets();
         if sockets.is_empty() {
@@ -471,29 +472,6 @@ impl SessionObject {
         Ok(raw_json(200, self.message().into_bytes()))
     }
 
-    /// The session JSON as stored and its scope facts ([`Facts`]), or None when unknown.
-    async fn get(&self) -> Result<Option<(String, String)>> {
-        if !self.load().await? {
-            return Ok(None);
-        }
-        let Some(r) = self.record.borrow().as_ref().map(|r| {
-            let (d, st) = (r.device_id.as_str(), r.state.status.as_str());
-            let l = r.location_id.as_ref().map_or("", LocationId::as_str);
-            let mut facts = String::with_capacity(d.len() + st.len() + l.len() + 2);
-            facts.push_str(d);
-            facts.push(' ');
-            facts.push_str(st);
-            if !l.is_empty() {
-                facts.push(' ');
-                facts.push_str(l);
-            }
-            facts
-        }) else {
-            return Ok(None);
-        };
-        Ok(Some((self.session_json.borrow().clone(), r)))
-    }
-
     /// A verified delivery for this session: its outcome as (status, result); `stats` gets the
     /// re-read's time and attempts (for the worker's log line). `kind` is the event's type as the
     /// worker read it: the body itself is decoded only when the delivery is going to be applied.
@@ -593,13 +571,29 @@ impl SessionObject {
 /// docs/decisions.md § Edge worker, speed). The worker's side is [`SessionRpc`].
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl SessionObject {
-    /// `[session JSON, facts]`, or `null` when the object does not know its session.
+    /// `[session JSON, facts]` ([`Facts`]) when the record is in memory, at once: the hot path of
+    /// GET session, without the promise, task and microtask of an async method. `undefined` when
+    /// the record is still to be read from storage: the worker then calls `kippLoad`.
     #[wasm_bindgen(js_name = kippGet)]
-    pub async fn rpc_get(&self) -> core::result::Result<JsValue, JsValue> {
-        Ok(match self.get().await.map_err(JsValue::from)? {
-            Some((json, facts)) => js_sys::Array::of2(&json.into(), &facts.into()).into(),
-            None => JsValue::NULL,
-        })
+    pub fn rpc_get(&self) -> JsValue {
+        let Some(facts) = self.record.borrow().as_ref().map(|r| {
+            let mut facts = format!("{} {}", r.device_id.as_str(), r.state.status.as_str());
+            if let Some(l) = &r.location_id {
+                facts.push(' ');
+                facts.push_str(l.as_str());
+            }
+            facts
+        }) else {
+            return JsValue::UNDEFINED;
+        };
+        js_sys::Array::of2(&self.session_json.borrow().as_str().into(), &facts.into()).into()
+    }
+
+    /// `kippGet` after reading the record from storage; `null` when the object does not know its
+    /// session.
+    #[wasm_bindgen(js_name = kippLoad)]
+    pub async fn rpc_load(&self) -> core::result::Result<JsValue, JsValue> {
+        Ok(if self.load().await.map_err(JsValue::from)? { self.rpc_get() } else { JsValue::NULL })
     }
 
     /// `[status, result, upstream ms, upstream attempts, shared read (1 or 0)]` for a verified delivery (see
@@ -632,6 +626,9 @@ extern "C" {
     #[wasm_bindgen(method, js_name = kippGet)]
     fn kipp_get(this: &SessionRpc) -> js_sys::Promise;
 
+    #[wasm_bindgen(method, js_name = kippLoad)]
+    fn kipp_load(this: &SessionRpc) -> js_sys::Promise;
+
     #[wasm_bindgen(method, js_name = kippWebhook)]
     fn kipp_webhook(this: &SessionRpc, webhook_id: &str, kind: &str, body: &str) -> js_sys::Promise;
 }
@@ -639,7 +636,11 @@ extern "C" {
 impl SessionRpc {
     /// The session JSON and its facts, or None when the object does not know the session.
     pub async fn get(&self) -> Result<Option<(String, Facts)>> {
-        let v = JsFuture::from(self.kipp_get()).await?;
+        let mut v = JsFuture::from(self.kipp_get()).await?;
+        if v.is_undefined() {
+            // The object's first call since it started: its record is read from storage first.
+            v = JsFuture::from(self.kipp_load()).await?;
+        }
         if v.is_null() {
             return Ok(None);
         }
