@@ -37,6 +37,17 @@ export async function render(view, { client, me }) {
     allowAll ? h('option', { value: '' }, 'All locations') : null,
     ...locations.map((l) => h('option', { value: l.id, selected: l.id === selected }, l.name ?? l.id)));
   const locName = (id) => locations.find((l) => l.id === id)?.name ?? '—';
+  // A device's own location, also when it has none or one not among those listed (the first
+  // 100): the select shows what the device has, and Save sends it back unchanged (Kustom's PUT
+  // replaces the whole device), instead of the first store of the list.
+  const deviceLocationSelect = (id, current) => {
+    const sel = locationSelect(id, current);
+    if (!locations.some((l) => l.id === current)) {
+      sel.prepend(h('option', { value: current ?? '' }, current ? 'A location not listed here' : 'No location'));
+      sel.value = current ?? '';
+    }
+    return sel;
+  };
 
   async function loadLocations() {
     try {
@@ -156,7 +167,7 @@ export async function render(view, { client, me }) {
       h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Location'), h('th', {}, 'Type'), h('th', {}, ''))),
       h('tbody', {}, ...devices.map((d) => {
         const name = h('input', { value: d.name ?? '', 'aria-label': `Name of ${d.name ?? d.id}` });
-        const loc = locationSelect(`loc-${d.id}`, d.location_id);
+        const loc = deviceLocationSelect(`loc-${d.id}`, d.location_id);
         loc.setAttribute('aria-label', `Location of ${d.name ?? d.id}`);
         // A device's errors show on its own row.
         const actions = h('td', {});

@@ -84,9 +84,11 @@ export async function render(view, { client, me }) {
   }
   // While a sale is sent or under way, the cart and reader stay as they were charged.
   const busy = () => sending || (!!live && !live.done);
+  // A paid sale's cart is not charged again: the next product, −, + or × starts a new sale.
+  const paid = () => !!live?.done && live.status === 'FINALIZED';
   function add(item, delta = 1) {
     // The next customer's first product after a paid sale starts a new sale.
-    if (live?.done && live.status === 'FINALIZED') newSale();
+    if (paid()) newSale();
     const cur = cart.get(item.name) ?? { item, qty: 0 };
     cur.qty += delta;
     if (cur.qty <= 0) cart.delete(item.name); else cart.set(item.name, cur);
@@ -102,12 +104,12 @@ export async function render(view, { client, me }) {
         h('button', { onclick: () => add(cart.get(l.name).item, -1), disabled: busy(), 'aria-label': `One less ${l.name}` }, '−'), ' ', l.quantity, ' ',
         h('button', { onclick: () => add(cart.get(l.name).item, 1), disabled: busy(), 'aria-label': `One more ${l.name}` }, '+')),
       h('td', { class: 'num' }, money(l.total_amount, CURRENCY)),
-      h('td', {}, h('button', { class: 'danger', onclick: () => { cart.delete(l.name); drawCart(); }, disabled: busy(), 'aria-label': `Remove ${l.name}` }, '×')))));
+      h('td', {}, h('button', { class: 'danger', onclick: () => { if (paid()) newSale(); else { cart.delete(l.name); drawCart(); } }, disabled: busy(), 'aria-label': `Remove ${l.name}` }, '×')))));
     if (!ls.length) cartBody.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'Tap a product to add it.')));
     if (focused) [...cartBody.querySelectorAll('button')].find((b) => b.getAttribute('aria-label') === focused)?.focus();
     const sum = ls.reduce((a, l) => a + l.total_amount, 0);
     totalEl.textContent = `Total ${money(sum, CURRENCY)}`;
-    chargeBtn.disabled = !ls.length || !deviceSel.value || sending || (!!live && !live.done);
+    chargeBtn.disabled = !ls.length || !deviceSel.value || busy() || paid();
     for (const b of products) b.disabled = busy();
     deviceSel.disabled = busy();
   }
@@ -159,8 +161,10 @@ export async function render(view, { client, me }) {
       showStatus('bad', 'Declined', `Reason: ${why}. Ask the customer to try again (tap the card again or use another card) — the reader is still waiting.`, cancel);
     } else if (st.status === 'ACTIVE') showStatus('wait', 'In progress', `${amount}the customer is paying on the reader.`, cancel);
     else if (st.status === 'FINALIZED') {
-      const paid = session.order_amount != null ? ` · ${money(session.order_amount, session.purchase_currency ?? CURRENCY)}` : '';
-      showStatus('ok', 'Paid', `Order ${session.order_id ?? st.order_id}${paid}`, h('button', { class: 'primary', onclick: newSale }, 'New sale'));
+      const amountPaid = session.order_amount != null ? ` · ${money(session.order_amount, session.purchase_currency ?? CURRENCY)}` : '';
+      // FINALIZED can come before Kustom reports the order (the worker takes the id later).
+      const order = session.order_id ?? st.order_id;
+      showStatus('ok', 'Paid', `${order ? `Order ${order}` : 'Order number to follow'}${amountPaid}`, h('button', { class: 'primary', onclick: newSale }, 'New sale'));
     }
     else if (st.status === 'CANCELLED') showStatus('warn', 'Cancelled', 'No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
     else if (st.status === 'EXPIRED') showStatus('warn', 'Expired', 'The customer did not pay in time. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
@@ -191,7 +195,7 @@ export async function render(view, { client, me }) {
   function retry() { live = null; charge(); }
 
   async function charge() {
-    if (sending || (live && !live.done)) return;
+    if (busy() || paid()) return;
     // Charge is disabled while the sale is on, which drops keyboard focus to the page: it goes
     // to the sale's status (its Cancel button) instead.
     if (document.activeElement === chargeBtn) focusStatus = true;
@@ -247,7 +251,9 @@ export async function render(view, { client, me }) {
       box.append(' ', h('button', { id: 'show-open-sale', onclick: () => reattach(deviceId) }, "Show the reader's open sale"));
     } else if (UNKNOWN_OUTCOME.includes(e.code)) {
       box.append(' It is not known whether the reader got the sale. Press Charge to send it again: the same sale is resent, so it cannot be charged twice.');
-    } else {
+    } else if (e.code !== 'unauthorized') {
+      // A sign-in that ended mid-create (perhaps after an attempt whose answer was lost) keeps
+      // the sale: signing in again brings it back, to resend with the same key.
       pending = null;
       saved.clear();
     }

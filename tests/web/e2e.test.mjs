@@ -126,6 +126,8 @@ test('checkout: charge a cart, tap SUCCESS in the virtual terminal, see paid wit
 test('checkout: after a paid sale, the next product starts a new sale', async () => {
   await startCharge(['Juice']);
   await terminalTap('SUCCESS', '[data-state="paid"]');
+  // The paid cart is not charged again (a second tap would take the money twice).
+  assert.equal(await pos.locator('#charge').isDisabled(), true, 'Charge is off on a paid cart');
   await pos.locator('[data-product="Coffee"]').click();
   const cart = await pos.locator('table').innerText();
   assert.match(cart, /Coffee/);
@@ -346,6 +348,109 @@ test('a sign-in link whose token holds a character no token has shows the sign-i
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Checkout' }).waitFor({ timeout: LIVE_MS });
   await other.close();
+});
+
+test('checkout: after a dropped live connection is back, the "Reconnecting" note goes', async () => {
+  const page = await ctx.newPage();
+  // The first live socket opens and drops a moment later; the next ones pass through.
+  let sockets = 0;
+  await page.routeWebSocket(/\/events/, (ws) => {
+    const server = ws.connectToServer();
+    if (++sockets === 1) setTimeout(() => { ws.close(); server.close(); }, 800);
+  });
+  try {
+    await fillCart(['Sandwich'], page);
+    await page.locator('#charge').click();
+    await page.locator('#status .reconnecting').waitFor({ timeout: LIVE_MS });
+    // The new socket's first message repeats the state the screen has: it still tells the
+    // screen that the status is live again.
+    await page.locator('#status .reconnecting').waitFor({ state: 'detached', timeout: LIVE_MS });
+    assert.ok(sockets >= 2, `${sockets} sockets`);
+    assert.match(await page.locator('#status').innerText(), /Sent to device/);
+  } finally {
+    await page.locator('#cancel').click({ timeout: 2000 }).catch(() => {});
+    await page.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS }).catch(() => {});
+    await page.close();
+  }
+});
+
+test('checkout: a sign-in that ends in the middle of a create keeps the sale, and signing in again resends it with the same key', async () => {
+  const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await other.newPage();
+  await page.goto(`${BASE}/#token=${encodeURIComponent(ADMIN)}`);
+  await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+  await fillCart(['Tote bag'], page);
+  // The first attempt reaches the worker, which opens the session, and its answer is lost (a
+  // 503 on the way back); the package's retry then finds the sign-in ended (401).
+  const keys = [];
+  let attempts = 0;
+  const firstLostThenSignedOut = async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    keys.push(route.request().headers()['idempotency-key']);
+    const problem = (status, code) => route.fulfill({ status, contentType: 'application/problem+json', body: JSON.stringify({ type: 'about:blank', title: 'x', status, code, detail: code }) });
+    if (++attempts === 1) {
+      await route.fetch();
+      return problem(503, 'upstream_unavailable');
+    }
+    return problem(401, 'token_expired');
+  };
+  await page.route('**/ipp/v1/sessions', firstLostThenSignedOut);
+  try {
+    await page.locator('#charge').click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: LIVE_MS });
+    await page.unroute('**/ipp/v1/sessions', firstLostThenSignedOut);
+    await page.locator('#token-input').fill(ADMIN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Checkout' }).waitFor({ timeout: LIVE_MS });
+    // The cart is back, and Charge resends the same sale: the session the lost attempt opened.
+    await page.locator('#status .err', { hasText: 'same sale is resent' }).waitFor({ timeout: LIVE_MS });
+    assert.match(await page.locator('table').innerText(), /Tote bag/);
+    const replayed = page.waitForResponse((r) => r.url().endsWith('/ipp/v1/sessions') && r.request().method() === 'POST');
+    await page.locator('#charge').click();
+    const answer = await replayed;
+    assert.equal(answer.status(), 200);
+    assert.equal(answer.headers()['idempotent-replayed'], 'true');
+    assert.equal(new Set([...keys, answer.request().headers()['idempotency-key']]).size, 1, 'one key for every attempt');
+    await page.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+  } finally {
+    await page.locator('#cancel').click({ timeout: 2000 }).catch(() => {});
+    await page.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS }).catch(() => {});
+    await other.close();
+  }
+});
+
+test('admin: saving a reader whose location is not listed keeps its location', async () => {
+  const page = await ctx.newPage();
+  // Kustom lists at most 100 locations a page: a reader can be in one the admin page does not
+  // list. Its row must not show (and Save must not send) the first listed store instead.
+  const unlisted = crypto.randomUUID();
+  let target;
+  await page.route(/\/ipp\/v1\/devices\?/, async (route) => {
+    const r = await route.fetch();
+    const body = await r.json();
+    target = body.content.find((d) => d.name === READER) ?? body.content[0];
+    target.location_id = unlisted;
+    await route.fulfill({ response: r, json: body });
+  });
+  let sent;
+  await page.route(/\/ipp\/v1\/devices\/[^/?]+$/, async (route) => {
+    if (route.request().method() !== 'PUT') return route.continue();
+    sent = route.request().postDataJSON();
+    await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...target, ...sent }) });
+  });
+  try {
+    await page.goto(`${BASE}/#/admin`);
+    await page.getByRole('heading', { name: 'Admin' }).waitFor();
+    await page.locator('#devices tr[data-device]').first().waitFor({ timeout: LIVE_MS });
+    const select = page.locator(`#devices tr[data-device="${target.id}"] select`);
+    assert.equal(await select.inputValue(), unlisted);
+    assert.match(await select.locator('option:checked').innerText(), /not listed/);
+    await page.locator(`#devices tr[data-device="${target.id}"]`).getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Device saved').waitFor({ timeout: LIVE_MS });
+    assert.equal(sent?.location_id, unlisted, JSON.stringify(sent));
+  } finally {
+    await page.close();
+  }
 });
 
 // The worker's own API with the admin token (node's fetch, not the page).

@@ -223,9 +223,13 @@ export interface CreateSessionOptions {
 }
 
 export interface WaitOptions {
-  /** Give up after this many ms with a `timeout` KippError (default 900 000 = the session lifetime). */
+  /**
+   * Give up after this many ms with a `timeout` KippError (default 1 020 000 = 17 min: the
+   * worker's 15-min session lifetime plus its re-reads after it, so an unpaid sale ends EXPIRED).
+   */
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
+  /** Every change; after an `onError`, also the next state even if unchanged (the connection is back). */
   onUpdate?: ((session: Session, state: SessionState) => void) | undefined;
   /** Hears every failure the wait rides out (`retryable`: a dropped socket, a failed poll) while it reconnects. */
   onError?: ((error: KippError) => void) | undefined;
@@ -377,7 +381,7 @@ export class KippClient {
     waitForOutcome(id: string, options?: WaitOptions): Promise<Session>;
     /**
      * Calls `onUpdate(session, state)` on every change until a terminal
-     * status; reconnects with backoff. Returns a handle whose `close()` stops it.
+     * status (and, after an `onError`, with the next state even if unchanged); reconnects with backoff. Returns a handle whose `close()` stops it.
      */
     watch(id: string, onUpdate: (session: Session, state: SessionState) => void, options?: WatchOptions): WatchHandle;
 }

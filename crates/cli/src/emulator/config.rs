@@ -63,7 +63,7 @@ pub struct EmulatorArgs {
     /// Timeout of one webhook attempt [default: 10s; env KIPP_WEBHOOK_TIMEOUT].
     #[arg(long, value_name = "DURATION")]
     pub webhook_timeout: Option<String>,
-    /// Seed for deterministic ids, codes and jitter [env KIPP_EMULATOR_SEED].
+    /// Seed for deterministic ids, codes and device credentials (request ids, fault rolls and retry jitter stay random) [env KIPP_EMULATOR_SEED].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Keep state in this JSON file across restarts (written shortly after each change) [env KIPP_STATE_FILE].
@@ -150,6 +150,11 @@ pub struct Config {
     pub persist_debounce: Duration,
     /// How often the background sweep expires sessions and enrollments.
     pub sweep_interval: Duration,
+    /// How long a connection may take to send a request's headers (also the limit on an idle
+    /// keep-alive connection): a client that sends them slowly or never is dropped.
+    pub header_read_timeout: Duration,
+    /// Most connections open at once; more are closed at once.
+    pub max_connections: usize,
     /// Production mode (`/ipp/v1/dev/*` → 404).
     pub production: bool,
     /// Log requests to stderr.
@@ -186,6 +191,8 @@ impl Config {
             state_file: None,
             persist_debounce: Duration::from_millis(200),
             sweep_interval: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
             production: false,
             verbose: false,
             sources: Vec::new(),
@@ -415,28 +422,54 @@ pub fn read_dev_vars(path: &Path) -> Result<HashMap<String, String>, Error> {
     Ok(parse_dev_vars(&text))
 }
 
-/// Parses the text of a `.dev.vars` file.
+/// Parses the text of a `.dev.vars` file as `wrangler dev` does (it reads the file with the
+/// `dotenv` package), so that the emulator and the worker see the same values: see
+/// [`dev_vars_line`]. Values spanning several lines (a quoted value with line breaks) are not
+/// supported: none of kipp's settings has one.
 #[must_use]
 pub fn parse_dev_vars(text: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else { continue };
-        let v = v.trim();
-        let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
-        {
-            &v[1..v.len() - 1]
-        } else {
-            v.split(" #").next().unwrap_or(v).trim()
-        };
-        out.insert(k.trim().to_owned(), v.to_owned());
+    text.lines().filter_map(dev_vars_line).collect()
+}
+
+/// One line of a `.dev.vars` file, read as dotenv 16 reads it: `[export ]KEY=value` or
+/// `KEY: value` (the key of `A-Z a-z 0-9 _ . -`); a value in matching quotes (`'`, `"`, `` ` ``)
+/// is taken between them, `\n` and `\r` in double quotes become line breaks; an unquoted value
+/// ends at the first `#` (`KEY=v#x` is `v`, `KEY= # note` is empty); a comment may follow a
+/// quoted value. Anything else (comments, blank lines, no key) is no entry.
+fn dev_vars_line(line: &str) -> Option<(String, String)> {
+    let line = line.trim_start();
+    let line = match line.strip_prefix("export") {
+        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+        _ => line,
+    };
+    let key_len =
+        line.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))).unwrap_or(line.len());
+    if key_len == 0 {
+        return None;
     }
-    out
+    let (key, rest) = line.split_at(key_len);
+    let rest = match rest.trim_start().strip_prefix('=') {
+        Some(r) => r,
+        None => rest.strip_prefix(':').filter(|r| r.starts_with(char::is_whitespace))?,
+    };
+    let v = rest.trim_start();
+    let quoted = v.chars().next().filter(|q| matches!(q, '\'' | '"' | '`')).and_then(|q| {
+        // The first closing quote not escaped by a backslash, followed by nothing but a comment.
+        let bytes = v.as_bytes();
+        let end = (1..bytes.len()).find(|&i| bytes[i] == q as u8 && bytes[i - 1] != b'\\')?;
+        let after = v[end + 1..].trim_start();
+        (after.is_empty() || after.starts_with('#')).then(|| &v[..=end])
+    });
+    let raw = quoted.unwrap_or_else(|| v.split('#').next().unwrap_or_default()).trim();
+    let first = raw.chars().next();
+    let mut value = match first {
+        Some(q @ ('\'' | '"' | '`')) if raw.len() >= 2 && raw.ends_with(q) => raw[1..raw.len() - 1].to_owned(),
+        _ => raw.to_owned(),
+    };
+    if first == Some('"') {
+        value = value.replace("\\n", "\n").replace("\\r", "\r");
+    }
+    Some((key.to_owned(), value))
 }
 
 #[cfg(test)]
@@ -453,6 +486,46 @@ mod tests {
         assert_eq!(parse_schedule("1s,,2s"), None);
         assert_eq!(format_duration(Duration::from_secs(900)), "15m");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn dev_vars_read_as_wrangler_reads_them() {
+        let dv = parse_dev_vars(concat!(
+            "# a comment\r\n",
+            "QUOTED=\"v\" # note\r\n",
+            "HASH=v#x\n",
+            "UNSET= # unset\n",
+            "export SINGLE='a b'\n",
+            "exported=1\n",
+            "COLON: c\n",
+            "SPACED = s \n",
+            "ESCAPED=\"l1\\nl2\"\n",
+            "INNER=\"a#b\"\n",
+            "OPEN=\"abc\n",
+            "TICK=`t`\n",
+            "bad key=1\n",
+            "=nokey\n",
+        ));
+        let get = |k: &str| dv.get(k).map(String::as_str);
+        assert_eq!(get("QUOTED"), Some("v"));
+        assert_eq!(get("HASH"), Some("v"));
+        assert_eq!(get("UNSET"), Some(""));
+        assert_eq!(get("SINGLE"), Some("a b"));
+        assert_eq!(get("exported"), Some("1"));
+        assert_eq!(get("COLON"), Some("c"));
+        assert_eq!(get("SPACED"), Some("s"));
+        assert_eq!(get("ESCAPED"), Some("l1\nl2"));
+        assert_eq!(get("INNER"), Some("a#b"));
+        assert_eq!(get("OPEN"), Some("\"abc"));
+        assert_eq!(get("TICK"), Some("t"));
+        assert_eq!(dv.len(), 11, "{dv:?}");
+        // An empty value is as if the line were not there: the default applies.
+        let c = Config::resolve_from(
+            &EmulatorArgs::default(),
+            &HashMap::new(),
+            &parse_dev_vars("KUSTOM_API_KEY= # none\n"),
+        );
+        assert_eq!(c.unwrap().api_key, Config::dev_defaults().api_key);
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Randomness: ids, enrollment codes, device credentials, jitter. Seeded with `--seed` for
-//! deterministic ids in tests (with one request at a time the sequence is reproducible).
+//! Randomness: ids, enrollment codes, device credentials. Seeded with `--seed` for
+//! deterministic ids in tests (with one request at a time the sequence is reproducible). Request
+//! ids and fault rolls come from a second, never seeded source: they are drawn by every request
+//! (health checks and delivery polls included, whose number depends on timing), and would
+//! otherwise shift the seeded sequence.
 
 use std::sync::Mutex;
 
@@ -19,6 +22,8 @@ pub const SHORT_CODE_LEN: usize = 8;
 #[derive(Debug)]
 pub struct Ids {
     rng: Mutex<StdRng>,
+    /// Request ids and fault rolls (never seeded).
+    noise: Mutex<StdRng>,
 }
 
 impl Ids {
@@ -29,11 +34,16 @@ impl Ids {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_entropy(),
         };
-        Self { rng: Mutex::new(rng) }
+        Self { rng: Mutex::new(rng), noise: Mutex::new(StdRng::from_entropy()) }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
         let mut guard = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+
+    fn noise<T>(&self, f: impl FnOnce(&mut StdRng) -> T) -> T {
+        let mut guard = self.noise.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
     }
 
@@ -76,13 +86,13 @@ impl Ids {
 
     /// A request id (`req_` and 20 hex digits).
     pub fn request_id(&self) -> String {
-        let n: u128 = self.with(|r| r.gen());
+        let n: u128 = self.noise(|r| r.gen());
         format!("req_{:020x}", n & ((1u128 << 80) - 1))
     }
 
-    /// A uniform number in `[0, 1)`.
+    /// A uniform number in `[0, 1)` (fault rolls).
     pub fn unit(&self) -> f64 {
-        self.with(|r| r.gen())
+        self.noise(|r| r.gen())
     }
 }
 
@@ -94,6 +104,12 @@ mod tests {
     fn seeded_is_deterministic_and_codes_have_the_right_shape() {
         let (a, b) = (Ids::new(Some(7)), Ids::new(Some(7)));
         assert_eq!(a.uuid(), b.uuid());
+        // Request ids and fault rolls (as many as requests came) leave the seeded ids alone.
+        for _ in 0..3 {
+            let _ = (a.request_id(), a.unit());
+        }
+        assert_eq!(a.uuid(), b.uuid());
+        assert_eq!(a.enrollment_code(false), b.enrollment_code(false));
         let short = a.enrollment_code(false);
         assert_eq!(short.as_str().len(), 8);
         assert!(short.as_str().bytes().all(|c| CODE_ALPHABET.contains(&c)));

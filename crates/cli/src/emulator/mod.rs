@@ -143,7 +143,10 @@ impl Emulator {
         if !p.take_dirty() {
             return Ok(());
         }
-        let written = persist::encode(&self.lock(), self.clock.offset_ms())
+        // The world is locked while it is encoded only, not while the file is written: a slow
+        // disk must not hold up every request.
+        let encoded = persist::encode(&self.lock(), self.clock.offset_ms());
+        let written = encoded
             .map_err(|source| Error::StateFile { path: p.path.clone(), source })
             .and_then(|bytes| persist::write_atomic(&p.path, &bytes));
         if written.is_err() {
@@ -222,10 +225,11 @@ impl Running {
         &self.emulator
     }
 
-    /// Stops accepting, closes connections, stops background tasks and writes the state
-    /// file.
+    /// Stops accepting, closes connections, stops background tasks (webhook deliveries stop
+    /// retrying) and writes the state file.
     pub async fn shutdown(self) -> Result<(), Error> {
         self.stop.send_replace(true);
+        self.emulator.webhooks.reset();
         for t in &self.tasks {
             t.abort();
         }

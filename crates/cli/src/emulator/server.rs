@@ -12,14 +12,14 @@ use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTE
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use kipp_core::api::{
     allowed_methods, is_json, parse_query, route, Method, OperationId, RouteMiss, API_PREFIX, MERCHANT_HEADER,
 };
 use kipp_core::base64::{Alphabet, Padding};
 use kipp_core::problem::PROBLEM_CONTENT_TYPE;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::config::{Config, MAX_BODY_BYTES};
@@ -34,12 +34,19 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Accepts connections until `stop` turns true, then drops them all.
 pub async fn accept_loop(listener: TcpListener, emulator: Arc<Emulator>, mut stop: watch::Receiver<bool>) {
     let mut conns = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(emulator.config.max_connections));
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    conns.spawn(serve_connection(emulator.clone(), stream));
+                // Over the limit the connection is closed at once (dropped), so that the process
+                // keeps file handles for its own work (webhooks, the state file).
+                Ok((stream, _)) => if let Ok(slot) = slots.clone().try_acquire_owned() {
+                    let emulator = emulator.clone();
+                    conns.spawn(async move {
+                        serve_connection(emulator, stream).await;
+                        drop(slot);
+                    });
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },
@@ -51,6 +58,7 @@ pub async fn accept_loop(listener: TcpListener, emulator: Arc<Emulator>, mut sto
 
 async fn serve_connection(emulator: Arc<Emulator>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
+    let header_read_timeout = emulator.config.header_read_timeout;
     // Each request runs in its own task, so it completes even when the client goes away
     // mid-request, as a real API server that has received a request does: a create whose caller
     // timed out (the latency fault) or died still takes effect, and the caller cannot know.
@@ -58,7 +66,13 @@ async fn serve_connection(emulator: Arc<Emulator>, stream: TcpStream) {
         let task = tokio::spawn(handle(emulator.clone(), req));
         async move { task.await.unwrap_or_else(|e| Err(Error::Message(format!("request handler failed: {e}")))) }
     });
-    let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        // Without a timer hyper applies no header timeout at all.
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// Handles one request. An `Err` closes the connection without an answer (the `drop` fault).

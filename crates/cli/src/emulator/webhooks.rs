@@ -255,9 +255,11 @@ impl Dispatcher {
             if let Some(p) = patch.paused {
                 q.behaviour.paused = p;
             }
+            // Under the queue's lock, so that two patches at once leave the flag workers wait
+            // on as the stored behaviour says.
+            self.inner.paused.send_replace(q.behaviour.paused);
             q.behaviour
         };
-        self.inner.paused.send_replace(b.paused);
         b
     }
 
@@ -269,8 +271,8 @@ impl Dispatcher {
             q.queues.clear();
             q.log.clear();
             q.behaviour = Behaviour::default();
+            self.inner.paused.send_replace(false);
         }
-        self.inner.paused.send_replace(false);
     }
 
     fn current(&self, generation: u64) -> bool {
@@ -297,13 +299,21 @@ impl Dispatcher {
         let Some(url) = self.inner.urls.get(job.destination) else { return };
         let attempts = self.inner.retry.len() + 1;
         for attempt in 0..attempts {
-            self.wait_unpaused().await;
+            // A send slot first (the wait can be long with many deliveries queued), then the
+            // checks and the signature: a delivery is not sent after a pause or reset that came
+            // while it waited, and its timestamp is the time it is sent.
+            let _permit = loop {
+                self.wait_unpaused().await;
+                let permit = self.inner.in_flight.acquire().await;
+                if !*self.inner.paused.borrow() {
+                    break permit;
+                }
+            };
             if !self.current(generation) {
                 return;
             }
             let outcome = match sign(&self.inner.secrets, &job.event_id, real_now_secs(), &job.body) {
                 Ok(signed) => {
-                    let _permit = self.inner.in_flight.acquire().await;
                     let mut headers: Vec<(&str, &str)> =
                         vec![("content-type", "application/json"), ("user-agent", "kipp-emulator")];
                     headers.extend(signed.pairs());

@@ -53,3 +53,74 @@ async fn concurrent_creates_on_one_device_admit_exactly_one() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1);
     assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 29);
 }
+
+/// The emulator's address (`127.0.0.1:port`) from its base URL.
+fn addr(emu: &Emu) -> String {
+    emu.base.trim_start_matches("http://").trim_end_matches('/').to_owned()
+}
+
+/// Reads from a raw connection until the server closes it (true), or gives up after `limit`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_dropped() {
+    use tokio::io::AsyncWriteExt;
+    let mut config = kipp_cli::emulator::Config::for_tests();
+    config.header_read_timeout = std::time::Duration::from_millis(300);
+    let emu = Emu::with(config).await;
+    // Slowloris: half a request, then nothing.
+    let mut slow = tokio::net::TcpStream::connect(addr(&emu)).await.unwrap();
+    slow.write_all(b"GET /ipp/v1/locations HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    assert!(closed_within(&mut slow, std::time::Duration::from_secs(10)).await, "the half-sent request was kept open");
+    // A client that sends nothing at all, too.
+    let mut idle = tokio::net::TcpStream::connect(addr(&emu)).await.unwrap();
+    assert!(closed_within(&mut idle, std::time::Duration::from_secs(10)).await, "the idle connection was kept open");
+    // Whole requests are served as before.
+    emu.get("/ipp/v1/locations").await.expect(200);
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_are_closed_and_the_others_served() {
+    let mut config = kipp_cli::emulator::Config::for_tests();
+    config.max_connections = 2;
+    let emu = Emu::with(config).await;
+    let held = [
+        tokio::net::TcpStream::connect(addr(&emu)).await.unwrap(),
+        tokio::net::TcpStream::connect(addr(&emu)).await.unwrap(),
+    ];
+    let mut third = tokio::net::TcpStream::connect(addr(&emu)).await.unwrap();
+    assert!(closed_within(&mut third, std::time::Duration::from_secs(10)).await, "a third connection was kept");
+    // Once the held ones are gone, their places are free again.
+    drop(held);
+    let mut served = false;
+    for _ in 0..50 {
+        if emu
+            .client
+            .send(
+                hyper::Method::GET,
+                &format!("{}/_emulator/health", emu.base).parse().unwrap(),
+                &[],
+                None,
+                std::time::Duration::from_secs(2),
+            )
+            .await
+            .is_ok_and(|r| r.status == 200)
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(served, "no request served after the held connections closed");
+}

@@ -552,6 +552,8 @@ async function follow(c, f) {
 const pause = (f, ms) => sleep(Math.max(ms, POLL_FLOOR_MS), f.ctl.signal).catch(() => Promise.reject(interrupted(f)));
 
 function report(f, e) {
+  // The next message is handed on even if unchanged: it tells the caller the connection is back.
+  f.stale = true;
   try {
     f.onError?.(e);
   } catch {
@@ -568,10 +570,11 @@ function interrupted(f) {
 }
 
 /**
- * Hands a `{session, state}` message to `onUpdate` when it differs from the last one
- * (status, failed_attempts); returns the session when its status is terminal.
+ * Hands a `{session, state}` message to `f.onUpdate` when it differs from the last one
+ * (status, failed_attempts), or is the first since a failure was reported to `f.onError`;
+ * returns the session when its status is terminal.
  */
-function deliver(t, msg, onUpdate) {
+function deliver(t, msg, f) {
   let session = prop(msg, 'session');
   if (!isObj(session)) return null;
   let state = prop(msg, 'state');
@@ -590,9 +593,10 @@ function deliver(t, msg, onUpdate) {
   const n = prop(state, 'failed_attempts');
   const attempts = typeof n === 'number' && n > 0 ? Math.min(Math.trunc(n), 0xffffffff) : 0;
   t.changed = !t.last || t.last[0] !== status || t.last[1] !== attempts;
-  if (t.changed && onUpdate) {
+  if ((t.changed || f.stale) && f.onUpdate) {
+    f.stale = false;
     try {
-      onUpdate(session, state);
+      f.onUpdate(session, state);
     } catch {
       // A throwing callback must not stop the follow.
     }
@@ -612,14 +616,14 @@ async function pollOnce(c, f, t) {
     try {
       const msg = await call(c, 'GET', `${path}/events?${after}wait=${wait}`, null, null, false, false, signal);
       t.held = wait > 0 && after !== '';
-      return deliver(t, msg, f.onUpdate);
+      return deliver(t, msg, f);
     } catch (e) {
       if (![404, 405, 426, 501].includes(e.status)) throw e;
       t.eventsPoll = false;
     }
   }
   const session = await call(c, 'GET', path, null, null, false, false, signal);
-  return deliver(t, { session }, f.onUpdate);
+  return deliver(t, { session }, f);
 }
 
 /** Percent-encodes all but the unreserved characters (kipp-core's `escape_segment`). */
@@ -698,7 +702,7 @@ async function wsOnce(c, f, t) {
       } catch {
         return;
       }
-      const session = deliver(t, msg, f.onUpdate);
+      const session = deliver(t, msg, f);
       if (session) end({ session });
     };
     ws.onclose = (e) =>
