@@ -61,8 +61,17 @@ export async function render(view, { client, me }) {
       h('ul', {}, ...locations.map((l) => h('li', {}, h('strong', {}, l.name ?? '(unnamed)'), ' ', h('span', { class: 'muted' }, [l.city, l.country].filter(Boolean).join(', '))))),
       h('form', { class: 'row', onsubmit: async (ev) => {
         ev.preventDefault();
-        try { await client.createLocation({ name: name.value.trim() }); toast('Location added'); await refresh(); } catch (e) { showError(locBox, e); }
+        try { await client.createLocation({ name: name.value.trim() }); toast('Location added'); await loadLocations(); addLocationOptions(); } catch (e) { showError(locBox, e); }
       } }, h('label', { for: 'new-location', class: 'sr' }, 'New location'), name, h('button', { type: 'submit' }, 'Add location')));
+  }
+
+  // A new location joins the selects on screen: redrawing the forms would wipe a code or a
+  // sign-in link shown there (the link cannot be shown again).
+  function addLocationOptions() {
+    for (const sel of view.querySelectorAll('#enroll-location, #sim-location, #token-location, #devices select')) {
+      const have = new Set([...sel.options].map((o) => o.value));
+      for (const l of locations) if (!have.has(l.id)) sel.append(h('option', { value: l.id }, l.name ?? l.id));
+    }
   }
 
   function drawEnrollForm() {
@@ -151,9 +160,28 @@ export async function render(view, { client, me }) {
     try {
       const page = await client.listEnrollments({ include_consumed: false, page_size: 20 });
       const pending = page.content.filter((e) => e.status === 'PENDING');
-      if (pending.length) out.append(h('details', {}, h('summary', {}, `${pending.length} pending code(s)`),
-        h('ul', {}, ...pending.map((e) => h('li', {}, h('span', { class: 'mono' }, e.enrollment_code), ` · ${locName(e.location_id)} · until ${new Date(e.expires_at).toLocaleString()} `,
-          h('button', { class: 'danger', onclick: async () => { try { await client.deleteEnrollment(e.enrollment_id); toast('Code withdrawn'); drawEnrollForm(); } catch (err) { showError(out, err); } } }, 'Withdraw'))))));
+      if (!pending.length) return;
+      const summary = h('summary', {}, `${pending.length} pending code(s)`);
+      const list = h('ul', {});
+      const details = h('details', {}, summary, list);
+      // A withdrawn code leaves the list (and the screen, if it is the one shown); the rest of
+      // the form stays, a code just created included.
+      const withdraw = async (e, li) => {
+        try {
+          await client.deleteEnrollment(e.enrollment_id);
+          toast('Code withdrawn');
+          li.remove();
+          if (list.children.length) summary.textContent = `${list.children.length} pending code(s)`; else details.remove();
+          const shown = enrBox.querySelector('#enrollment-code');
+          if (shown?.querySelector('.code')?.textContent === e.enrollment_code) { clearInterval(countdown); clearInterval(codeWatch); shown.remove(); }
+        } catch (err) { showError(out, err); }
+      };
+      list.append(...pending.map((e) => {
+        const li = h('li', {}, h('span', { class: 'mono' }, e.enrollment_code), ` · ${locName(e.location_id)} · until ${new Date(e.expires_at).toLocaleString()} `);
+        li.append(h('button', { class: 'danger', onclick: () => withdraw(e, li) }, 'Withdraw'));
+        return li;
+      }));
+      out.append(details);
     } catch (err) { showError(out, err); }
   }
 

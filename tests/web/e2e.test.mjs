@@ -419,6 +419,41 @@ test('checkout: a sign-in that ends in the middle of a create keeps the sale, an
   }
 });
 
+test('admin: withdrawing a code and adding a location keep the code and the sign-in link on screen', async () => {
+  const older = await adminApi('POST', '/ipp/v1/enrollments', {});
+  await pos.goto(`${BASE}/#/admin`);
+  await pos.getByRole('heading', { name: 'Admin' }).waitFor();
+  // A sign-in link (shown once: it cannot be shown again) and a new code on screen. The page may
+  // still show an earlier test's link or code: wait for the new ones.
+  const textOf = (sel) => pos.evaluate((s) => document.querySelector(s)?.textContent ?? '', sel);
+  const changed = (sel, old) => pos.waitForFunction(([s, o]) => (document.querySelector(s)?.textContent ?? o) !== o, [sel, old]);
+  await pos.locator('#token-role').selectOption('clerk');
+  const oldLink = await textOf('#token-link');
+  await pos.locator('#issue-token').click();
+  await changed('#token-link', oldLink);
+  const link = await textOf('#token-link');
+  const oldCode = await textOf('#enrollment-code .code');
+  await pos.locator('#create-enrollment').click();
+  await changed('#enrollment-code .code', oldCode);
+  const shown = (await textOf('#enrollment-code .code')).trim();
+  assert.notEqual(shown, older.enrollment_code);
+  // Withdraw the older code: it leaves the list, the new one stays shown.
+  await pos.locator('#enrollments details summary').click();
+  const olderRow = pos.locator('#enrollments li', { hasText: older.enrollment_code });
+  await olderRow.getByRole('button', { name: 'Withdraw' }).click();
+  await olderRow.waitFor({ state: 'detached', timeout: LIVE_MS });
+  assert.equal((await textOf('#enrollment-code .code')).trim(), shown);
+  // Add a location: it joins the selects, and the link and the code are still there.
+  const store = `E2E store ${Date.now()}`;
+  await pos.locator('#new-location').fill(store);
+  await pos.getByRole('button', { name: 'Add location' }).click();
+  await pos.locator('#locations li', { hasText: store }).waitFor({ timeout: LIVE_MS });
+  await pos.locator('#token-location option', { hasText: store }).waitFor({ state: 'attached', timeout: LIVE_MS });
+  await pos.locator('#enroll-location option', { hasText: store }).waitFor({ state: 'attached', timeout: LIVE_MS });
+  assert.equal(await textOf('#token-link'), link);
+  assert.equal((await textOf('#enrollment-code .code')).trim(), shown);
+});
+
 test('admin: saving a reader whose location is not listed keeps its location', async () => {
   const page = await ctx.newPage();
   // Kustom lists at most 100 locations a page: a reader can be in one the admin page does not
