@@ -598,8 +598,7 @@ mod tests {
         assert_eq!(next_reconcile_ms(&r, 951_000, 30, 900), Some(961_000));
         assert_eq!(next_reconcile_ms(&r, 961_000, 30, 900), Some(1_261_000));
         // A usual gap shorter than 10 s stays as it is.
-        let young = SessionRecord::new(session(SessionStatus::Active), None, 0);
-        assert_eq!(next_reconcile_ms(&young, 6_000, 5, 5), Some(11_000));
+        assert_eq!(next_reconcile_ms(&r, 6_000, 5, 5), Some(11_000));
         // A short lifetime sooner than the first re-read; 0 turns it off.
         assert_eq!(next_reconcile_ms(&r, 0, 3600, 5), Some(6_000));
         assert_eq!(next_reconcile_ms(&r, 0, 3600, 0), Some(3_600_000));

@@ -58,7 +58,7 @@ const TYPES: &str = include_str!("types.d.ts");
 /// `KIPP_SESSION_TTL_SECS` default) plus the worker's re-reads after it (a second after, then
 /// every 10 s for a minute) and some slack. A wait that ended at the lifetime itself would reject
 /// with `timeout` a moment before an unpaid sale is seen EXPIRED.
-pub const DEFAULT_WAIT_MS: f64 = 1_020_000.0;
+const DEFAULT_WAIT_MS: f64 = 1_020_000.0;
 
 /// Hands the [`Runtime`] to the snippet, whose `KippClient` calls it.
 #[wasm_bindgen(start, skip_typescript, js_name = __kippStart)]
