@@ -72,7 +72,7 @@ const server = createServer(async (req, res) => {
   if ((m = p.match(/^\/_status\/(\d+)$/))) {
     const s = Number(m[1]);
     if (s === 429) return send(res, 429, problem(429, 'rate_limited', 'Too Many Requests', 'slow down'), { 'retry-after': '1' });
-    if (s === 502) return send(res, 502, '<html>bad gateway</html>', { 'content-type': 'text/html' });
+    if (s === 502 && !url.searchParams.has('code')) return send(res, 502, '<html>bad gateway</html>', { 'content-type': 'text/html' });
     if (s === 200) return send(res, 200, 'not json', { 'content-type': 'text/plain' });
     // Kustom's own shape: `errors` maps field → message (no kipp code, no field_errors).
     if (url.searchParams.has('kustom')) return send(res, s, { title: 'Bad Request', status: s, errors: { 'order_items[0].name': 'must not be blank', amount: 'must be positive', skipped: 7 } });

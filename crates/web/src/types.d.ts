@@ -250,7 +250,8 @@ export interface WatchOptions {
  * - `rate_limited`, `upstream_unavailable`, `timeout`, `network`: transient; `retryable` is true.
  * - `aborted`: the caller's AbortSignal fired or the watch was closed.
  * - `invalid_response`: the server answered something that is not JSON.
- * - `http_error`: any other HTTP status, and the worker's own 500 `config_missing` (not retryable).
+ * - `http_error`: any other HTTP status; also the worker's own 500 `config_missing` and its 502
+ *   `upstream_auth_failed` (Kustom refused the worker's API key): configuration errors, not retryable.
  * - `not_initialized`: `new KippClient()` before `await init()`.
  */
 export type KippErrorCode =

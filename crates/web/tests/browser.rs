@@ -368,6 +368,13 @@ async fn status_codes_map_to_codes() {
     let e = err(KippClient::new(obj(&[("baseUrl", s(&q)), ("retries", n(0.0))])).unwrap().me()).await;
     assert_eq!((code(&e).as_str(), get(&e, "retryable").as_bool()), ("http_error", Some(false)));
     assert!(get(&e, "message").as_string().unwrap().contains("KIPP_TOKEN_KEY"));
+    // Kustom refuses the worker's API key (the worker's 502 `upstream_auth_failed`): no retry
+    // mends that either, so `waitForOutcome` and `watch` must not retry it until their deadline.
+    let q = format!("{BASE}/_status/502?code=upstream_auth_failed&detail=check%20KUSTOM_API_KEY#");
+    let e = err(KippClient::new(obj(&[("baseUrl", s(&q)), ("retries", n(0.0))])).unwrap().me()).await;
+    assert_eq!((code(&e).as_str(), get(&e, "retryable").as_bool()), ("http_error", Some(false)));
+    assert_eq!(get(&e, "reason").as_string().as_deref(), Some("upstream_auth_failed"));
+    assert!(get(&e, "message").as_string().unwrap().contains("KUSTOM_API_KEY"));
 }
 
 #[wasm_bindgen_test]

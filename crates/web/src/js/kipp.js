@@ -335,9 +335,10 @@ function failure(c, status, text, rid, retryAfterMs) {
         .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
         .map((k) => ({ path: k, code: 'invalid', message: map[k] }))
     : [];
-  // The worker itself lacks a binding (its 500 `config_missing`): not the payment service being
-  // busy, and no retry mends it.
-  const misconfigured = code === 'config_missing';
+  // The worker's own configuration is wrong: a binding is not set (its 500 `config_missing`), or
+  // Kustom refuses the worker's API key (its 502 `upstream_auth_failed`). Not the payment service
+  // being busy, and no retry mends it: only the operator can, so the screen says so at once.
+  const misconfigured = code === 'config_missing' || code === 'upstream_auth_failed';
   const stable = misconfigured ? 'http_error' : CODES.includes(code) ? code : CODES.includes(statusCode) ? statusCode : 'http_error';
   if (title === '') title = statusTitle.join(' ');
   const message =
