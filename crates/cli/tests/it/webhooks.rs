@@ -282,3 +282,25 @@ async fn slow_destination_times_out_and_is_retried() {
     assert_eq!((e["attempts"].as_u64(), e["delivered"].as_bool()), (Some(2), Some(true)));
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn shutting_down_stops_the_retries() {
+    let s = secret(9);
+    let l = Listener::start(usize::MAX).await; // every attempt fails: the delivery keeps retrying
+    let mut config = webhook_config(&[&l.url], &[&s.0]);
+    config.webhook_retry = vec![Duration::from_millis(100); 20];
+    let mut emu = Emu::with(config).await;
+    let device = emu.sim_device("Till").await;
+    emu.session(&device).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while l.attempts.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the first attempts never came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    emu.shutdown().await;
+    // An attempt already on the wire when the emulator stopped may still land; none after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_stop = l.attempts.load(std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(l.attempts.load(std::sync::atomic::Ordering::SeqCst), at_stop, "retries went on after shutdown");
+}
