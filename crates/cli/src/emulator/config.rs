@@ -151,7 +151,8 @@ pub struct Config {
     /// How often the background sweep expires sessions and enrollments.
     pub sweep_interval: Duration,
     /// How long a connection may take to send a request's headers (also the limit on an idle
-    /// keep-alive connection): a client that sends them slowly or never is dropped.
+    /// keep-alive connection, and on reading a request's body, 408 beyond): a client that sends
+    /// them slowly or never is dropped.
     pub header_read_timeout: Duration,
     /// Most connections open at once; more are closed at once.
     pub max_connections: usize,

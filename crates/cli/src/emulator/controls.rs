@@ -75,7 +75,7 @@ pub async fn handle(emulator: &Emulator, req: Request<Incoming>) -> Result<Reply
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let query = parse_query(req.uri().query().unwrap_or("")).map_err(|e| Reject::validation(vec![e]))?;
-    let body = read_body(req.into_body()).await?;
+    let body = read_body(req.into_body(), emulator.config.header_read_timeout).await?;
     match (method.as_str(), path.as_str()) {
         ("GET", "/_emulator/health") => ok_json(200, &serde_json::json!({"ok": true})),
         ("POST", "/_emulator/reset") => {

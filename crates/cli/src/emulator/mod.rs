@@ -28,6 +28,7 @@ pub mod webhooks;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::TcpListener;
@@ -59,6 +60,8 @@ pub struct Emulator {
     /// Webhook sender.
     pub webhooks: Dispatcher,
     persist: Option<Persister>,
+    /// How many times the state was reset (a request delayed by a fault across a reset is not run).
+    resets: AtomicU64,
 }
 
 impl Emulator {
@@ -85,6 +88,7 @@ impl Emulator {
             world: Mutex::new(world),
             faults: Faults::default(),
             config,
+            resets: AtomicU64::new(0),
         })
     }
 
@@ -127,11 +131,23 @@ impl Emulator {
     /// Drops all state except the seeded default location, and resets the clock, the
     /// faults and webhook behaviour (queued deliveries and the log are forgotten).
     pub fn reset(&self) {
+        // Under the world lock, which a request holds while it changes the state and queues its
+        // webhooks (`transact`): no request's events land in the new queue for a session of the
+        // old state.
+        let mut world = self.lock();
+        self.resets.fetch_add(1, Ordering::SeqCst);
         self.clock.reset();
         self.faults.clear();
         self.webhooks.reset();
-        *self.lock() = World::seeded(&self.config.merchant_id, &self.clock.now_timestamp());
+        *world = World::seeded(&self.config.merchant_id, &self.clock.now_timestamp());
+        drop(world);
         self.mark_dirty();
+    }
+
+    /// How many times the state was reset so far.
+    #[must_use]
+    pub fn resets(&self) -> u64 {
+        self.resets.load(Ordering::SeqCst)
     }
 
     /// Writes the state file now if anything changed since the last write. A write that fails

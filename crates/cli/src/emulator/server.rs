@@ -91,6 +91,7 @@ pub async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Result<R
     } else if path == API_PREFIX || path.starts_with("/ipp/v1/") {
         match emulator.faults.pick(&path, || emulator.ids.unit()) {
             Some(fault) => {
+                let resets = emulator.resets();
                 if fault.latency_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
                 }
@@ -99,6 +100,13 @@ pub async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Result<R
                     return Err(Error::Message("fault injection: connection dropped".to_owned()));
                 }
                 match fault.status {
+                    // Reset while it waited: run against the new state, it would leave a location
+                    // or an enrollment of the previous test in the next one's.
+                    _ if emulator.resets() != resets => Err(Reject::new(
+                        503,
+                        kipp_core::problem::status_code_title(503).0,
+                        "the emulator was reset while this request waited",
+                    )),
                     Some((status, retry_after)) => {
                         let mut r = Reject::new(
                             status,
@@ -208,7 +216,7 @@ async fn api(emulator: &Emulator, req: Request<Incoming>) -> Result<Reply, Rejec
     }
     let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let query = parse_query(req.uri().query().unwrap_or("")).map_err(|e| Reject::validation(vec![e]))?;
-    let body = read_body(req.into_body()).await?;
+    let body = read_body(req.into_body(), emulator.config.header_read_timeout).await?;
     if routes::has_body(op) && !body.iter().all(u8::is_ascii_whitespace) && !is_json(content_type.as_deref()) {
         return Err(Reject::new(
             415,
@@ -224,12 +232,18 @@ fn too_large() -> Reject {
     Reject::new(413, "payload_too_large", format!("request bodies are limited to {MAX_BODY_BYTES} bytes"))
 }
 
-/// Reads a body of at most [`MAX_BODY_BYTES`] (413 beyond).
-pub async fn read_body(body: Incoming) -> Result<Bytes, Reject> {
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(Reject::new(400, "bad_request", format!("could not read the body: {e}"))),
+/// Reads a body of at most [`MAX_BODY_BYTES`] (413 beyond), within `limit` (408 beyond: a
+/// client that stops sending mid-body would otherwise hold its connection, one of a bounded
+/// number, for ever; the header timeout covers the headers only).
+pub async fn read_body(body: Incoming, limit: Duration) -> Result<Bytes, Reject> {
+    match tokio::time::timeout(limit, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(Reject::new(400, "bad_request", format!("could not read the body: {e}"))),
+        Err(_) => {
+            Err(Reject::new(408, "request_timeout", format!("the body did not arrive within {} s", limit.as_secs()))
+                .with_header("connection", "close"))
+        }
     }
 }
 

@@ -302,7 +302,7 @@ impl Dispatcher {
             // A send slot first (the wait can be long with many deliveries queued), then the
             // checks and the signature: a delivery is not sent after a pause or reset that came
             // while it waited, and its timestamp is the time it is sent.
-            let _permit = loop {
+            let permit = loop {
                 self.wait_unpaused().await;
                 let permit = self.inner.in_flight.acquire().await;
                 if !*self.inner.paused.borrow() {
@@ -347,6 +347,9 @@ impl Dispatcher {
             if ok || last {
                 return;
             }
+            // The slot is for sending: a delivery waiting to retry (up to a minute and more) does
+            // not hold one, or 64 failing deliveries would stall every other session's.
+            drop(permit);
             let base = self.inner.retry.get(attempt).copied().unwrap_or_default();
             let factor = 1.0 + self.inner.jitter * (rand::thread_rng().gen::<f64>() * 2.0 - 1.0);
             tokio::time::sleep(base.mul_f64(factor.max(0.0))).await;

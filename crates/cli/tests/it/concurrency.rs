@@ -124,3 +124,23 @@ async fn connections_over_the_limit_are_closed_and_the_others_served() {
     }
     assert!(served, "no request served after the held connections closed");
 }
+
+#[tokio::test]
+async fn a_client_that_stops_sending_its_body_gets_408_and_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = kipp_cli::emulator::Config::for_tests();
+    config.header_read_timeout = std::time::Duration::from_millis(300);
+    let emu = Emu::with(config).await;
+    // Whole headers (no credentials needed), then a body that never comes.
+    let mut slow = tokio::net::TcpStream::connect(addr(&emu)).await.unwrap();
+    slow.write_all(b"POST /ipp/v1/devices/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was kept open waiting for the body");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    emu.get("/ipp/v1/locations").await.expect(200);
+}

@@ -199,3 +199,30 @@ async fn answer_delay_answers_the_state_at_arrival() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(1500), "its answer was held");
     assert_eq!(emu.get(&prefix).await.expect(200).json["status"], "FINALIZED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_delayed_across_a_reset_does_not_reach_the_new_state() {
+    let emu = std::sync::Arc::new(Emu::start().await);
+    let seeded = emu.get("/ipp/v1/locations").await.expect(200).json["total_elements"].clone();
+    emu.control(
+        "POST",
+        "/_emulator/faults",
+        Some(json!({"latency_ms": 600, "count": 1, "path_prefix": "/ipp/v1/locations"})),
+    )
+    .await
+    .expect(201);
+    let delayed = {
+        let emu = emu.clone();
+        tokio::spawn(async move { emu.post("/ipp/v1/locations", json!({"name": "Left over"})).await })
+    };
+    // The next test starts while the location is still on its way: the fault has been drawn
+    // (a count-1 fault leaves the list) and the request is waiting out its latency.
+    while emu.control("GET", "/_emulator/faults", None).await.json["faults"] != json!([]) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    emu.control("POST", "/_emulator/reset", None).await.expect(200);
+    let r = delayed.await.unwrap().expect(503);
+    assert_eq!(r.json["detail"], "the emulator was reset while this request waited");
+    let after = emu.get("/ipp/v1/locations").await.expect(200);
+    assert_eq!(after.json["total_elements"], seeded, "{}", after.json);
+}

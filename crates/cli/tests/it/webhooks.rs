@@ -304,3 +304,23 @@ async fn shutting_down_stops_the_retries() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(l.attempts.load(std::sync::atomic::Ordering::SeqCst), at_stop, "retries went on after shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_waiting_to_retry_do_not_hold_the_send_slots() {
+    // Two destinations: one always failing (its deliveries wait a minute between attempts), one
+    // healthy. More failing deliveries than send slots must not stop the healthy destination's.
+    let s = secret(10);
+    let dead = Listener::start(usize::MAX).await;
+    let mut good = Listener::start(0).await;
+    let mut config = webhook_config(&[&dead.url, &good.url], &[&s.0]);
+    config.webhook_retry = vec![Duration::from_secs(60); 3];
+    let emu = Emu::with(config).await;
+    let n = kipp_cli::emulator::webhooks::MAX_IN_FLIGHT + 36;
+    for i in 0..n {
+        let device = emu.sim_device(&format!("Till {i}")).await;
+        emu.session(&device).await;
+    }
+    let got = good.take(n).await;
+    assert_eq!(got.len(), n);
+    assert!(dead.attempts.load(std::sync::atomic::Ordering::SeqCst) >= kipp_cli::emulator::webhooks::MAX_IN_FLIGHT);
+}
