@@ -1,5 +1,5 @@
 // Admin: locations, enrollment codes, devices (rename / move / delete, simulated readers), clerk tokens.
-import { h, errorBox, fill, showError, toast } from '/app.js';
+import { h, errorBox, fill, oneAtATime, showError, toast } from '/app.js';
 
 /**
  * Sign-ins issued from this browser, kept so that one can be revoked later (a lost or stolen
@@ -59,10 +59,10 @@ export async function render(view, { client, me }) {
     const name = h('input', { id: 'new-location', placeholder: 'e.g. Götgatan store', required: true });
     locBox.replaceChildren(
       h('ul', {}, ...locations.map((l) => h('li', {}, h('strong', {}, l.name ?? '(unnamed)'), ' ', h('span', { class: 'muted' }, [l.city, l.country].filter(Boolean).join(', '))))),
-      h('form', { class: 'row', onsubmit: async (ev) => {
+      h('form', { class: 'row', onsubmit: oneAtATime(async (ev) => {
         ev.preventDefault();
         try { await client.createLocation({ name: name.value.trim() }); toast('Location added'); await loadLocations(); addLocationOptions(); } catch (e) { showError(locBox, e); }
-      } }, h('label', { for: 'new-location', class: 'sr' }, 'New location'), name, h('button', { type: 'submit' }, 'Add location')));
+      }) }, h('label', { for: 'new-location', class: 'sr' }, 'New location'), name, h('button', { type: 'submit' }, 'Add location')));
   }
 
   // A new location joins the selects on screen: redrawing the forms would wipe a code or a
@@ -84,25 +84,25 @@ export async function render(view, { client, me }) {
       h('p', { class: 'muted' }, 'Create a code, then type it on the reader (Kustom POS app → Enroll).'),
       h('label', { for: 'enroll-location' }, 'Location'), loc,
       h('label', { for: 'enroll-ttl' }, 'Valid for'), ttl,
-      h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { class: 'primary', id: 'create-enrollment', onclick: async () => {
+      h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { class: 'primary', id: 'create-enrollment', onclick: oneAtATime(async () => {
         try {
           const e = await client.createEnrollment({ location_id: loc.value || undefined, ttl: ttl.value });
           showCode(out, e);
           await loadEnrollments(out);
         } catch (err) { out.replaceChildren(errorBox(err)); }
-      } }, 'Create enrollment code')),
+      }) }, 'Create enrollment code')),
       out,
       me.playground ? h('div', { style: 'margin-top:1rem;border-top:1px solid var(--line);padding-top:.6rem' },
         h('h2', {}, 'No reader at hand? (playground)'),
         h('label', { for: 'sim-name' }, 'Simulated reader name'), simName,
         h('label', { for: 'sim-location' }, 'Location'), simLoc,
-        h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { id: 'create-simulated', onclick: async () => {
+        h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { id: 'create-simulated', onclick: oneAtATime(async () => {
           try {
             const d = await client.createSimulatedDevice(simName.value.trim(), { location_id: simLoc.value || undefined });
             toast(`Simulated reader “${d.name ?? d.id}” enrolled`);
             await loadDevices();
           } catch (err) { showError(enrBox, err); }
-        } }, 'Enroll simulated reader'))) : null);
+        }) }, 'Enroll simulated reader'))) : null);
   }
 
   function showCode(out, e) {
@@ -141,8 +141,8 @@ export async function render(view, { client, me }) {
       busy = true;
       let now;
       try {
-        const page = await client.listEnrollments({ location_id: e.location_id ?? undefined, include_consumed: true, page_size: 100 });
-        now = page.content.find((x) => x.enrollment_id === e.enrollment_id);
+        const mine = (x) => x.enrollment_id === e.enrollment_id;
+        now = (await allEnrollments({ location_id: e.location_id ?? undefined, include_consumed: true }, mine)).find(mine);
       } catch { return; } finally { busy = false; } // a failed read is tried again at the next tick
       if (!box.isConnected || !now || now.status === 'PENDING') return;
       clearInterval(codeWatch);
@@ -156,10 +156,24 @@ export async function render(view, { client, me }) {
     codeWatch = setInterval(check, 3000);
   }
 
+  /**
+   * The enrollments `filter` selects, page after page until the last or one that `enough` is
+   * true of: Kustom lists them oldest first and keeps expired ones, so a new code is on a later
+   * page once there are many (at most 20 pages of 100 are read).
+   */
+  async function allEnrollments(filter, enough = () => false) {
+    const all = [];
+    for (let page_number = 0; page_number < 20; page_number++) {
+      const page = await client.listEnrollments({ ...filter, page_size: 100, page_number });
+      all.push(...page.content);
+      if (page.last || !page.content.length || page.content.some(enough)) break;
+    }
+    return all;
+  }
+
   async function loadEnrollments(out) {
     try {
-      const page = await client.listEnrollments({ include_consumed: false, page_size: 20 });
-      const pending = page.content.filter((e) => e.status === 'PENDING');
+      const pending = (await allEnrollments({ include_consumed: false })).filter((e) => e.status === 'PENDING');
       if (!pending.length) return;
       const summary = h('summary', {}, `${pending.length} pending code(s)`);
       const list = h('ul', {});
@@ -230,7 +244,7 @@ export async function render(view, { client, me }) {
       h('label', { for: 'token-role' }, 'Role'), role,
       h('label', { for: 'token-location' }, 'Location'), loc,
       h('label', { for: 'token-hours' }, 'Valid for (hours)'), hours,
-      h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { class: 'primary', id: 'issue-token', onclick: async () => {
+      h('div', { class: 'row', style: 'margin-top:.6rem' }, h('button', { class: 'primary', id: 'issue-token', onclick: oneAtATime(async () => {
         const h_ = Number(hours.value);
         if (!(h_ >= 1 && h_ <= 744)) {
           out.replaceChildren(h('p', { class: 'err', role: 'alert' }, 'Valid for: give a number of hours from 1 to 744 (31 days).'));
@@ -250,7 +264,7 @@ export async function render(view, { client, me }) {
           issued.save([...issued.list(), { jti: t.jti, role: role.value, location: loc.value ? locName(loc.value) : 'all locations', expires_at: t.expires_at }]);
           drawIssued();
         } catch (e) { out.replaceChildren(errorBox(e)); }
-      } }, 'Issue token')),
+      }) }, 'Issue token')),
       out,
       issuedBox);
     drawIssued();

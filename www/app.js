@@ -6,6 +6,31 @@ const TOKEN_KEY = 'kipp.token';
 export const state = { client: null, me: null };
 
 /** h('button', { class: 'primary', onclick }, 'Charge') */
+/**
+ * A click or submit handler that runs one call at a time: its button is off until the call
+ * settles, so a double click makes one store, one code or one token, not two.
+ */
+export function oneAtATime(handler) {
+  let running = false;
+  return async (ev) => {
+    if (running) {
+      if (ev?.type === 'submit') ev.preventDefault();
+      return;
+    }
+    running = true;
+    // Read now: `currentTarget` is gone once the event has been dispatched.
+    const button = ev?.submitter ?? ev?.currentTarget;
+    const off = button instanceof HTMLButtonElement ? button : null;
+    if (off) off.disabled = true;
+    try {
+      await handler(ev);
+    } finally {
+      running = false;
+      if (off) off.disabled = false;
+    }
+  };
+}
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs ?? {})) {
@@ -152,11 +177,21 @@ async function route() {
   main.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
   state.cleanup?.();
   state.cleanup = null;
-  const mod = await screens[name]();
-  if (generation !== routeGeneration) return;
-  const view = h('section', { 'aria-labelledby': 'screen-title' });
-  main.replaceChildren(view);
-  const cleanup = await mod.render(view, state);
+  let cleanup;
+  try {
+    const mod = await screens[name]();
+    if (generation !== routeGeneration) return;
+    const view = h('section', { 'aria-labelledby': 'screen-title' });
+    main.replaceChildren(view);
+    cleanup = await mod.render(view, state);
+  } catch (e) {
+    // The screen's code did not load (the network dropped) or its first draw failed: say so,
+    // with a way on, instead of "Loading…" for ever. A reload, since the browser may keep a
+    // module that failed to load as failed for the page's life.
+    if (generation !== routeGeneration) return;
+    main.replaceChildren(errorBox(e), h('button', { id: 'retry-screen', onclick: () => location.reload() }, 'Try again'));
+    return;
+  }
   if (generation !== routeGeneration) {
     cleanup?.();
     return;

@@ -44,7 +44,9 @@ const REASONS = {
 export async function render(view, { client, me }) {
   const cart = new Map(); // name -> { item, qty }
   let stopped = false; // by the cleanup: leaving the screen or signing out
-  let live = null; // { session, abort, done }: the sale on the reader, followed live
+  // { session, abort, done, status, other }: the sale on the reader, followed live. `other`: a sale
+  // this cart did not send (another till's, or an earlier cart's), followed only to see it end.
+  let live = null;
   let sending = false; // a create is on its way
   let focusStatus = false; // the next status takes keyboard focus (see charge)
   // The sale last sent and not yet settled: { sig, key, request }. A retry of the same cart on the
@@ -85,7 +87,7 @@ export async function render(view, { client, me }) {
   // While a sale is sent or under way, the cart and reader stay as they were charged.
   const busy = () => sending || (!!live && !live.done);
   // A paid sale's cart is not charged again: the next product, −, + or × starts a new sale.
-  const paid = () => !!live?.done && live.status === 'FINALIZED';
+  const paid = () => !!live?.done && !live.other && live.status === 'FINALIZED';
   function add(item, delta = 1) {
     // The next customer's first product after a paid sale starts a new sale.
     if (paid()) newSale();
@@ -145,13 +147,22 @@ export async function render(view, { client, me }) {
   }
 
   function onUpdate(session, st) {
-    if (stopped) return;
-    if (live && TERMINAL.includes(st.status)) {
+    // Only the sale on screen: a late answer about an earlier one (a cancel that came back after
+    // "Charge again", a follow still reconnecting) must not end the sale now on the reader.
+    if (stopped || !live || session.session_id !== live.session.session_id) return;
+    if (TERMINAL.includes(st.status)) {
       live.done = true;
       live.status = st.status;
-      pending = null;
-      saved.clear();
+      // Another sale's end settles nothing of this cart's.
+      if (!live.other) {
+        pending = null;
+        saved.clear();
+      }
       drawCart();
+    }
+    if (live.other) {
+      otherSale(session, st);
+      return;
     }
     const cancel = h('button', { class: 'danger', id: 'cancel', onclick: () => cancel_(session.session_id) }, 'Cancel payment');
     const amount = session.order_amount != null ? `${money(session.order_amount, session.purchase_currency ?? CURRENCY)}: ` : '';
@@ -171,6 +182,20 @@ export async function render(view, { client, me }) {
     else if (st.status === 'FAILED') showStatus('bad', 'Failed', 'The payment failed. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
   }
 
+  /** The status of a sale this cart did not send, followed to see when the reader is free. */
+  function otherSale(session, st) {
+    const amount = session.order_amount != null ? money(session.order_amount, session.purchase_currency ?? CURRENCY) : 'another amount';
+    if (TERMINAL.includes(st.status)) {
+      const how = st.status === 'FINALIZED' ? 'was paid (this cart was not)' : `ended ${st.status.toLowerCase()}`;
+      showStatus('warn', 'Other sale ended', `The reader's other sale (${amount}) ${how}. Press Charge to send this cart.`);
+      return;
+    }
+    const stop = () => { live?.abort.abort(); live = null; statusEl.replaceChildren(); drawCart(); };
+    showStatus('wait', 'Following another sale', `The reader's other sale (${amount}) is open; this cart is charged once it ends.`,
+      h('button', { class: 'danger', id: 'cancel-other', onclick: () => cancel_(session.session_id) }, 'Cancel that sale'),
+      h('button', { id: 'stop-following', onclick: stop }, 'Stop following'));
+  }
+
   let cancelling = false; // one cancel at a time (a double press sends one)
   async function cancel_(id) {
     if (cancelling) return;
@@ -180,7 +205,8 @@ export async function render(view, { client, me }) {
       // Shown at once, also when the live follow has stopped.
       onUpdate(s, stateOf(s));
     } catch (e) {
-      if (stopped) return;
+      // Left, or moved on to another sale meanwhile: this refusal is not about the sale on screen.
+      if (stopped || live?.session.session_id !== id) return;
       // Refused because the sale is over (cancelled from elsewhere, or paid meanwhile): its state
       // is the answer, not the refusal.
       if (e.code === 'conflict') {
@@ -191,14 +217,23 @@ export async function render(view, { client, me }) {
       showError(statusEl, e);
     } finally { cancelling = false; }
   }
-  function newSale() { cart.clear(); live = null; pending = null; saved.clear(); statusEl.replaceChildren(); drawCart(); }
-  function retry() { live = null; charge(); }
+  function newSale() {
+    // A button of the status or the cart had focus: both go, so focus moves to the products,
+    // where the next sale starts, instead of falling back to the top of the page.
+    const hadFocus = statusEl.contains(document.activeElement) || cartBody.contains(document.activeElement);
+    live?.abort.abort();
+    cart.clear(); live = null; pending = null; saved.clear(); statusEl.replaceChildren(); drawCart();
+    if (hadFocus) products[0]?.focus();
+  }
+  function retry() { live?.abort.abort(); live = null; charge(); }
 
   async function charge() {
     if (busy() || paid()) return;
     // Charge is disabled while the sale is on, which drops keyboard focus to the page: it goes
     // to the sale's status (its Cancel button) instead.
     if (document.activeElement === chargeBtn) focusStatus = true;
+    // The sale followed before (ended, or another one) is let go: its follow stops here.
+    live?.abort.abort();
     live = null;
     const items = lines();
     const sig = JSON.stringify([deviceSel.value, items]);
@@ -271,20 +306,21 @@ export async function render(view, { client, me }) {
         statusEl.replaceChildren(h('p', { class: 'muted' }, 'The reader has no open sale any more. Press Charge to try again.'));
         return;
       }
-      if (live || sending) return;
-      const total = lines().reduce((a, l) => a + l.total_amount, 0);
-      if (s.order_amount === total) {
+      if ((live && !live.done) || sending) return;
+      // This cart's own sale carries its reference (a create whose answer was lost). Any other
+      // sale, even for the same amount (another till's), is not followed as this cart's: its
+      // "Paid" would be shown for a customer who has not paid.
+      if (pending && s.merchant_reference1 === pending.request.merchant_reference1) {
         await follow(s);
         return;
       }
-      // Another sale (another cart, or another till's): following it as this one would show
-      // "Paid" for an amount the cart does not have.
+      const total = lines().reduce((a, l) => a + l.total_amount, 0);
       const other = s.order_amount != null ? money(s.order_amount, s.purchase_currency ?? CURRENCY) : 'another amount';
-      showStatus('warn', 'Another sale is open', `The reader's open sale is for ${other}, not this cart's ${money(total, CURRENCY)}. Cancel it to charge this cart, or follow it.`,
+      showStatus('warn', 'Another sale is open', `The reader's open sale (${other}) is not this cart's (${money(total, CURRENCY)}). Cancel it to charge this cart, or follow it until it ends.`,
         h('button', { class: 'danger', id: 'cancel-other', onclick: async () => {
           try { await client.cancelSession(s.session_id); if (!stopped) showStatus('warn', 'Other sale cancelled', 'No money was taken for it. Press Charge to send this cart.'); } catch (e) { if (!stopped) showError(statusEl, e); }
         } }, 'Cancel that sale'),
-        h('button', { id: 'follow-other', onclick: () => follow(s) }, 'Follow it'));
+        h('button', { id: 'follow-other', onclick: () => follow(s, true) }, 'Follow it'));
     } catch (e) {
       if (!stopped) showError(statusEl, e);
     }
@@ -292,13 +328,15 @@ export async function render(view, { client, me }) {
 
   const stateOf = (s) => ({ status: s.status, order_id: s.order_id ?? null, failure_reason: null, failed_attempts: 0 });
 
-  /** Follows a sale on the reader live until it ends. */
-  async function follow(session) {
+  /** Follows a sale on the reader live until it ends (`other`: a sale this cart did not send). */
+  async function follow(session, other = false) {
     live?.abort.abort();
     const abort = new AbortController();
-    live = { session, abort, done: false };
-    const s0 = saved.get();
-    saved.set({ ...(s0 ?? {}), session_id: session.session_id, request: s0?.request ?? null });
+    live = { session, abort, done: false, other };
+    if (!other) {
+      const s0 = saved.get();
+      saved.set({ ...(s0 ?? {}), session_id: session.session_id, request: s0?.request ?? null });
+    }
     drawCart();
     onUpdate(session, stateOf(session));
     // The status may be stale while the connection is down: say so (the next update replaces it).
@@ -312,19 +350,24 @@ export async function render(view, { client, me }) {
       onUpdate(done, stateOf(done));
     } catch (e) {
       if (e.code === 'aborted' || stopped || abort.signal.aborted) return;
-      // The follow gave up (the deadline, or a failure retrying cannot mend): read the sale once
-      // more on request, and follow it again while it is open.
-      const check = async () => {
-        try {
-          const s = await client.getSession(session.session_id);
-          if (stopped) return;
-          if (TERMINAL.includes(s.status)) onUpdate(s, stateOf(s));
-          else await follow(s);
-        } catch (err) { if (!stopped) showError(statusEl, err); }
-      };
-      statusEl.append(errorBox(e), h('button', { id: 'check-status', onclick: check }, 'Check status'),
-        h('button', { class: 'danger', onclick: () => cancel_(session.session_id) }, 'Cancel payment'));
+      // The follow gave up (the deadline, or a failure retrying cannot mend).
+      lostTrack(session.session_id, e, other);
     }
+  }
+
+  /** The sale's state could not be read: say why, read it once more on request (following it
+   *  again while it is open), and keep the cart locked meanwhile. */
+  function lostTrack(sessionId, e, other = false) {
+    const check = async () => {
+      try {
+        const s = await client.getSession(sessionId);
+        if (stopped || live?.session.session_id !== sessionId) return;
+        if (TERMINAL.includes(s.status)) onUpdate(s, stateOf(s));
+        else await follow(s, other);
+      } catch (err) { if (!stopped) showError(statusEl, err); }
+    };
+    statusEl.append(errorBox(e), h('button', { id: 'check-status', onclick: check }, 'Check status'),
+      h('button', { class: 'danger', onclick: () => cancel_(sessionId) }, 'Cancel payment'));
   }
 
   /** A sale left in progress by a reload or an expired sign-in: its cart back, and it followed or resendable. */
@@ -347,11 +390,17 @@ export async function render(view, { client, me }) {
       const session = await client.getSession(s.session_id);
       if (stopped) return;
       if (TERMINAL.includes(session.status)) {
-        live = { session, abort: new AbortController(), done: false };
+        live = { session, abort: new AbortController(), done: false, other: false };
         onUpdate(session, stateOf(session));
       } else await follow(session);
     } catch (e) {
-      if (!stopped) statusEl.replaceChildren(errorBox(e));
+      if (stopped) return;
+      // The sale is on the reader but its state could not be read: the cart stays locked (an
+      // edit would make it a new sale), and "Check status" follows it once the network is back.
+      live = { session: { session_id: s.session_id }, abort: new AbortController(), done: false, other: false };
+      drawCart();
+      statusEl.replaceChildren();
+      lostTrack(s.session_id, e);
     }
   }
 

@@ -210,6 +210,10 @@ test('keyboard: focus goes from Charge to the sale, stays on a tapped outcome, a
   await term.locator('[data-state="idle"]').waitFor({ timeout: LIVE_MS });
   assert.equal(await focused(term), 'idle', 'after the sale, focus is on the terminal\'s new status');
   assert.equal(await pos.evaluate(() => document.activeElement?.textContent), 'New sale');
+  // "New sale" from the keyboard: focus goes to the products, where the next sale starts, not
+  // back to the top of the page.
+  await pos.keyboard.press('Enter');
+  assert.equal(await pos.evaluate(() => document.activeElement?.dataset.product), 'Coffee');
 });
 
 test('checkout: cancel a payment (a double press cancels once and shows no error)', async () => {
@@ -280,6 +284,73 @@ test("checkout: the reader's open sale for another amount is not followed as thi
   await pos.locator('#charge').click();
   await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
   assert.match(await pos.locator('#status').innerText(), /164[.,]00/);
+  await pos.locator('#cancel').click();
+  await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
+});
+
+test("checkout: another till's open sale for the same amount is not this cart's; following it shows its end, not this cart paid", async () => {
+  // Another till (its own tab, so its own sale) sends a coffee to the shared reader.
+  const till = await ctx.newPage();
+  try {
+    await fillCart(['Coffee'], till);
+    await till.locator('#charge').click();
+    await till.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+    // This till charges a coffee too: the same amount, refused while the reader holds the other.
+    await fillCart(['Coffee']);
+    await pos.locator('#charge').click();
+    await pos.locator('#show-open-sale').waitFor({ timeout: LIVE_MS });
+    await pos.locator('#show-open-sale').click();
+    await pos.locator('[data-state="another sale is open"]').waitFor({ timeout: LIVE_MS });
+    await pos.locator('#follow-other').click();
+    await pos.locator('[data-state="following another sale"]').waitFor({ timeout: LIVE_MS });
+    // The other till's customer pays.
+    await terminalTap('SUCCESS', '[data-state="other sale ended"]');
+    await till.locator('[data-state="paid"]').waitFor({ timeout: LIVE_MS });
+    assert.equal(await pos.locator('[data-state="paid"]').count(), 0, 'this cart is not shown paid');
+    assert.match(await pos.locator('table').innerText(), /Coffee/, 'its cart is still there');
+    assert.equal(await pos.locator('#charge').isDisabled(), false, 'and can be charged now');
+  } finally {
+    await till.close();
+  }
+});
+
+test('checkout: a cancel answered late, after "Charge again", does not end the new sale', async () => {
+  await startCharge(['Juice']);
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const late = async (route) => {
+    const answer = await route.fetch(); // the cancel takes effect at once…
+    await held; // …and its answer comes back late
+    await route.fulfill({ response: answer });
+  };
+  await pos.route('**/cancel', late);
+  await pos.locator('#cancel').click();
+  // The push says CANCELLED before the cancel's own answer is back; the clerk charges again.
+  await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
+  await pos.getByRole('button', { name: 'Charge again' }).click();
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
+  const delivered = pos.waitForResponse((r) => r.url().endsWith('/cancel'));
+  release();
+  await delivered;
+  await sleep(500);
+  assert.equal(await pos.locator('[data-state="sent to device"]').count(), 1, 'the new sale is still the one on screen');
+  assert.equal(await pos.locator('#charge').isDisabled(), true, 'and its cart is still locked');
+  await pos.unroute('**/cancel', late);
+  await pos.locator('#cancel').click();
+  await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
+});
+
+test('checkout: a reload whose status read fails keeps the sale locked and offers "Check status"', async () => {
+  await startCharge(['Sandwich']);
+  const fail = (route) => (route.request().method() === 'GET' ? route.abort('failed') : route.continue());
+  await pos.route('**/ipp/v1/sessions/*', fail);
+  await pos.reload();
+  await pos.locator('#check-status').waitFor({ timeout: LIVE_MS });
+  assert.equal(await pos.locator('#charge').isDisabled(), true, 'the sale is still on the reader: Charge stays off');
+  assert.equal(await pos.locator('[data-product="Coffee"]').isDisabled(), true, 'and the cart as it was charged');
+  await pos.unroute('**/ipp/v1/sessions/*', fail);
+  await pos.locator('#check-status').click();
+  await pos.locator('[data-state="sent to device"]').waitFor({ timeout: LIVE_MS });
   await pos.locator('#cancel').click();
   await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
 });
@@ -416,6 +487,45 @@ test('checkout: a sign-in that ends in the middle of a create keeps the sale, an
     await page.locator('#cancel').click({ timeout: 2000 }).catch(() => {});
     await page.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS }).catch(() => {});
     await other.close();
+  }
+});
+
+test('admin: a double click on "Add location" adds one store', async () => {
+  await pos.goto(`${BASE}/#/admin`);
+  await pos.getByRole('heading', { name: 'Admin' }).waitFor();
+  const store = `E2E double click ${Date.now()}`;
+  await pos.locator('#new-location').fill(store);
+  await pos.getByRole('button', { name: 'Add location' }).dblclick();
+  await pos.locator('#locations li', { hasText: store }).first().waitFor({ timeout: LIVE_MS });
+  await sleep(500);
+  const all = await adminApi('GET', '/ipp/v1/locations?page_size=100');
+  assert.equal(all.content.filter((l) => l.name === store).length, 1, 'one store for one double click');
+});
+
+test('a screen whose code does not load says so, and "Try again" loads it', async () => {
+  const block = (route) => route.abort('failed');
+  await pos.route('**/admin.js', block);
+  // A fresh page (a module already loaded would not be fetched again).
+  await pos.goto(`${BASE}/?screen-load=${Date.now()}#/admin`);
+  await pos.locator('#retry-screen').waitFor({ timeout: LIVE_MS });
+  assert.match(await pos.locator('#main').innerText(), /Something went wrong/);
+  await pos.unroute('**/admin.js', block);
+  await pos.locator('#retry-screen').click();
+  await pos.getByRole('heading', { name: 'Admin' }).waitFor({ timeout: LIVE_MS });
+});
+
+test('admin: the pending codes list every page, so the newest code is listed after a hundred older ones', async () => {
+  const made = [];
+  try {
+    for (let i = 0; i < 101; i++) made.push(await adminApi('POST', '/ipp/v1/enrollments', {}));
+    await pos.goto(`${BASE}/#/admin`);
+    await pos.getByRole('heading', { name: 'Admin' }).waitFor();
+    // A new code lists the pending ones under it.
+    await pos.locator('#create-enrollment').click();
+    const newest = made.at(-1).enrollment_code;
+    await pos.locator('#enrollments li', { hasText: newest }).waitFor({ state: 'attached', timeout: LIVE_MS });
+  } finally {
+    for (const e of made) await adminApi('DELETE', `/ipp/v1/enrollments/${e.enrollment_id}`);
   }
 });
 
