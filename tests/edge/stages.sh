@@ -27,8 +27,12 @@
 # `WWW-Authenticate` on 401, field errors in words; docs/decisions.md § Routes and scope, § Core,
 # "Session 12") after −1,235 B from non-generic halves of generic helpers (build_request, decode
 # errors) and the scoped location list passed on undecoded (197,036 B, the bundle 204,436 B of the
-# 204,800 target). Lower it when the bundle shrinks; raise it only with a reason written there.
-KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-197300}"
+# 204,800 target); raised to 197,400 in session 16 for two fixes of a review of idempotent
+# creation (+243 B: an adoption prefers a create whose answer was lost over one still with Kustom,
+# and a delivery asks its object again after the adoption check; docs/decisions.md § Idempotent
+# session creation, "Session 16"; 197,314 B, the bundle 204,661 B of the 204,800 target). Lower it
+# when the bundle shrinks; raise it only with a reason written there.
+KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-197400}"
 
 stage_edge_size() {
   local wasm=crates/edge/build/index_bg.wasm

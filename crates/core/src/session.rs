@@ -203,7 +203,9 @@ impl SessionState {
         if self.status == SessionStatus::Created {
             self.status = SessionStatus::Active;
         }
-        Applied::PaymentFailed { reason: event.data.failure_reason.clone() }
+        // The reason the state holds: an older failure arriving late counts as an attempt but
+        // does not replace the newer reason, and says so.
+        Applied::PaymentFailed { reason: self.failure_reason.clone() }
     }
 
     /// Applies a session as re-fetched from Kustom: authoritative, but still
@@ -274,6 +276,16 @@ mod tests {
             s.apply_event(&ev(4, EventType::SessionFinalized, None)),
             Applied::Ignored { reason: Ignored::Duplicate }
         );
+    }
+
+    #[test]
+    fn a_late_older_failure_counts_but_keeps_and_reports_the_newer_reason() {
+        let mut s = SessionState::new();
+        assert!(s.apply_event(&ev(5, EventType::PaymentFailed, Some("insufficient_funds"))).changed());
+        // Delivered late: an earlier attempt (its timestamp is older).
+        let applied = s.apply_event(&ev(2, EventType::PaymentFailed, Some("expired_card")));
+        assert_eq!(applied, Applied::PaymentFailed { reason: Some("insufficient_funds".into()) });
+        assert_eq!((s.failed_attempts, s.failure_reason.as_deref()), (2, Some("insufficient_funds")));
     }
 
     #[test]

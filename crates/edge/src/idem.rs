@@ -165,12 +165,33 @@ impl CartFingerprint {
     }
 }
 
+/// The order in which a session seen in a webhook is given to one of the ambiguous creates whose
+/// cart it matches (the highest wins): a create not waiting for Kustom's answer right now (its
+/// answer was lost) before one whose call is on its way, then the newest. A create still
+/// waiting gets its session from that answer; taking the session for it would leave the create
+/// whose answer was lost without it (its retries would then open a second session), and its own
+/// answer (`device_busy`, if the session was the other create's) would forget the adoption.
+#[must_use]
+pub fn adoption_rank(in_flight: bool, started_ms: i64) -> (bool, i64) {
+    (!in_flight, started_ms)
+}
+
 /// A pending ambiguous create older than this is given up (the session would have expired).
 pub const PENDING_MAX_AGE_MS: i64 = 20 * 60 * 1000;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_adoption_prefers_a_create_whose_answer_was_lost_then_the_newest() {
+        let lost_earlier = adoption_rank(false, 1_000);
+        let waiting_newer = adoption_rank(true, 2_000);
+        let lost_later = adoption_rank(false, 1_500);
+        assert!(lost_earlier > waiting_newer, "a create still waiting for its answer comes last");
+        assert!(lost_later > lost_earlier, "among ended ones, the newest");
+        assert!(adoption_rank(true, 3_000) > waiting_newer, "among waiting ones too (the only match wins)");
+    }
 
     #[test]
     fn keys() {

@@ -103,9 +103,11 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
         };
         match outcome {
             (200, result) => return Ok(ack(ctx, acknowledged(&result))),
+            // Adopted, or not an ambiguous create's: the object is asked once more, since a
+            // create that finished while this looked (its object made, its key done) leaves no
+            // ambiguous key to match; only a second 404 is an unknown session.
             (404, _) if round == 0 => match adopt(env, cfg, ctx, &sid).await? {
-                Adoption::Adopted => {}
-                Adoption::NotOurs => return Ok(ack(ctx, "unknown_session")),
+                Adoption::Adopted | Adoption::NotOurs => {}
                 // Kustom could not say whose session it is: 503, so that Kustom redelivers and
                 // the ambiguous create still gets its session (a 200 would end the deliveries).
                 Adoption::Undecided => break,

@@ -97,6 +97,16 @@ pub struct ListLocations {
     pub page: PageRequest,
 }
 
+/// The page bounds, for a request built in code (a parsed query is checked as it is read), as
+/// `ListDevices` and `ListEnrollments` check theirs.
+impl Validate for ListLocations {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut v = Validator::new();
+        self.page.validate(&mut v);
+        v.into_errors()
+    }
+}
+
 impl ListLocations {
     /// Parses the query of an incoming request.
     pub fn from_query(pairs: &[(String, String)]) -> Result<Self, Vec<FieldError>> {

@@ -131,6 +131,18 @@ fn overflowing_sums_are_caught() {
 }
 
 #[test]
+fn list_requests_built_in_code_check_their_page_bounds() {
+    use kipp_core::api::devices::ListDevices;
+    use kipp_core::api::locations::ListLocations;
+    use kipp_core::api::page::PageRequest;
+    let zero = PageRequest { page_number: 0, page_size: 0 };
+    let paths = |errs: Vec<kipp_core::validate::FieldError>| errs.into_iter().map(|e| e.path).collect::<Vec<_>>();
+    assert_eq!(paths(ListLocations { page: zero }.validate()), ["page_size"]);
+    assert_eq!(paths(ListDevices { page: zero, ..Default::default() }.validate()), ["page_size"]);
+    assert!(ListLocations::default().validate().is_empty());
+}
+
+#[test]
 fn enrollment_rules() {
     let both = CreateEnrollmentRequest {
         expires_in: Some(60_000),

@@ -189,6 +189,8 @@ pub struct DeviceObject {
     state: State,
     env: Env,
     inflight: RefCell<HashSet<String>>,
+    /// Keys whose create is on its way to Kustom right now (see `idem::adoption_rank`).
+    posting: RefCell<HashSet<String>>,
 }
 
 fn fingerprint(b: &CreateSessionRequest) -> CartFingerprint {
@@ -225,7 +227,10 @@ impl DeviceObject {
         let Ok(req) = build_request(&op, Some(&cfg.merchant_id)) else {
             return Attempt::Definite(Problem::new(500, "encode", "Internal Server Error", "could not encode"), None);
         };
-        match upstream::call_with(&cfg, CreateSession::ID, &req, false, stats).await {
+        self.posting.borrow_mut().insert(c.key.clone());
+        let reply = upstream::call_with(&cfg, CreateSession::ID, &req, false, stats).await;
+        self.posting.borrow_mut().remove(&c.key);
+        match reply {
             Err(f) => Attempt::Lost(f.problem()),
             Ok(reply) if reply.ok() => match decode_response::<CreateSession>(reply.status, &reply.body) {
                 Ok(s) => Attempt::Created(s),
@@ -533,8 +538,9 @@ impl DeviceObject {
     async fn adopt(&self, s: Session, location_id: Option<LocationId>) -> Result<bool> {
         let storage = self.state.storage();
         let ambiguous = list(&self.state, AMBIGUOUS_PREFIX, None, None).await?;
-        // The newest matching create (an older one with the same cart may have been given up).
-        let mut found: Option<(i64, String, String)> = None;
+        // The matching create by `idem::adoption_rank`: one whose answer was lost before one
+        // still waiting for its answer, then the newest (an older one may have been given up).
+        let mut found: Option<((bool, i64), String, String)> = None;
         let mut dropped = false;
         for entry in ambiguous.keys() {
             let Some(index) = entry.ok().and_then(|k| k.as_string()) else { continue };
@@ -543,8 +549,9 @@ impl DeviceObject {
                 Some(CreateRecord::Pending { body_hash, started_ms, ambiguous: true, fingerprint })
                     if now_ms() - started_ms < PENDING_MAX_AGE_MS =>
                 {
-                    if fingerprint.matches(&s) && found.as_ref().is_none_or(|(t, ..)| started_ms > *t) {
-                        found = Some((started_ms, key.to_owned(), body_hash));
+                    let rank = crate::idem::adoption_rank(self.posting.borrow().contains(key), started_ms);
+                    if fingerprint.matches(&s) && found.as_ref().is_none_or(|(r, ..)| rank > *r) {
+                        found = Some((rank, key.to_owned(), body_hash));
                     }
                 }
                 // A create given up long ago (its client stopped asking; its session would have
@@ -609,7 +616,7 @@ pub(crate) async fn list(state: &State, prefix: &str, end: Option<&str>, limit: 
 
 impl DurableObject for DeviceObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, inflight: RefCell::new(HashSet::new()) }
+        Self { state, env, inflight: RefCell::new(HashSet::new()), posting: RefCell::new(HashSet::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
