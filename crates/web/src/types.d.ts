@@ -231,7 +231,7 @@ export interface WaitOptions {
   signal?: AbortSignal | undefined;
   /** Every change; after an `onError`, also the next state even if unchanged (the connection is back). */
   onUpdate?: ((session: Session, state: SessionState) => void) | undefined;
-  /** Hears every failure the wait rides out (`retryable`: a dropped socket, a failed poll) while it reconnects. */
+  /** Hears every dropped socket and failed poll the wait rides out (`retryable`) while it reconnects; a socket that never opens falls back to polling without a report. */
   onError?: ((error: KippError) => void) | undefined;
 }
 
@@ -372,7 +372,8 @@ export class KippClient {
      */
     simulateTap(sessionId: string, outcome?: TapOutcome | undefined): Promise<Session>;
     /**
-     * `PUT /ipp/v1/devices/{id}` (admin): rename or move.
+     * `PUT /ipp/v1/devices/{id}` (admin): replaces the device's name, location and metadata; a
+     * field left out is cleared (send all three to rename or move it).
      */
     updateDevice(id: string, update: UpdateDeviceRequest): Promise<Device>;
     /**

@@ -92,7 +92,7 @@ Environment (also read from .dev.vars; flags win over the environment, which win
                           when neither --session-ttl nor KIPP_SESSION_TTL is set
 
 Test controls (no auth: keep --listen on a loopback address): POST /_emulator/reset, POST|GET|DELETE /_emulator/faults,
-POST /_emulator/clock/advance, GET /_emulator/deliveries, POST|GET /_emulator/webhooks,
+GET /_emulator/clock, POST /_emulator/clock/advance, GET /_emulator/deliveries, POST|GET /_emulator/webhooks,
 GET /_emulator/health. See docs/emulator.md.";
 
 /// Where a configured value came from (for the start-up summary).
