@@ -204,7 +204,11 @@ export interface KippClientOptions {
   baseUrl?: string | undefined;
   /** A kipp POS token (`kipp1.…`). */
   token?: string | undefined;
-  /** Called before every request (and once more after a 401); return a fresh token. */
+  /**
+   * Called before every request (and once more after a 401); return a fresh token. Throwing or
+   * rejecting is a retryable `network` failure (the app's error as `cause`), unless what it throws
+   * is a `KippError`, which is passed on as it is.
+   */
   getToken?: (() => string | Promise<string>) | undefined;
   /** Time limit per HTTP attempt, ms (default 15 000). */
   timeoutMs?: number | undefined;

@@ -808,6 +808,29 @@ async fn get_token_may_return_any_thenable() {
 }
 
 #[wasm_bindgen_test]
+async fn a_get_token_that_fails_for_a_moment_is_retried_not_a_sign_out() {
+    reset().await;
+    // The app's refresh fails once (its own network), then works: the wait goes on, and reports
+    // the blip as a retryable `network` failure carrying the app's error.
+    let c = get_token_js(
+        "globalThis.kippTokenCalls = (globalThis.kippTokenCalls || 0) + 1; \
+         return globalThis.kippTokenCalls === 1 ? Promise.reject(new TypeError('Failed to fetch')) : 't';",
+    );
+    let errors = Rc::new(RefCell::new(Vec::<JsValue>::new()));
+    let e2 = errors.clone();
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| e2.borrow_mut().push(e));
+    let sess = ok(c.wait_for_outcome(sid(4), Some(obj(&[("onError", on_error.as_ref().clone())])))).await;
+    assert_eq!(get(&sess, "status").as_string().unwrap(), "FINALIZED");
+    let first = errors.borrow().first().cloned().expect("the failure was reported");
+    assert_eq!((code(&first).as_str(), get(&first, "retryable").as_bool()), ("network", Some(true)));
+    assert_eq!(get(&get(&first, "cause"), "message").as_string().as_deref(), Some("Failed to fetch"));
+    // A plain call retries it too, and fails as `network` (not `unauthorized`) when it persists.
+    let c = get_token_js("throw new TypeError('offline');");
+    let e = err(c.get_session(sid(2))).await;
+    assert_eq!((code(&e).as_str(), get(&e, "retryable").as_bool()), ("network", Some(true)));
+}
+
+#[wasm_bindgen_test]
 async fn a_get_token_that_hangs_does_not_outlive_the_deadline_or_the_signal() {
     reset().await;
     let c = get_token_js("return new Promise(() => {});");

@@ -130,14 +130,23 @@ async function tokenOf(c) {
   const f = c.getToken;
   if (!f) return c.token == null ? c.token : usable(c.token);
   const no = (m) => fail('unauthorized', m);
+  // `getToken` failing is the app's own refresh failing (its network, its server), not a
+  // sign-out: a `network` failure that calls and waits retry, with the app's error as `cause`. A
+  // KippError it throws (`unauthorized` to end the session) is passed on as it is.
+  const failed = (e) => {
+    if (e instanceof KippError) return e;
+    const k = fail('network', `getToken() failed (${e?.message ?? e}); retrying`);
+    k.cause = e;
+    return k;
+  };
   let v;
   try {
     v = f();
-  } catch {
-    throw no('getToken() threw; sign in again');
+  } catch (e) {
+    throw failed(e);
   }
   // Any thenable (a Promise of another realm or library too).
-  if (typeof v?.then === 'function') v = await Promise.resolve(v).catch(() => Promise.reject(no('getToken() rejected; sign in again')));
+  if (typeof v?.then === 'function') v = await Promise.resolve(v).catch((e) => Promise.reject(failed(e)));
   if (typeof v === 'string' && v !== '') return usable(v);
   if (v == null) return c.token == null ? c.token : usable(c.token);
   throw no('getToken() must return a token string');
@@ -189,8 +198,8 @@ async function carryOut(c, method, path, body, key, retry, nullable, signal) {
   let attempt = 0;
   try {
     for (;;) {
-      const token = await unlessAborted(tokenOf(c), signal, callAborted);
       try {
+        const token = await unlessAborted(tokenOf(c), signal, callAborted);
         const v = await once(c, method, path, body, key, token, signal);
         return nullable && v === undefined ? null : v;
       } catch (f) {
@@ -497,7 +506,17 @@ async function follow(c, f) {
   for (;;) {
     if (f.ctl.signal.aborted) throw interrupted(f);
     if (useWs) {
-      const end = await wsOnce(c, f, t);
+      let end;
+      try {
+        end = await wsOnce(c, f, t);
+      } catch (e) {
+        // `getToken` failing for a moment: tried again after a pause, as a dropped socket is.
+        if (!e.retryable || f.ctl.signal.aborted) throw e;
+        errors += 1;
+        report(f, e);
+        await pause(f, backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS));
+        continue;
+      }
       if (end.session) return end.session;
       if (end.interrupted) throw interrupted(f);
       if (end.tokenEnded) {
