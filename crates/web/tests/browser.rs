@@ -34,6 +34,7 @@ const fn sid(n: u32) -> &'static str {
         10 => "00000000-0000-4000-8000-000000000010",
         11 => "00000000-0000-4000-8000-000000000011",
         12 => "00000000-0000-4000-8000-000000000012",
+        13 => "00000000-0000-4000-8000-000000000013",
         _ => "00000000-0000-4000-8000-000000000404",
     }
 }
@@ -747,6 +748,20 @@ async fn a_polls_retry_after_is_never_cut_short() {
     assert_eq!(polls.length(), 2);
     let at = |i| get(&polls.get(i), "at").as_f64().unwrap();
     assert!(at(1) - at(0) >= 1000.0, "the next poll came {} ms after a Retry-After of 1 s", at(1) - at(0));
+}
+
+#[wasm_bindgen_test]
+async fn a_wait_rides_out_a_poll_answered_by_a_captive_portal() {
+    reset().await;
+    // WebSockets refused: the first poll is answered 200 with a Wi-Fi sign-in page, the next
+    // FINALIZED. The page is reported (`invalid_response`), and the wait goes on.
+    let errors = Rc::new(RefCell::new(Vec::<String>::new()));
+    let e2 = errors.clone();
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| e2.borrow_mut().push(code(&e)));
+    let done =
+        ok(client("t", &[]).wait_for_outcome(sid(13), Some(obj(&[("onError", on_error.as_ref().clone())])))).await;
+    assert_eq!(get(&done, "status").as_string().unwrap(), "FINALIZED");
+    assert_eq!(*errors.borrow(), ["invalid_response"]);
 }
 
 #[wasm_bindgen_test]

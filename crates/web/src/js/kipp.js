@@ -552,7 +552,9 @@ async function follow(c, f) {
       delay = t.changed || t.held ? POLL_FLOOR_MS : Math.min(delay * 1.5, POLL_IDLE_CAP_MS);
     } catch (e) {
       if (f.ctl.signal.aborted) throw interrupted(f);
-      if (!e.retryable) throw e;
+      // An answer that is not JSON (a captive portal's page, a proxy's) is the network's, not the
+      // worker's: ridden out like a failed poll.
+      if (!e.retryable && e.code !== 'invalid_response') throw e;
       errors += 1;
       const asked = retryAfter.get(e);
       delay = asked === undefined ? backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS) : asked;
