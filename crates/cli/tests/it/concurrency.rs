@@ -59,6 +59,13 @@ fn addr(emu: &Emu) -> String {
     emu.base.trim_start_matches("http://").trim_end_matches('/').to_owned()
 }
 
+/// An emulator that waits 300 ms for a request's headers and body (30 s by default).
+async fn impatient_emulator() -> Emu {
+    let mut config = kipp_cli::emulator::Config::for_tests();
+    config.header_read_timeout = std::time::Duration::from_millis(300);
+    Emu::with(config).await
+}
+
 /// Reads from a raw connection until the server closes it (true), or gives up after `limit`.
 async fn closed_within(stream: &mut tokio::net::TcpStream, limit: std::time::Duration) -> bool {
     use tokio::io::AsyncReadExt;
@@ -76,9 +83,7 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, limit: std::time::Dur
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_dropped() {
     use tokio::io::AsyncWriteExt;
-    let mut config = kipp_cli::emulator::Config::for_tests();
-    config.header_read_timeout = std::time::Duration::from_millis(300);
-    let emu = Emu::with(config).await;
+    let emu = impatient_emulator().await;
     // Slowloris: half a request, then nothing.
     let mut slow = tokio::net::TcpStream::connect(addr(&emu)).await.unwrap();
     slow.write_all(b"GET /ipp/v1/locations HTTP/1.1\r\nHost: x\r\n").await.unwrap();
@@ -128,9 +133,7 @@ async fn connections_over_the_limit_are_closed_and_the_others_served() {
 #[tokio::test]
 async fn a_client_that_stops_sending_its_body_gets_408_and_is_dropped() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut config = kipp_cli::emulator::Config::for_tests();
-    config.header_read_timeout = std::time::Duration::from_millis(300);
-    let emu = Emu::with(config).await;
+    let emu = impatient_emulator().await;
     // Whole headers (no credentials needed), then a body that never comes.
     let mut slow = tokio::net::TcpStream::connect(addr(&emu)).await.unwrap();
     slow.write_all(b"POST /ipp/v1/devices/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{")
