@@ -111,7 +111,9 @@ fn location_origin() -> Option<String> {
 fn resolve_base(base: &str) -> Result<String, Failure> {
     let abs = if base.starts_with("http://") || base.starts_with("https://") {
         base.to_owned()
-    } else if base.is_empty() || base.starts_with('/') {
+    // `//host` is another host without a scheme, not a path of this one: refused below, since
+    // taken as a path it sent every call to the page's own host.
+    } else if base.is_empty() || (base.starts_with('/') && !base.starts_with("//")) {
         let origin =
             location_origin().ok_or_else(|| field("baseUrl", "invalid", "must be an absolute http(s) URL here"))?;
         [origin.as_str(), base].concat()

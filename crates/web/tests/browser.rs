@@ -188,7 +188,11 @@ fn format_amount_formats_and_throws_kipp_error() {
 
 #[wasm_bindgen_test]
 fn constructor_rejects_bad_options() {
-    for opts in [obj(&[("baseUrl", s("ftp://x"))]), obj(&[("baseUrl", s(BASE)), ("getToken", n(1.0))])] {
+    for opts in [
+        obj(&[("baseUrl", s("ftp://x"))]),
+        obj(&[("baseUrl", s("//pos.example.com"))]),
+        obj(&[("baseUrl", s(BASE)), ("getToken", n(1.0))]),
+    ] {
         let e = KippClient::new(opts).unwrap_err();
         assert_eq!(code(&e), "validation_failed");
     }
