@@ -177,9 +177,9 @@ export async function render(view, { client, me }) {
       const order = session.order_id ?? st.order_id;
       showStatus('ok', 'Paid', `${order ? `Order ${order}` : 'Order number to follow'}${amountPaid}`, h('button', { class: 'primary', onclick: newSale }, 'New sale'));
     }
-    else if (st.status === 'CANCELLED') showStatus('warn', 'Cancelled', 'No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
-    else if (st.status === 'EXPIRED') showStatus('warn', 'Expired', 'The customer did not pay in time. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
-    else if (st.status === 'FAILED') showStatus('bad', 'Failed', 'The payment failed. No money was taken.', h('button', { class: 'primary', onclick: retry }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
+    else if (st.status === 'CANCELLED') showStatus('warn', 'Cancelled', 'No money was taken.', h('button', { class: 'primary', onclick: charge }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
+    else if (st.status === 'EXPIRED') showStatus('warn', 'Expired', 'The customer did not pay in time. No money was taken.', h('button', { class: 'primary', onclick: charge }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
+    else if (st.status === 'FAILED') showStatus('bad', 'Failed', 'The payment failed. No money was taken.', h('button', { class: 'primary', onclick: charge }, 'Charge again'), h('button', { onclick: newSale }, 'New sale'));
   }
 
   /** The status of a sale this cart did not send, followed to see when the reader is free. */
@@ -191,7 +191,7 @@ export async function render(view, { client, me }) {
       return;
     }
     const stop = () => { live?.abort.abort(); live = null; statusEl.replaceChildren(); drawCart(); };
-    showStatus('wait', 'Following another sale', `The reader's other sale (${amount}) is open; this cart is charged once it ends.`,
+    showStatus('wait', 'Following another sale', `The reader's other sale (${amount}) is open; press Charge for this cart once it ends.`,
       h('button', { class: 'danger', id: 'cancel-other', onclick: () => cancel_(session.session_id) }, 'Cancel that sale'),
       h('button', { id: 'stop-following', onclick: stop }, 'Stop following'));
   }
@@ -225,7 +225,6 @@ export async function render(view, { client, me }) {
     cart.clear(); live = null; pending = null; saved.clear(); statusEl.replaceChildren(); drawCart();
     if (hadFocus) products[0]?.focus();
   }
-  function retry() { live?.abort.abort(); live = null; charge(); }
 
   async function charge() {
     if (busy() || paid()) return;

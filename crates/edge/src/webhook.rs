@@ -103,11 +103,11 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
         };
         match outcome {
             (200, result) => return Ok(ack(ctx, acknowledged(&result))),
-            // Adopted, or not an ambiguous create's: the object is asked once more, since a
-            // create that finished while this looked (its object made, its key done) leaves no
-            // ambiguous key to match; only a second 404 is an unknown session.
+            // Settled either way: the object is asked once more, since a create that finished
+            // while this looked (its object made, its key done) leaves no ambiguous key to match;
+            // only a second 404 is an unknown session.
             (404, _) if round == 0 => match adopt(env, cfg, ctx, &sid).await? {
-                Adoption::Adopted | Adoption::NotOurs => {}
+                Adoption::Settled => {}
                 // Kustom could not say whose session it is: 503, so that Kustom redelivers and
                 // the ambiguous create still gets its session (a 200 would end the deliveries).
                 Adoption::Undecided => break,
@@ -123,11 +123,10 @@ pub async fn handle(req: &Incoming, env: &Env, cfg: &Rc<Config>, ctx: &mut Ctx) 
 
 /// What [`adopt`] found out about a session the worker does not know.
 enum Adoption {
-    /// It was a device's ambiguous create, and that create's key now has it.
-    Adopted,
-    /// It is not one of ours: no create is pending, Kustom does not know it, its device has no
-    /// create pending, or the device matched none of its ambiguous keys.
-    NotOurs,
+    /// It was a device's ambiguous create, and that create's key now has it; or it is not one of
+    /// ours: no create is pending, Kustom does not know it, its device has no create pending, or
+    /// the device matched none of its ambiguous keys.
+    Settled,
     /// Kustom could not be read (no answer, 5xx, 429, an unreadable session) or the device could
     /// not say: the delivery must be retried.
     Undecided,
@@ -140,7 +139,7 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
         .await?;
     let pending: Vec<String> = crate::http::resp_json(&mut r).await?;
     if pending.is_empty() {
-        return Ok(Adoption::NotOurs);
+        return Ok(Adoption::Settled);
     }
     let op = GetSession(sid.clone());
     let req = build_request(&op, Some(&cfg.merchant_id)).map_err(|_| worker::Error::RustError("encode".into()))?;
@@ -148,20 +147,20 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
         return Ok(Adoption::Undecided);
     };
     if reply.status == 404 {
-        return Ok(Adoption::NotOurs);
+        return Ok(Adoption::Settled);
     }
     let Ok(s) = decode_response::<GetSession>(reply.status, &reply.body) else { return Ok(Adoption::Undecided) };
     if !pending.iter().any(|d| d == s.device_id.as_str()) {
-        return Ok(Adoption::NotOurs);
+        return Ok(Adoption::Settled);
     }
     // The object gets the session as Kustom sent it (it decodes it to the same value).
     let raw = String::from_utf8(reply.body).map_err(|_| worker::Error::RustError("body".into()))?;
     let mut r = crate::env::stub(env, DEVICES, s.device_id.as_str())?
         .fetch_with_request(internal(Method::Post, "/adopt", Some(raw), &[])?)
         .await?;
+    // The device answers whether it adopted the session; either answer settles it.
     Ok(match crate::http::resp_json::<bool>(&mut r).await {
-        Ok(true) => Adoption::Adopted,
-        Ok(false) => Adoption::NotOurs,
+        Ok(_) => Adoption::Settled,
         Err(_) => Adoption::Undecided,
     })
 }
