@@ -12,9 +12,13 @@ pub const MAX_AMOUNT: i64 = 9_007_199_254_740_991;
 #[serde(try_from = "i64", into = "i64")]
 pub struct Amount(i64);
 
+/// What an amount must be: the message of [`InvalidAmount`], and of every amount field's
+/// range error (`out_of_range`), on the server and in the browser alike.
+pub const AMOUNT_RANGE: &str = "must be an integer from 0 to 9007199254740991 minor units";
+
 /// Why a number is not a valid amount.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("amount must be an integer between 0 and 9007199254740991 minor units")]
+#[error("{}", AMOUNT_RANGE)]
 pub struct InvalidAmount;
 
 impl Amount {
@@ -60,9 +64,12 @@ impl From<Amount> for i64 {
 #[serde(try_from = "i64", into = "i64")]
 pub struct TaxRate(u16);
 
+/// What a tax rate must be: the message of [`InvalidTaxRate`] (see [`AMOUNT_RANGE`]).
+pub const TAX_RATE_RANGE: &str = "must be an integer from 0 to 10000 basis points";
+
 /// Why a number is not a valid tax rate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("tax rate must be an integer between 0 and 10000 basis points")]
+#[error("{}", TAX_RATE_RANGE)]
 pub struct InvalidTaxRate;
 
 impl TaxRate {

@@ -34,10 +34,10 @@ pub fn opt_f64(obj: &JsValue, key: &str) -> Result<Option<f64>, Failure> {
     v.as_f64().map(Some).ok_or_else(|| wrong_type(key, "must be a number"))
 }
 
-/// `validation_failed` at `path` with code `invalid_type`.
+/// `validation_failed` at `path` with code `invalid` (a wrong type, as in a request body).
 #[must_use]
 pub fn wrong_type(path: &str, message: &str) -> Failure {
-    Failure::validation(vec![kipp_core::validate::FieldError::new(path, "invalid_type", message)])
+    Failure::validation(vec![kipp_core::validate::FieldError::new(path, "invalid", message)])
 }
 
 /// Reads an optional property of any type (`undefined` when missing).

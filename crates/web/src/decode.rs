@@ -8,14 +8,12 @@ use kipp_core::api::sessions::{CreateSessionRequest, OrderItem, OrderItemType};
 use kipp_core::api::Validate;
 use kipp_core::ids::{DeviceId, InvalidId, LocationId};
 use kipp_core::metadata::{Metadata, MetadataFilter};
-use kipp_core::money::{Amount, Currency, TaxRate};
+use kipp_core::money::{Amount, Currency, TaxRate, AMOUNT_RANGE, TAX_RATE_RANGE};
 use kipp_core::time::Timestamp;
 use kipp_core::validate::{join, FieldError};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::json::{self, Json, Parent, Reader, ROOT};
-
-const AMOUNT_RANGE: &str = "must be an integer from 0 to 9007199254740991 minor units";
 
 fn id_reason(e: InvalidId) -> String {
     e.reason.to_owned()
@@ -80,7 +78,7 @@ fn order_item(r: &mut Reader, o: &Json, p: Parent<'_>) -> Option<OrderItem> {
     let quantity = r.int_as(o, p, "quantity", false, u32::try_from, "must be from 1 to 1000000");
     let unit_price = amount(r, o, p, "unit_price", true);
     let total_amount = amount(r, o, p, "total_amount", true);
-    let tax_rate = r.int_as(o, p, "tax_rate", true, TaxRate::new, "must be an integer from 0 to 10000 basis points");
+    let tax_rate = r.int_as(o, p, "tax_rate", true, TaxRate::new, TAX_RATE_RANGE);
     let total_discount_amount = amount(r, o, p, "total_discount_amount", false);
     let total_tax_amount = amount(r, o, p, "total_tax_amount", true);
     Some(OrderItem {
@@ -280,4 +278,133 @@ pub fn issue_token(v: &Json) -> Result<(String, Option<LocationId>, Option<u32>)
         Some((role?, loc, ttl))
     })();
     finish(r, out)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The browser's offline check and the worker's decode (kipp-core's serde path, which the
+    //! worker and the emulator run) must report a broken field at the same path with the same
+    //! code, so a form shows the same error whichever of them caught it. Wording may differ (the
+    //! browser names what it got: "must be a string, not a number").
+
+    use kipp_core::api::{decode_and_validate, Validate};
+    use kipp_core::CoreError;
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+
+    type Decode<T> = fn(&Json) -> Result<T, Vec<FieldError>>;
+
+    fn worker<T: DeserializeOwned + Validate>(body: &str) -> Vec<(String, String)> {
+        match decode_and_validate::<T>(body.as_bytes()) {
+            Ok(_) => vec![],
+            Err(CoreError::Validation(e)) => e.into_iter().map(|f| (f.path, f.code)).collect(),
+            Err(e) => panic!("{body}: {e}"),
+        }
+    }
+
+    fn browser<T: Validate>(body: &str, decode: Decode<T>) -> Vec<(String, String)> {
+        match valid(decode(&json::parse(body).unwrap())) {
+            Ok(_) => vec![],
+            Err(e) => e.into_iter().map(|f| (f.path, f.code)).collect(),
+        }
+    }
+
+    fn agree<T: DeserializeOwned + Validate>(bodies: &[String], decode: Decode<T>) {
+        for body in bodies {
+            let (w, b) = (worker::<T>(body), browser(body, decode));
+            assert!(!w.is_empty(), "{body} is valid");
+            assert_eq!(w, b, "{body}");
+        }
+    }
+
+    const CART: &str = r#"{"device_id":"6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c","order_amount":1000,"purchase_currency":"SEK","order_tax_amount":200,"order_items":[{"name":"Tea","quantity":1,"unit_price":1000,"total_amount":1000,"tax_rate":2500,"total_tax_amount":200}]}"#;
+
+    #[test]
+    fn a_broken_field_gets_the_same_path_and_code_offline_and_from_the_worker() {
+        // One fault each: serde stops at the first, the browser reports them all.
+        let session: Vec<String> = [
+            ("\"order_amount\":1000", "\"order_amount\":-5"),
+            ("\"order_amount\":1000", "\"order_amount\":0"),
+            ("\"order_amount\":1000", "\"order_amount\":1.5"),
+            ("\"order_amount\":1000", "\"order_amount\":1e3"),
+            ("\"order_amount\":1000", "\"order_amount\":\"1000\""),
+            ("\"order_amount\":1000", "\"order_amount\":true"),
+            ("\"order_amount\":1000", "\"order_amount\":null"),
+            ("\"order_amount\":1000,", ""),
+            ("\"order_amount\":1000", "\"order_amount\":9007199254740992"),
+            ("\"order_amount\":1000", "\"order_amount\":99999999999999999999"),
+            ("\"order_tax_amount\":200", "\"order_tax_amount\":-1"),
+            ("\"device_id\":\"6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c\"", "\"device_id\":\"x\""),
+            ("\"device_id\":\"6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c\"", "\"device_id\":5"),
+            ("\"device_id\":\"6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c\",", ""),
+            ("\"SEK\"", "\"sek\""),
+            ("\"SEK\"", "null"),
+            ("\"purchase_currency\"", "\"purchase_started_at\":\"bad\",\"purchase_currency\""),
+            ("\"purchase_currency\"", "\"merchant_reference1\":5,\"purchase_currency\""),
+            ("\"order_items\":[", "\"order_items\":5,\"x\":["),
+            ("[{\"name\"", "[null,{\"name\""),
+            ("\"quantity\":1", "\"quantity\":0"),
+            ("\"quantity\":1", "\"quantity\":-1"),
+            ("\"quantity\":1", "\"quantity\":2000000"),
+            ("\"quantity\":1", "\"quantity\":5000000000"),
+            ("\"tax_rate\":2500", "\"tax_rate\":10001"),
+            ("\"tax_rate\":2500", "\"tax_rate\":-1"),
+            ("\"tax_rate\":2500", "\"tax_rate\":null"),
+            ("\"name\":\"Tea\"", "\"name\":null"),
+            ("\"name\":\"Tea\"", "\"name\":\"Tea\",\"type\":5"),
+            ("\"name\":\"Tea\"", "\"name\":\"Tea\",\"total_discount_amount\":-1"),
+            ("\"unit_price\":1000", "\"unit_price\":-1"),
+            ("\"total_tax_amount\":200", "\"total_tax_amount\":-1"),
+        ]
+        .iter()
+        .map(|(from, to)| {
+            assert!(CART.contains(from), "{from}");
+            CART.replacen(from, to, 1)
+        })
+        .collect();
+        agree(&session, create_session);
+        let all = |bodies: &[&str]| bodies.iter().map(|b| (*b).to_owned()).collect::<Vec<_>>();
+        agree(
+            &all(&[
+                r#"{"expires_in":-1}"#,
+                r#"{"expires_in":5}"#,
+                r#"{"expires_in":1.5}"#,
+                r#"{"expires_in":"1"}"#,
+                r#"{"ttl":5}"#,
+                r#"{"ttl":"P1D"}"#,
+                r#"{"location_id":"x"}"#,
+                r#"{"metadata":5}"#,
+                r#"{"metadata":{"k":null}}"#,
+                r#"{"metadata":{"bad key!":"v"}}"#,
+                "[]",
+                "null",
+            ]),
+            create_enrollment,
+        );
+        agree(
+            &all(&[
+                r#"{}"#,
+                r#"{"name":null}"#,
+                r#"{"name":5}"#,
+                r#"{"name":""}"#,
+                r#"{"name":"x","country":"sweden"}"#,
+            ]),
+            location,
+        );
+        agree(
+            &all(&[r#"{"name":5}"#, r#"{"name":""}"#, r#"{"location_id":"nope"}"#, r#"{"metadata":{"":"v"}}"#]),
+            update_device,
+        );
+        // kipp-web's own: a NaN (marked by `jsonText`) is named, in a required and an optional field.
+        let nan = CART.replace("\"order_amount\":1000", "\"order_amount\":\"\\u0000NaN\"");
+        let e = valid(create_session(&json::parse(&nan).unwrap())).unwrap_err();
+        assert_eq!(
+            (e[0].path.as_str(), e[0].code.as_str(), e[0].message.as_str()),
+            ("order_amount", "invalid", "must be an integer, not NaN")
+        );
+        let inf = CART.replace("\"name\":\"Tea\"", "\"name\":\"Tea\",\"total_discount_amount\":\"\\u0000-Infinity\"");
+        let e = valid(create_session(&json::parse(&inf).unwrap())).unwrap_err();
+        assert_eq!(e[0].message, "must be an integer, not -Infinity");
+    }
 }

@@ -24,6 +24,10 @@ pub enum Json<'a> {
     Int(i64),
     /// Any other number (fraction, exponent, out of range).
     Num,
+    /// `NaN`, `Infinity` or `-Infinity` in the caller's object, which `JSON.stringify` would
+    /// write as `null`; kipp-web's `jsonText` writes them as the strings `"\u0000NaN"`, … instead,
+    /// so that a `NaN` amount is reported as one, not as a missing or absent field.
+    NonFinite(&'static str),
     /// A string.
     Str(Cow<'a, str>),
     /// An array.
@@ -48,6 +52,7 @@ impl<'a> Json<'a> {
             Json::Bool(_) => "a boolean",
             Json::Int(_) => "a number",
             Json::Num => "a fractional or too large number",
+            Json::NonFinite(name) => name,
             Json::Str(_) => "a string",
             Json::Arr(_) => "an array",
             Json::Obj(_) => "an object",
@@ -154,7 +159,12 @@ impl<'a> Parser<'a> {
                     return Err("expected ',' or ']'");
                 }
             }
-            b'"' => self.string().map(Json::Str),
+            b'"' => self.string().map(|s| match &*s {
+                "\0NaN" => Json::NonFinite("NaN"),
+                "\0Infinity" => Json::NonFinite("Infinity"),
+                "\0-Infinity" => Json::NonFinite("-Infinity"),
+                _ => Json::Str(s),
+            }),
             b't' if self.eat(b"true") => Ok(Json::Bool(true)),
             b'f' if self.eat(b"false") => Ok(Json::Bool(false)),
             b'n' if self.eat(b"null") => Ok(Json::Null),
@@ -338,11 +348,20 @@ impl Reader {
         key: &str,
         required: bool,
     ) -> Option<&'a Json<'j>> {
-        let v = o.get(key);
-        if v.is_none() && required {
-            self.err(parent.join(key), "required", "is required");
+        // `null` is an absent optional field (as serde reads an `Option`), but in a required
+        // field it is a value of the wrong type, as the worker's decode says it.
+        let v = match o {
+            Json::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        };
+        match v {
+            None if required => {
+                self.err(parent.join(key), "required", "is required");
+                None
+            }
+            Some(Json::Null) if !required => None,
+            v => v,
         }
-        v
     }
 
     /// A string field.

@@ -193,8 +193,19 @@ export interface IssuedToken {
 }
 
 /** One broken rule, at its path in the request JSON (`order_items[1].total_tax_amount`). */
+/**
+ * One broken field. Checked offline (`validateSession`, and before every call) and by the worker
+ * alike, with the same `path` and `code` for the same fault; only the wording may differ.
+ */
 export interface FieldError {
+  /** The field's JSON path, e.g. `order_items[1].unit_price` (`""`: the request itself). */
   path: string;
+  /**
+   * `required` (missing), `invalid` (wrong JSON type, `null` in a required field, `NaN`, a
+   * malformed id or code), `out_of_range` (a number of the right kind outside its range),
+   * `too_short`, `too_long`, `too_many`, `mismatch`, `overflow`, `duplicate_key`, `unsupported`,
+   * `conflict`; from the server also `unknown_field` and `malformed_json`.
+   */
   code: string;
   message: string;
 }

@@ -160,6 +160,31 @@ fn validate_session_accepts_a_good_cart_and_reports_paths() {
 }
 
 #[wasm_bindgen_test]
+fn validate_session_names_nan_and_infinity_and_null_in_a_required_field() {
+    // `JSON.stringify` writes NaN and Infinity as null: an amount computed from an empty input
+    // read as "is required", and an optional one was dropped unseen.
+    let c = cart(2);
+    Reflect::set(&c, &s("order_amount"), &n(f64::NAN)).unwrap();
+    let items = Array::from(&get(&c, "order_items"));
+    Reflect::set(&items.get(1), &s("total_discount_amount"), &n(f64::INFINITY)).unwrap();
+    Reflect::set(&items.get(0), &s("name"), &JsValue::NULL).unwrap();
+    let errs = Array::from(&validate_session(c));
+    let seen: Vec<(String, String, String)> = errs
+        .iter()
+        .map(|e| {
+            let f = |k: &str| get(&e, k).as_string().unwrap();
+            (f("path"), f("code"), f("message"))
+        })
+        .collect();
+    let want = [
+        ("order_amount", "invalid", "must be an integer, not NaN"),
+        ("order_items[0].name", "invalid", "must be a string, not null"),
+        ("order_items[1].total_discount_amount", "invalid", "must be an integer, not Infinity"),
+    ];
+    assert_eq!(seen, want.map(|(p, c, m)| (p.to_owned(), c.to_owned(), m.to_owned())));
+}
+
+#[wasm_bindgen_test]
 fn validate_session_runs_core_rules() {
     let c = cart(2);
     Reflect::set(&c, &s("order_amount"), &n(1.0)).unwrap();

@@ -72,7 +72,7 @@ async fn body_errors_name_the_field_once_in_plain_words() {
         ["order_items[0].quantity", "invalid", "must be an integer"]
     );
     let r = emu.post("/ipp/v1/enrollments", json!({"expires_in": -1})).await;
-    assert_eq!(errors(r), ["expires_in", "invalid", "is out of range"]);
+    assert_eq!(errors(r), ["expires_in", "out_of_range", "is out of range"]);
 }
 
 #[tokio::test]

@@ -620,6 +620,13 @@ pub fn field_error_from_serde(path: &str, msg: &str, syntax: bool) -> FieldError
         Some(i) => (&msg[..i], &msg[i + ", expected ".len()..]),
         None => (msg, ""),
     };
+    // A number of the right kind outside its type's range is `out_of_range`, as kipp's own
+    // range rules (and kipp-web's offline checks) say it: serde's `invalid value: integer …`
+    // for Rust's integer types, and the range messages of kipp's amount and tax rate types.
+    if got.starts_with("invalid value: integer") || got.starts_with("must be an integer from ") {
+        let message = if want.is_empty() { got } else { "is out of range" };
+        return FieldError::new(path, "out_of_range", message);
+    }
     let plain = match want {
         "a string" => "must be a string",
         "a boolean" => "must be true or false",
@@ -636,7 +643,6 @@ pub fn field_error_from_serde(path: &str, msg: &str, syntax: bool) -> FieldError
                 );
             }
             Some(_) => "is out of range",
-            None if got.starts_with("invalid value") => "is out of range",
             None => "must be an integer",
         },
         _ if want.starts_with("struct ") => "must be an object",
@@ -729,11 +735,32 @@ mod tests {
         ] {
             assert_eq!(session(field, value), message, "{field}: {value}");
         }
+        // A number of the right kind beyond its type's range: `out_of_range`, as kipp-web says
+        // it offline (crates/web/src/decode.rs tests).
+        for (field, value, message) in [
+            ("order_amount", "-5", crate::money::AMOUNT_RANGE),
+            ("order_amount", "9007199254740992", crate::money::AMOUNT_RANGE),
+            ("order_items", r#"[{"tax_rate":10001}]"#, crate::money::TAX_RATE_RANGE),
+            ("order_items", r#"[{"quantity":-1}]"#, "is out of range"),
+        ] {
+            let mut body: serde_json::Value = serde_json::from_str(
+                r#"{"device_id":"6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c","order_amount":0,
+                "purchase_currency":"SEK","order_tax_amount":0,"order_items":[]}"#,
+            )
+            .unwrap();
+            body[field] = serde_json::from_str(value).unwrap();
+            let (path, code, got) = err::<CreateSessionRequest>(&body.to_string());
+            assert!(path.starts_with(field), "{path}");
+            assert_eq!((code.as_str(), got.as_str()), ("out_of_range", message), "{field}: {value}");
+        }
+        assert_eq!(
+            err::<CreateEnrollmentRequest>(r#"{"expires_in":-1}"#),
+            of("expires_in", "out_of_range", "is out of range")
+        );
         for (body, path, message) in [
             ("[]", "", "must be an object"),
             (r#""x""#, "", "must be an object"),
             (r#"{"expires_in":"x"}"#, "expires_in", "must be an integer"),
-            (r#"{"expires_in":-1}"#, "expires_in", "is out of range"),
             (r#"{"expires_in":1.5}"#, "expires_in", "must be a whole number, not 1.5"),
             (r#"{"expires_in":18446744073709551616}"#, "expires_in", "is out of range"),
             (r#"{"ttl":5}"#, "ttl", "must be a string"),

@@ -22,10 +22,14 @@ export class KippError extends Error {
 
 const utf8 = new TextEncoder();
 
-/** `JSON.stringify(value)` as a string, or undefined (no JSON form, or it threw). */
+// `JSON.stringify` writes NaN and ±Infinity as null, which would read as a missing field (or
+// drop an optional one unseen); as `"\u0000NaN"` they reach json.rs, which reports them by name.
+const nonFinite = (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? `\0${v}` : v);
+
+/** `JSON.stringify(value)` as a string (NaN and ±Infinity marked), or undefined (no JSON form, or it threw). */
 export function jsonText(value) {
   try {
-    const s = JSON.stringify(value);
+    const s = JSON.stringify(value, nonFinite);
     return typeof s === 'string' ? s : undefined;
   } catch {
     return undefined;
@@ -445,7 +449,7 @@ const longPollSecs = (c) => Math.max(0, Math.min(LONG_POLL_MAX_S, Math.floor(c.t
 /** `waitForOutcome` after Rust checked its arguments: follows until a terminal status or the deadline. */
 /** `validation_failed` at `path` (an option of the wrong type). */
 const invalidOption = (path, message) =>
-  new KippError('validation_failed', `${path} ${message}`, null, [{ path, code: 'invalid_type', message }], false, null);
+  new KippError('validation_failed', `${path} ${message}`, null, [{ path, code: 'invalid', message }], false, null);
 
 /** An optional callback: absent, or a function (never silently dropped). */
 function callback(v, path) {
