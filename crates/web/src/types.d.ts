@@ -262,7 +262,8 @@ export interface WatchOptions {
  * - `forbidden`: the token's role or location does not allow this.
  * - `not_found`, `method_not_allowed`, `conflict` (e.g. the device is busy with another session),
  *   `payload_too_large`, `unsupported_media_type`.
- * - `rate_limited`, `upstream_unavailable`, `timeout`, `network`: transient; `retryable` is true.
+ * - `rate_limited`, `upstream_unavailable`, `timeout`, `network`: transient; `retryable` is true
+ *   (unless the call is not safe to repeat and may have taken effect, see `retryable`).
  * - `aborted`: the caller's AbortSignal fired or the watch was closed.
  * - `invalid_response`: the server answered something that is not JSON.
  * - `http_error`: any other HTTP status; also the worker's own 500 `config_missing` and its 502
@@ -294,7 +295,12 @@ export class KippError extends Error {
   /** The HTTP status, or null when no response was received. */
   readonly status: number | null;
   readonly fieldErrors: FieldError[];
-  /** True when the same call may succeed later. */
+  /**
+   * True when the same call may succeed later and is safe to repeat. A call that is not safe to
+   * repeat (`createLocation`, `createEnrollment`, `issueToken`, `simulateTap`,
+   * `createSimulatedDevice`) that got no answer, or a 500, 502 or 504, may have taken effect: it
+   * is not retryable then, and its message says to check first.
+   */
   readonly retryable: boolean;
   /** Quote this in a support request. */
   readonly requestId: string | null;

@@ -393,6 +393,38 @@ async fn status_codes_map_to_codes() {
     }
     let c = KippClient::new(obj(&[("baseUrl", s(&format!("{BASE}/_status/200#"))), ("retries", n(0.0))])).unwrap();
     assert_eq!(code(&err(c.me()).await), "invalid_response");
+}
+
+/// `client.createLocation({ name: "Store" })`, called as JavaScript calls it.
+fn create_location(client: &KippClient) -> Promise {
+    let f: Function = Reflect::get(client, &s("createLocation")).unwrap().unchecked_into();
+    f.call1(client, &obj(&[("name", s("Store"))])).unwrap().unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn a_call_not_safe_to_repeat_is_not_retryable_when_it_may_have_taken_effect() {
+    // No answer, or a 500/502/504: the store may exist. A 429 or 503 refused it before any effect.
+    for (status, want, retryable) in [
+        ("500", "upstream_unavailable", false),
+        ("502", "upstream_unavailable", false),
+        ("504", "timeout", false),
+        ("503", "upstream_unavailable", true),
+        ("429", "rate_limited", true),
+    ] {
+        let c = KippClient::new(obj(&[("baseUrl", s(&format!("{BASE}/_status/{status}#"))), ("retries", n(0.0))]));
+        let e = err(create_location(&c.unwrap())).await;
+        assert_eq!(code(&e), want, "status {status}");
+        assert_eq!(get(&e, "retryable").as_bool(), Some(retryable), "status {status}");
+        if !retryable {
+            assert!(get(&e, "message").as_string().unwrap().contains("may have taken effect"), "status {status}");
+        }
+    }
+    // Nothing listens on port 1: no answer, so a repeatable call stays retryable and this one not.
+    let c = || KippClient::new(obj(&[("baseUrl", s("http://127.0.0.1:1")), ("retries", n(0.0))])).unwrap();
+    let e = err(create_location(&c())).await;
+    assert_eq!((code(&e).as_str(), get(&e, "retryable").as_bool()), ("network", Some(false)));
+    let e = err(c().me()).await;
+    assert_eq!((code(&e).as_str(), get(&e, "retryable").as_bool()), ("network", Some(true)));
     // The worker's own configuration is missing: not a busy payment service, and not retried.
     let q = format!("{BASE}/_status/500?code=config_missing&detail=KIPP_TOKEN_KEY%20is%20not%20set#");
     let e = err(KippClient::new(obj(&[("baseUrl", s(&q)), ("retries", n(0.0))])).unwrap().me()).await;

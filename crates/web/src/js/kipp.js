@@ -204,7 +204,7 @@ async function carryOut(c, method, path, body, key, retry, nullable, signal) {
     for (;;) {
       try {
         const token = await unlessAborted(tokenOf(c), signal, callAborted);
-        const v = await once(c, method, path, body, key, token, signal);
+        const v = await once(c, method, path, body, key, token, signal).catch((f) => Promise.reject(retry ? f : unsure(f)));
         return nullable && v === undefined ? null : v;
       } catch (f) {
         if (f.code === 'unauthorized' && f.status != null && c.getToken && !refreshed) {
@@ -232,6 +232,20 @@ async function carryOut(c, method, path, body, key, retry, nullable, signal) {
     }
     throw f;
   }
+}
+
+/**
+ * A failure of a call that is not safe to repeat (`createLocation`, `createEnrollment`,
+ * `issueToken`, `simulateTap`, …) where the request may have reached the server and taken effect
+ * (no answer, or a 500, 502 or 504): not `retryable`, since repeating it could do it twice. A
+ * refusal before any effect (429, 503) stays retryable.
+ */
+function unsure(f) {
+  if (f.retryable && (f.status == null ? /^(timeout|network)$/.test(f.code) : [500, 502, 504].includes(f.status))) {
+    f.retryable = false;
+    f.message += ' (it may have taken effect: check before trying again)';
+  }
+  return f;
 }
 
 /** One attempt, with its own time limit; `fetch` rejecting becomes aborted, timeout or network. */
