@@ -251,7 +251,10 @@ export interface WaitOptions {
 }
 
 export interface WatchOptions {
-  /** Called for every failure; `error.retryable` says whether watching goes on. */
+  /**
+   * Called for every failure; `error.retryable` says whether watching goes on. Without it, a
+   * failure that ends the watch (not `close()`) is written to `console.error`.
+   */
   onError?: ((error: KippError) => void) | undefined;
 }
 

@@ -724,6 +724,27 @@ async fn watch_close_stops_polling() {
     assert_eq!(*count.borrow(), 1, "CREATED once, unchanged polls are not repeated");
 }
 
+#[wasm_bindgen_test]
+async fn a_watch_without_on_error_that_stops_says_so_on_the_console() {
+    let c = client("t", &[]);
+    let seen = run_js(
+        &c,
+        "const seen = [];
+         const original = console.error;
+         console.error = (...args) => seen.push(args);
+         try {
+           c.watch('00000000-0000-4000-8000-000000000404', () => {});
+           for (let i = 0; i < 50 && seen.length === 0; i++) await sleep(100);
+         } finally {
+           console.error = original;
+         }
+         return seen.map((args) => `${args[0]} ${args[1]?.code}`);",
+    )
+    .await;
+    let seen: Vec<String> = Array::from(&seen).iter().map(|v| v.as_string().unwrap()).collect();
+    assert_eq!(seen, ["kipp-web: watch(00000000-0000-4000-8000-000000000404) stopped: not_found"]);
+}
+
 /// Runs `body` as the body of an async JS function of `(c, base, sleep)`, as a JavaScript caller
 /// of kipp-web would write it; resolves with its result (panics when it throws).
 async fn run_js(c: &KippClient, body: &str) -> JsValue {

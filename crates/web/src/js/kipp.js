@@ -505,7 +505,11 @@ export function watch(c, id, onUpdate, onError) {
   const ctl = new AbortController();
   const f = { id, onUpdate, onError: callback(onError, 'onError'), ctl, user: undefined, deadline: false };
   follow(c, f).catch((e) => {
-    if (e.code !== 'aborted') report(f, e);
+    if (e.code === 'aborted') return;
+    // A failure that ends the watch is never silent: without `onError` it goes to the console,
+    // as an unhandled rejection of a promise would.
+    if (f.onError) report(f, e);
+    else console.error(`kipp-web: watch(${id}) stopped:`, e);
   });
   return ctl;
 }
