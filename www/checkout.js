@@ -160,6 +160,12 @@ export async function render(view, { client, me }) {
       }
       drawCart();
     }
+    // The same state comes from several places (the live update, the wait's end, a cancel's
+    // answer): drawn once, since each drawing is read out again. After "Reconnecting…" it is
+    // drawn again, which takes the note away.
+    const drawn = [st.status, st.failure_reason, st.failed_attempts, session.order_id ?? st.order_id].join('|');
+    if (live.drawn === drawn && !statusEl.querySelector('.reconnecting')) return;
+    live.drawn = drawn;
     if (live.other) {
       otherSale(session, st);
       return;

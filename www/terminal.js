@@ -1,5 +1,5 @@
 // Virtual terminal (playground only): pick a simulated reader, see the session sent to it, tap with any outcome.
-import { h, money, errorBox, showError, toast } from '/app.js';
+import { h, money, errorBox, explain, showError, toast } from '/app.js';
 
 const OUTCOMES = [
   ['SUCCESS', 'Approve (success)'], ['DECLINED_GENERIC', 'Declined'], ['INSUFFICIENT_FUNDS', 'Insufficient funds'],
@@ -52,8 +52,13 @@ export async function render(view, { client, me }) {
       if (key !== shown) { shown = key; draw(s); }
     } catch (e) {
       if (stopped || asked !== sel.value) return;
-      box.replaceChildren(errorBox(e));
-      shown = '';
+      // Drawn once while the same failure lasts: the alert is read out each time it is drawn, and
+      // an outage fails the poll every second.
+      const failed = `failed:${explain(e)}`;
+      if (failed !== shown) {
+        box.replaceChildren(errorBox(e));
+        shown = failed;
+      }
       // A sign-in that is no longer valid will not become valid by asking again.
       if (e.code === 'unauthorized') return;
     }

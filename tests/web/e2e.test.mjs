@@ -111,10 +111,31 @@ async function terminalTap(outcome, expectAfter, tap = (button) => button.click(
   return Date.now() - t0;
 }
 
+/** Counts each status drawn into the checkout's live region (`#status`, aria-live): every
+ *  drawing is read out by a screen reader, so one status should be drawn once. */
+async function countStatusDrawings(page) {
+  await page.evaluate(() => {
+    window.statusDrawings = {};
+    window.statusObserver?.disconnect(); // the one of an earlier test, if the view was kept
+    window.statusObserver = new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) {
+        const state = n.dataset?.state;
+        if (state) window.statusDrawings[state] = (window.statusDrawings[state] ?? 0) + 1;
+      }
+    });
+    window.statusObserver.observe(document.querySelector('#status'), { childList: true });
+  });
+  return { get: () => page.evaluate(() => window.statusDrawings) };
+}
+
 test('checkout: charge a cart, tap SUCCESS in the virtual terminal, see paid with the order id', async () => {
   await startCharge(['Coffee', 'Coffee', 'Mug']);
   await shot(pos, 'checkout-sent');
+  const drawings = await countStatusDrawings(pos);
   const ms = await terminalTap('SUCCESS', '[data-state="paid"]');
+  await sleep(1000);
+  // Paid is read out once (it was drawn by the live update and again by the wait's end).
+  assert.deepEqual(await drawings.get(), { paid: 1 });
   await shot(term, 'terminal');
   const text = await pos.locator('[data-state="paid"]').innerText();
   assert.match(text, /Order [0-9a-f-]{36}/);
@@ -219,9 +240,12 @@ test('keyboard: focus goes from Charge to the sale, stays on a tapped outcome, a
 test('checkout: cancel a payment (a double press cancels once and shows no error)', async () => {
   await startCharge(['Juice']);
   const cancels = countRequests(pos, '/cancel');
+  const drawings = await countStatusDrawings(pos);
   await pos.locator('#cancel').dblclick();
   await pos.locator('[data-state="cancelled"]').waitFor({ timeout: LIVE_MS });
-  await sleep(500);
+  await sleep(1000);
+  // Drawn once, whether the cancel's answer or the live update came first.
+  assert.deepEqual(await drawings.get(), { cancelled: 1 });
   assert.equal(await pos.locator('#status .err').count(), 0, await pos.locator('#status').innerText());
   assert.equal(cancels.count, 1);
   await shot(pos, 'checkout-cancelled');
@@ -638,6 +662,35 @@ test('a sign-in revoked on the virtual terminal: one sign-in form, kept while th
   assert.equal(await page.locator('#token-input').inputValue(), 'kipp1.typed-by-the-clerk');
   assert.equal(polls.count, before, 'the terminal went on polling with the revoked sign-in');
   await shot(page, 'signin-revoked');
+  await other.close();
+});
+
+test('the virtual terminal shows an outage once, not again every second, and recovers', async () => {
+  const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await other.newPage();
+  await page.goto(`${BASE}/#token=${encodeURIComponent(ADMIN)}`);
+  await page.getByRole('heading', { name: 'Checkout' }).waitFor();
+  await page.evaluate(() => { location.hash = '#/terminal'; });
+  await page.locator('#terminal-device option', { hasText: READER }).waitFor({ state: 'attached' });
+  await page.locator('#terminal-device').selectOption({ label: READER });
+  await page.locator('#incoming [data-state]').waitFor({ timeout: LIVE_MS });
+  await page.evaluate(() => {
+    window.alertsDrawn = 0;
+    new MutationObserver((records) => {
+      for (const r of records) for (const n of r.addedNodes) if (n.getAttribute?.('role') === 'alert') window.alertsDrawn += 1;
+    }).observe(document.querySelector('#incoming'), { childList: true });
+  });
+  const polls = countRequests(page, '/current-session');
+  await page.route('**/current-session', (route) => route.abort('internetdisconnected'));
+  await page.locator('#incoming [role="alert"]').waitFor({ timeout: LIVE_MS });
+  const before = polls.count;
+  await sleep(3500);
+  assert.ok(polls.count > before, 'the terminal goes on polling through the outage');
+  // Read out once: it was drawn anew (and announced) at every failed poll.
+  assert.equal(await page.evaluate(() => window.alertsDrawn), 1);
+  await page.unroute('**/current-session');
+  await page.locator('#incoming [data-state]').waitFor({ timeout: LIVE_MS });
+  assert.equal(await page.locator('#incoming [role="alert"]').count(), 0);
   await other.close();
 });
 
