@@ -325,6 +325,12 @@ export class KippClient {
     free(): void;
     [Symbol.dispose](): void;
     /**
+     * This client with `signal` on every call, wait and watch made through it: they stop when it
+     * aborts, rejecting with `aborted` (a watch just stops). The client itself is unchanged, e.g.
+     * `const screen = client.withSignal(leaving.signal)` for everything a screen starts.
+     */
+    withSignal(signal: AbortSignal): KippClient;
+    /**
      * `PUT /ipp/v1/sessions/{id}/cancel`.
      */
     cancelSession(id: string): Promise<Session>;

@@ -725,6 +725,41 @@ async fn watch_close_stops_polling() {
 }
 
 #[wasm_bindgen_test]
+async fn with_signal_stops_the_calls_and_waits_made_through_it() {
+    let c = client("t", &[]);
+    let seen = run_js(
+        &c,
+        "const code = async (p) => { try { await p; return 'resolved'; } catch (e) { return e.code; } };
+         const slow = '00000000-0000-4000-8000-000000000005'; // answered after 3 s
+         const ctl = new AbortController();
+         const screen = c.withSignal(ctl.signal);
+         const call = code(screen.getSession(slow));
+         const wait = code(screen.waitForOutcome('00000000-0000-4000-8000-000000000002', { timeoutMs: 60000 }));
+         // Its sockets send CREATED and drop, so a watch reconnects again and again.
+         const flaky = '00000000-0000-4000-8000-000000000008';
+         const sockets = async () => (await (await fetch(`${base}/_test/log`)).json()).wsConnections[flaky] ?? 0;
+         screen.watch(flaky, () => {});
+         await sleep(300);
+         ctl.abort();
+         const results = [await call, await wait];
+         const after = await sockets();
+         await sleep(1500);
+         let bad;
+         try { c.withSignal({}); } catch (e) { bad = `${e.code} ${e.fieldErrors[0].path}`; }
+         return [
+           ...results,
+           after > 0 && (await sockets()) === after ? 'watch stopped' : `watch: ${after} sockets, then ${await sockets()}`,
+           await code(screen.me()),
+           (await c.getSession('00000000-0000-4000-8000-000000000001')).status,
+           bad,
+         ];",
+    )
+    .await;
+    let seen: Vec<String> = Array::from(&seen).iter().map(|v| v.as_string().unwrap()).collect();
+    assert_eq!(seen, ["aborted", "aborted", "watch stopped", "aborted", "CREATED", "validation_failed signal"]);
+}
+
+#[wasm_bindgen_test]
 async fn a_watch_without_on_error_that_stops_says_so_on_the_console() {
     let c = client("t", &[]);
     let seen = run_js(

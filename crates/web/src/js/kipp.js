@@ -60,6 +60,16 @@ export class KippClient {
     if (!rt) throw new KippError('not_initialized', 'kipp-web is not initialized: await init() before new KippClient()', null, [], false, null);
     this.c = rt.connect(options);
   }
+  /**
+   * This client with `signal` on every call (and wait, and watch) made through it: they stop
+   * when it aborts, rejecting with `aborted`. `client.withSignal(screen.signal).getSession(id)`.
+   */
+  withSignal(signal) {
+    if (!isSignal(signal)) throw invalidOption('signal', 'must be an AbortSignal');
+    const view = Object.create(KippClient.prototype);
+    view.c = { ...this.c, signal };
+    return view;
+  }
   waitForOutcome(id, options) {
     return rt.wait(this.c, id, options);
   }
@@ -189,6 +199,8 @@ const callAborted = () => fail('aborted', 'the call was aborted');
  * idempotency key carries it (`error.idempotencyKey`), so the caller can retry the same create.
  */
 export async function call(c, method, path, body, key, retry, nullable, signal) {
+  // A call of the waits and follows passes their own signal, which `c.signal` already aborts.
+  signal ??= c.signal;
   try {
     return await carryOut(c, method, path, body, key, retry, nullable, signal);
   } catch (f) {
@@ -472,13 +484,14 @@ function callback(v, path) {
   return v;
 }
 
+const isSignal = (v) => typeof AbortSignal !== 'undefined' && v instanceof AbortSignal;
+
 export async function waitFor(c, id, timeoutMs, signal, onUpdate, onError) {
-  if (signal != null && !(typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal)) {
-    throw invalidOption('signal', 'must be an AbortSignal');
-  }
+  if (signal != null && !isSignal(signal)) throw invalidOption('signal', 'must be an AbortSignal');
   onUpdate = callback(onUpdate, 'onUpdate');
   onError = callback(onError, 'onError');
   const ctl = new AbortController();
+  const unlinkClient = linkSignal(c.signal, ctl);
   const unlink = linkSignal(signal, ctl);
   const clearTimer = after(timeoutMs, () => ctl.abort('deadline'));
   const f = {
@@ -496,6 +509,7 @@ export async function waitFor(c, id, timeoutMs, signal, onUpdate, onError) {
   } finally {
     clearTimer();
     unlink();
+    unlinkClient();
   }
 }
 
@@ -504,7 +518,8 @@ export function watch(c, id, onUpdate, onError) {
   if (typeof onUpdate !== 'function') throw invalidOption('onUpdate', 'must be a function');
   const ctl = new AbortController();
   const f = { id, onUpdate, onError: callback(onError, 'onError'), ctl, user: undefined, deadline: false };
-  follow(c, f).catch((e) => {
+  const unlink = linkSignal(c.signal, ctl);
+  follow(c, f).finally(unlink).catch((e) => {
     if (e.code === 'aborted') return;
     // A failure that ends the watch is never silent: without `onError` it goes to the console,
     // as an unhandled rejection of a promise would.
@@ -513,7 +528,6 @@ export function watch(c, id, onUpdate, onError) {
   });
   return ctl;
 }
-
 
 /** Follows a session until a terminal status, an abort, the deadline or a failure retrying cannot fix. */
 async function follow(c, f) {
