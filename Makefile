@@ -31,7 +31,7 @@ fmt: ## format the code (cargo fmt)
 lint: ## only the static checks of make test (fmt --check, clippy host + wasm32)
 	@scripts/test.sh fmt clippy clippy-wasm
 
-clean: ## remove build output (target/, worker build, generated pkg/ files)
+clean: ## remove build output (target/, worker build, generated pkg/ files) and the local worker's state (.wrangler/)
 	@scripts/clean.sh
 
 distclean: ## clean, and also remove node_modules/ and .tools/ (make setup reinstalls them)
