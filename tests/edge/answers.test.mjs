@@ -118,3 +118,31 @@ test('405 names the allowed methods, 401 the Bearer scheme, 413 the limit', asyn
   assert.equal(mint.status, 413, mint.text);
   assert.match(mint.body.detail, /4096 bytes/);
 });
+
+test('a session answer kipp cannot read whole (a currency it does not know) is one sale, followed to its end', async () => {
+  // Kustom's session answers are not fully documented: one kipp's types refuse must not look like
+  // a lost create (sent again, a second sale opened once the first ends).
+  const dev = await device(st, 'Patched answers till');
+  const rule = { answer_patch: { purchase_currency: 'XXZ' }, ratio: 1, path_prefix: '/ipp/v1/sessions' };
+  assert.equal((await st.control('POST', '/_emulator/faults', rule)).faults.length, 1);
+  try {
+    const created = await st.call('POST', '/ipp/v1/sessions', { body: cart(dev.id, 1500), headers: { 'idempotency-key': `patched-${Date.now()}` } });
+    assert.equal(created.status, 200, created.text);
+    const id = created.body.session_id;
+    assert.equal(created.body.device_id, dev.id);
+    const tap = await st.call('POST', `/ipp/v1/dev/sessions/${id}/simulate-tap?outcome=SUCCESS`);
+    assert.equal(tap.status, 200, tap.text);
+    // The webhook's re-read (patched too) brings the worker's record to the end.
+    let status;
+    for (let i = 0; i < 60 && status !== 'FINALIZED'; i++) {
+      status = (await st.call('GET', `/ipp/v1/sessions/${id}`)).body?.status;
+      if (status !== 'FINALIZED') await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(status, 'FINALIZED');
+    // One create reached Kustom: the device's only session is this one.
+    const open = await direct('POST', '/ipp/v1/sessions', JSON.stringify(cart(dev.id, 1500)), { 'content-type': 'application/json' });
+    assert.equal(open.status, 200, 'the reader is free: no second session was left open');
+  } finally {
+    await st.control('DELETE', '/_emulator/faults');
+  }
+});

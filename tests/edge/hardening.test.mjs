@@ -2,7 +2,8 @@
 // expired": the worker answers 502 upstream_auth_failed, never 401/403.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, eventually } from './harness.mjs';
+import { createServer } from 'node:http';
+import { startStack, eventually, freePort } from './harness.mjs';
 
 let st;
 // The emulator accepts another key than the one the worker holds.
@@ -37,4 +38,41 @@ test('an oversized chunked body (no Content-Length) is refused with 413 before i
   assert.ok(r.status === 413 || r.status === 'reset', `got ${r.status}`);
   // The client's half-sent connection is torn down; the worker itself keeps serving.
   await eventually(async () => (await st.call('GET', '/kipp/v1/me')).status === 200, 10000, 'the worker still serves');
+});
+
+test('a redirect from upstream is not followed: the API key goes to Kustom only, and a create is sent once', async () => {
+  // A server that records what reaches it, and a "Kustom" that redirects every request there.
+  const reached = [];
+  const sinkPort = await freePort();
+  const sink = createServer((req, res) => {
+    reached.push({ method: req.method, url: req.url, authorization: req.headers.authorization ?? null });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"content":[],"total_elements":0,"total_pages":0,"page_number":0,"page_size":20,"first":true,"last":true}');
+  });
+  const redirector = createServer((req, res) => {
+    res.writeHead(req.method === 'POST' ? 307 : 302, { location: `http://127.0.0.1:${sinkPort}${req.url}` }).end();
+  });
+  const redirectorPort = await freePort();
+  await new Promise((r) => sink.listen(sinkPort, '127.0.0.1', r));
+  await new Promise((r) => redirector.listen(redirectorPort, '127.0.0.1', r));
+  const emulator = st.emulator;
+  try {
+    await st.stopWorker();
+    st.emulator = `http://127.0.0.1:${redirectorPort}`;
+    await st.startWorker();
+    const list = await st.call('GET', '/ipp/v1/locations', { token: st.admin });
+    assert.equal(list.status, 502, list.text);
+    assert.equal(list.body.code, 'upstream_error');
+    const create = await st.call('POST', '/ipp/v1/sessions', {
+      body: { device_id: '00000000-0000-4000-8000-000000000001', order_amount: 100, purchase_currency: 'SEK', order_tax_amount: 0,
+        order_items: [{ name: 'x', quantity: 1, unit_price: 100, total_amount: 100, tax_rate: 0, total_tax_amount: 0 }] },
+    });
+    assert.ok(create.status >= 500, create.text);
+    assert.deepEqual(reached, [], 'nothing, and no Authorization header, reached the target of the redirect');
+  } finally {
+    await st.stopWorker();
+    st.emulator = emulator;
+    await st.startWorker();
+    sink.close();
+    redirector.close();
+  }
 });

@@ -30,9 +30,16 @@
 # 204,800 target); raised to 197,400 in session 16 for two fixes of a review of idempotent
 # creation (+243 B: an adoption prefers a create whose answer was lost over one still with Kustom,
 # and a delivery asks its object again after the adoption check; docs/decisions.md § Idempotent
-# session creation, "Session 16"; 197,314 B, the bundle 204,661 B of the 204,800 target). Lower it
-# when the bundle shrinks; raise it only with a reason written there.
-KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-197400}"
+# session creation, "Session 16"; 197,314 B, the bundle 204,661 B of the 204,800 target); raised to
+# 198,300 in session 17 (+899 B: a session answer kipp cannot read whole is read for its id,
+# status and device, never taken for a lost create; plain http to Kustom only on loopback;
+# docs/decisions.md § Idempotent session creation, "Session 17"), paid for by `minify = true` in
+# wrangler.toml (the bundle's JS 7,382 → 5,902 B gzip; 198,213 B, the bundle ~204,120 B of the
+# 204,800 target). Lower it when the bundle shrinks; raise it only with a reason written there.
+KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-198300}"
+# The issue's target for the whole deployed bundle (wasm + JS, gzip, as `wrangler deploy
+# --dry-run --outdir` writes them): checked by edge_deploy_dry_run.
+KIPP_EDGE_BUNDLE_TARGET=204800
 
 stage_edge_size() {
   local wasm=crates/edge/build/index_bg.wasm
@@ -71,5 +78,12 @@ edge_deploy_dry_run() {
     echo "test result: FAILED. 1 passed; 1 failed (--env production lacks Kustom's base or the session objects)"
     return 1
   fi
-  echo "test result: ok. 2 passed; 0 failed (wrangler deploy --dry-run, default and --env production)"
+  local bundle=0 f
+  for f in "$out/production"/*.wasm "$out/production"/*.js; do bundle=$((bundle + $(gzip -9 -c "$f" | wc -c))); done
+  echo "deployed bundle: $bundle bytes gzip -9 (target $KIPP_EDGE_BUNDLE_TARGET)"
+  if [ "$bundle" -gt "$KIPP_EDGE_BUNDLE_TARGET" ]; then
+    echo "test result: FAILED. 2 passed; 1 failed (the bundle is over the ${KIPP_EDGE_BUNDLE_TARGET} B target)"
+    return 1
+  fi
+  echo "test result: ok. 3 passed; 0 failed (wrangler deploy --dry-run, default and --env production; bundle size)"
 }

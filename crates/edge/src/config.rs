@@ -150,8 +150,11 @@ impl Config {
     /// Reads and checks every binding.
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let api_base = required(get, names::API_BASE)?.trim_end_matches('/').to_owned();
-        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
-            return Err(ConfigError { binding: names::API_BASE, reason: "must be an http(s) URL" });
+        // Plain http only on loopback (the emulator): elsewhere the API key would cross the
+        // network in clear text.
+        let loopback = api_base.starts_with("http://") && is_loopback(&api_host(&api_base));
+        if !(api_base.starts_with("https://") || loopback) {
+            return Err(ConfigError { binding: names::API_BASE, reason: "must be an https URL" });
         }
         let merchant_id = MerchantId::parse(&required(get, names::MERCHANT_ID)?)
             .map_err(|_| ConfigError { binding: names::MERCHANT_ID, reason: "is not a merchant id" })?;
@@ -194,7 +197,7 @@ impl Config {
     #[must_use]
     pub fn playground(&self) -> bool {
         let host = api_host(&self.api_base);
-        host == "api.playground.kustom.co" || host == "localhost" || host == "[::1]" || host.starts_with("127.")
+        host == "api.playground.kustom.co" || is_loopback(&host)
     }
 
     /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if allowed.
@@ -209,6 +212,13 @@ impl Config {
 }
 
 /// The lower-case host of a base URL, without scheme, credentials, port or path.
+/// `localhost`, `[::1]` or `127.x.y.z`: a host whose traffic never leaves the machine.
+fn is_loopback(host: &str) -> bool {
+    // 127.x.y.z, not a name that starts so (127.0.0.1.example.com).
+    let ipv4_loopback = host.starts_with("127.") && host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    host == "localhost" || host == "[::1]" || ipv4_loopback
+}
+
 fn api_host(base: &str) -> String {
     let rest = kipp_core::text::find(base, "://").map_or(base, |i| &base[i + 3..]);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -302,6 +312,22 @@ pub(crate) mod tests {
         {
             v.insert(names::API_BASE, base.to_owned());
             assert!(Config::from_lookup(&|n| v.get(n).cloned()).unwrap().playground(), "{base}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let mut v = vars();
+        // The API key would cross the network in clear text.
+        for base in ["http://api.kustom.co", "http://10.0.0.5:8788", "http://127.0.0.1.example.com", "ftp://127.0.0.1"]
+        {
+            v.insert(names::API_BASE, base.to_owned());
+            let e = Config::from_lookup(&|n| v.get(n).cloned()).unwrap_err();
+            assert_eq!(e.binding, names::API_BASE, "{base}");
+        }
+        for base in ["https://api.kustom.co", "http://127.0.0.1:8788", "http://127.1.2.3", "http://localhost:8788"] {
+            v.insert(names::API_BASE, base.to_owned());
+            assert!(Config::from_lookup(&|n| v.get(n).cloned()).is_ok(), "{base}");
         }
     }
 }

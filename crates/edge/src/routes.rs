@@ -6,8 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use kipp_core::api::devices::GetDevice;
+use kipp_core::api::sessions::decode_session;
 use kipp_core::api::sessions::{GetSession, Session};
-use kipp_core::api::{build_request, decode_response, Operation, OperationId};
+use kipp_core::api::{build_request, Operation, OperationId};
 use kipp_core::ids::{DeviceId, LocationId, SessionId};
 use kipp_core::problem::Problem;
 use kipp_core::session::SessionStatus;
@@ -397,7 +398,7 @@ async fn read_session(
     if !reply.ok() {
         return Err(upstream::reply_problem(&reply));
     }
-    match decode_response::<GetSession>(reply.status, &reply.body) {
+    match decode_session(reply.status, &reply.body) {
         Ok(s) => Ok((s, reply)),
         Err(_) => Err(Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable session")),
     }

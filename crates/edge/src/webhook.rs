@@ -6,8 +6,9 @@
 
 use std::rc::Rc;
 
+use kipp_core::api::sessions::decode_session;
 use kipp_core::api::sessions::GetSession;
-use kipp_core::api::{build_request, decode_response, Operation};
+use kipp_core::api::{build_request, Operation};
 use kipp_core::event::{parse_event, ParsedEvent};
 use kipp_core::problem::Problem;
 use kipp_core::webhook::{verify, WebhookError, WebhookHeaders, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
@@ -149,7 +150,7 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
     if reply.status == 404 {
         return Ok(Adoption::Settled);
     }
-    let Ok(s) = decode_response::<GetSession>(reply.status, &reply.body) else { return Ok(Adoption::Undecided) };
+    let Ok(s) = decode_session(reply.status, &reply.body) else { return Ok(Adoption::Undecided) };
     if !pending.iter().any(|d| d == s.device_id.as_str()) {
         return Ok(Adoption::Settled);
     }

@@ -31,6 +31,11 @@ pub struct FaultSpec {
     /// the state when the request arrived, as with a slow network on the way back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_delay_ms: Option<u64>,
+    /// Run the operation and merge these fields into its JSON object answer (a 2xx): values
+    /// Kustom might send that kipp's types do not model, to test what clients make of them.
+    /// State and webhooks are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_patch: Option<serde_json::Map<String, serde_json::Value>>,
     /// Close the connection without answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<bool>,
@@ -51,12 +56,20 @@ impl FaultSpec {
         if self.status.is_none()
             && self.latency_ms.is_none()
             && self.answer_delay_ms.is_none()
+            && self.answer_patch.is_none()
             && self.drop != Some(true)
         {
             return Err(Reject::field(
                 "status",
                 "required",
-                "give at least one of status, latency_ms, answer_delay_ms or drop:true",
+                "give at least one of status, latency_ms, answer_delay_ms, answer_patch or drop:true",
+            ));
+        }
+        if self.answer_patch.is_some() && (self.status.is_some() || self.drop == Some(true)) {
+            return Err(Reject::field(
+                "answer_patch",
+                "conflict",
+                "answer_patch changes the operation's own answer: not with status or drop",
             ));
         }
         if self.answer_delay_ms.is_some() && (self.status.is_some() || self.drop == Some(true)) {
@@ -112,6 +125,8 @@ pub struct FaultAction {
     pub status: Option<(u16, Option<u64>)>,
     /// Or close the connection.
     pub drop: bool,
+    /// Fields merged into the operation's 2xx JSON object answer.
+    pub answer_patch: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug)]
@@ -191,6 +206,7 @@ impl Faults {
             answer_delay_ms: spec.answer_delay_ms.unwrap_or(0),
             status: spec.status.map(|s| (s, spec.retry_after)),
             drop: spec.drop == Some(true),
+            answer_patch: spec.answer_patch,
         })
     }
 }

@@ -119,7 +119,15 @@ pub async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Result<R
                         Err(r)
                     }
                     None => {
-                        let outcome = api(&emulator, req).await;
+                        let mut outcome = api(&emulator, req).await;
+                        if let (Some(patch), Ok(Reply::Json { status: 200..=299, body })) =
+                            (fault.answer_patch, &mut outcome)
+                        {
+                            if let Ok(serde_json::Value::Object(mut answer)) = serde_json::from_slice(body) {
+                                answer.extend(patch);
+                                *body = serde_json::to_vec(&answer).unwrap_or_default();
+                            }
+                        }
                         if fault.answer_delay_ms > 0 {
                             tokio::time::sleep(Duration::from_millis(fault.answer_delay_ms)).await;
                         }

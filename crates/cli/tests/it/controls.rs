@@ -137,6 +137,8 @@ async fn faults_by_count_ratio_latency_and_drop() {
     for bad in [
         json!({}),
         json!({"answer_delay_ms": 10, "status": 503}),
+        json!({"answer_patch": {"x": 1}, "drop": true}),
+        json!({"answer_patch": 5}),
         json!({"status": 200}),
         json!({"status": 500, "ratio": 0}),
         json!({"drop": true, "path_prefix": "/_emulator"}),
@@ -171,6 +173,23 @@ async fn health_and_unknown_controls() {
     emu.control("GET", "/_emulator/nothing", None).await.expect(404);
     emu.control("DELETE", "/_emulator/health", None).await.expect(405);
     emu.control("POST", "/_emulator/faults", None).await.expect(400);
+}
+
+/// `answer_patch` runs the operation and merges fields into its 2xx answer only: the state, and
+/// an error answer, are as without it.
+#[tokio::test]
+async fn answer_patch_changes_only_the_answer() {
+    let emu = Emu::start().await;
+    let device = emu.sim_device("Patched answers").await;
+    let rule = json!({"answer_patch": {"purchase_currency": "XXZ", "extra": [1]}, "ratio": 1.0, "path_prefix": "/ipp/v1/sessions"});
+    emu.control("POST", "/_emulator/faults", Some(rule)).await.expect(201);
+    let created = emu.post("/ipp/v1/sessions", session_body(&device)).await.expect(200);
+    assert_eq!((&created.json["purchase_currency"], &created.json["extra"]), (&json!("XXZ"), &json!([1])));
+    let id = created.json["session_id"].as_str().unwrap().to_owned();
+    assert_eq!(created.json["status"], "CREATED", "the rest of the answer is the operation's");
+    emu.get("/ipp/v1/sessions/00000000-0000-4000-8000-000000000404").await.expect(404);
+    emu.control("DELETE", "/_emulator/faults", None).await.expect(204);
+    assert_eq!(emu.get(&format!("/ipp/v1/sessions/{id}")).await.expect(200).json["purchase_currency"], "SEK");
 }
 
 /// `answer_delay_ms` runs the operation when the request arrives and holds only its answer: a

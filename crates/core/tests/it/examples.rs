@@ -178,3 +178,36 @@ fn fixtures_are_copies_of_the_shared_examples() {
     }
     assert!(count >= 16, "{count} fixtures");
 }
+
+#[test]
+fn a_session_kipp_cannot_read_whole_is_read_for_what_a_worker_needs() {
+    use kipp_core::api::sessions::{decode_session, SessionStatus};
+    let session = |extra: &str| {
+        format!(
+            r#"{{"session_id":"6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c","status":"ACTIVE",
+            "device_id":"550e8400-e29b-41d4-a716-446655440000","order_amount":1000{extra}}}"#
+        )
+    };
+    for extra in ["", r#","purchase_currency":"SEK","order_items":[]"#] {
+        let whole = decode_session(200, session(extra).as_bytes()).unwrap();
+        assert_eq!(whole.order_amount.map(|a| a.minor()), Some(1000), "{extra}");
+    }
+    // A currency added to ISO 4217 after kipp's list, a negative discount, a timestamp in
+    // another form: the session is still the sale on the reader, only the cart is left out.
+    for extra in [
+        r#","purchase_currency":"XXZ""#,
+        r#","order_items":[{"name":"x","total_discount_amount":-5}]"#,
+        r#","purchase_started_at":"yesterday","order_id":"ord-1""#,
+    ] {
+        let s = decode_session(200, session(extra).as_bytes()).unwrap_or_else(|e| panic!("{extra}: {e}"));
+        assert_eq!((s.session_id.as_str(), s.status), ("6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c", SessionStatus::Active));
+        assert_eq!(s.device_id.as_str(), "550e8400-e29b-41d4-a716-446655440000");
+        assert_eq!(s.order_amount, None, "{extra}");
+    }
+    let s =
+        decode_session(200, session(r#","purchase_started_at":"yesterday","order_id":"ord-1""#).as_bytes()).unwrap();
+    assert_eq!(s.order_id.map(|o| o.as_str().to_owned()).as_deref(), Some("ord-1"));
+    // Without what a worker needs, or not a success, it is the error it was.
+    assert!(decode_session(200, br#"{"session_id":"6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c","status":"ACTIVE"}"#).is_err());
+    assert!(decode_session(404, session("").as_bytes()).is_err());
+}

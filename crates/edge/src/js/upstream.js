@@ -18,7 +18,9 @@ export function upstreamFetch(url, method, head, body, timeoutMs) {
     const parts = head.split('\n');
     for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
     signal = AbortSignal.timeout(timeoutMs);
-    return fetch(url, { method, headers, body, signal }).then(
+    // A redirect is not followed: it would carry the API key (the runtime keeps the headers set
+    // here) to the host it names, and repeat a create there. Its 3xx comes back as the answer.
+    return fetch(url, { method, headers, body, signal, redirect: 'manual' }).then(
       (r) => r.arrayBuffer().then(
         (b) => [r.status, r.ok ? undefined : (r.headers.get('retry-after') ?? undefined), new Uint8Array(b)],
         failed,

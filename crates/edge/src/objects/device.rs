@@ -17,8 +17,9 @@ use core::cell::RefCell;
 use core::time::Duration;
 use std::collections::HashSet;
 
+use kipp_core::api::sessions::decode_session;
 use kipp_core::api::sessions::{CreateSession, CreateSessionRequest, Session};
-use kipp_core::api::{build_request, decode_response, Operation};
+use kipp_core::api::{build_request, Operation};
 use kipp_core::ids::LocationId;
 use kipp_core::problem::Problem;
 use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State};
@@ -232,7 +233,7 @@ impl DeviceObject {
         self.posting.borrow_mut().remove(&c.key);
         match reply {
             Err(f) => Attempt::Lost(f.problem()),
-            Ok(reply) if reply.ok() => match decode_response::<CreateSession>(reply.status, &reply.body) {
+            Ok(reply) if reply.ok() => match decode_session(reply.status, &reply.body) {
                 Ok(s) => Attempt::Created(s),
                 Err(_) => Attempt::Unknown(Problem::new(502, "upstream_invalid", "Bad Gateway", "unreadable session")),
             },
@@ -294,8 +295,17 @@ impl DeviceObject {
             let Some(index) = entry.ok().and_then(|k| k.as_string()) else { continue };
             // `done:<13 digits>:<key>`
             if let Some(key) = index.get(DONE_PREFIX.len() + 14..) {
-                doomed.push(key.to_owned());
-                doomed.push(ambiguous_index(key));
+                // A derived key starts a new sale once its create is done (never replayed), so the
+                // key may hold that sale's `Pending` now: only the old index entry goes then, or
+                // the new create's record, and with it its adoption, would be lost.
+                let live = matches!(
+                    store_get::<CreateRecord>(&self.state.storage(), key).await?,
+                    Some(CreateRecord::Pending { .. })
+                );
+                if !live {
+                    doomed.push(key.to_owned());
+                    doomed.push(ambiguous_index(key));
+                }
             }
             doomed.push(index);
         }

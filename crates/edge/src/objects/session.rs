@@ -13,8 +13,9 @@ use std::rc::Rc;
 
 use futures_channel::oneshot;
 use futures_util::future::select;
+use kipp_core::api::sessions::decode_session;
 use kipp_core::api::sessions::{GetSession, Session};
-use kipp_core::api::{build_request, decode_response, Operation};
+use kipp_core::api::{build_request, Operation};
 use kipp_core::event::{parse_event, EventType, ParsedEvent};
 use kipp_core::ids::{LocationId, SessionId};
 use kipp_core::session::SessionStatus;
@@ -402,7 +403,7 @@ impl SessionObject {
     /// Re-reads the session from Kustom; `stats` gets the call's time and attempts.
     async fn fetch_upstream(&self, id: &SessionId, stats: &mut Stats) -> Option<Session> {
         let body = self.fetch_upstream_body(id, stats).await?;
-        decode_response::<GetSession>(200, &body).ok()
+        decode_session(200, &body).ok()
     }
 
     /// The body of a successful re-read from Kustom (None when the call failed or was refused).
@@ -545,7 +546,7 @@ impl SessionObject {
             self.save_webhook_id(webhook_id, now)?;
             return Ok((200, "unchanged"));
         }
-        let observed = match reread.as_deref().map(|b| decode_response::<GetSession>(200, b)) {
+        let observed = match reread.as_deref().map(|b| decode_session(200, b)) {
             Some(Ok(s)) => Some(s),
             Some(Err(_)) => return Ok((503, "upstream_unavailable")),
             None => None,
@@ -703,7 +704,7 @@ impl DurableObject for SessionObject {
             }
             (Method::Post, "/observe") => {
                 let body = req.bytes().await?;
-                let Ok(s) = serde_json::from_slice::<Session>(&body) else { return Ok(result(400, "unreadable")) };
+                let Ok(s) = decode_session(200, &body) else { return Ok(result(400, "unreadable")) };
                 let Some(mut r) = self.load_owned().await? else { return Ok(result(404, "unknown")) };
                 let changed = r.apply_observed(&s, now_ms(), "observed");
                 if changed {
