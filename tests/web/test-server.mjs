@@ -26,6 +26,7 @@ export const SESS = {
   wsSilent: U(11), //  WS: the first socket sends CREATED, then silence (half-open: pings unanswered); the next is as usual
   pollLimited: U(12), // WS refused; the first poll answers 429 with Retry-After: 1, the next FINALIZED
   pollPortal: U(13), // WS refused; the first poll answers 200 with HTML (a captive portal), the next FINALIZED
+  pollDropped: U(14), // WS refused; the first three polls' connections are cut without an answer, the next FINALIZED
 };
 const LOST_DEVICE = U(901); // DELETE: the first answer comes after 1.5 s, then 404
 const DEVICE = U(900);
@@ -109,6 +110,11 @@ const server = createServer(async (req, res) => {
       if (bump(`poll:${id}`) === 1) return send(res, 429, problem(429, 'rate_limited', 'Too Many Requests', 'slow down'), { 'retry-after': '1' });
       return send(res, 200, message(id, 'FINALIZED'));
     }
+    if (id === SESS.pollDropped) {
+      // Three times: a browser may repeat a request whose reused connection closed, once.
+      if (bump(`poll:${id}`) <= 3) return req.socket.destroy();
+      return send(res, 200, message(id, 'FINALIZED'));
+    }
     if (id === SESS.pollPortal) {
       if (bump(`poll:${id}`) === 1) return send(res, 200, '<html>Sign in to the hotel Wi-Fi</html>', { 'content-type': 'text/html' });
       return send(res, 200, message(id, 'FINALIZED'));
@@ -158,7 +164,7 @@ server.on('upgrade', (req, socket) => {
   const m = url.pathname.match(/^\/ipp\/v1\/sessions\/([^/]+)\/events$/);
   const id = m ? decodeURIComponent(m[1]) : '';
   log.wsConnections[id] = (log.wsConnections[id] ?? 0) + 1;
-  const refused = !m || id === SESS.pollDone || id === SESS.never || id === SESS.missing || id === SESS.pollLimited || id === SESS.pollPortal;
+  const refused = !m || id === SESS.pollDone || id === SESS.never || id === SESS.missing || id === SESS.pollLimited || id === SESS.pollPortal || id === SESS.pollDropped;
   if (refused) {
     socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
     return;

@@ -216,7 +216,11 @@ async function carryOut(c, method, path, body, key, retry, nullable, signal) {
     for (;;) {
       try {
         const token = await unlessAborted(tokenOf(c), signal, callAborted);
-        const v = await once(c, method, path, body, key, token, signal).catch((f) => Promise.reject(retry ? f : unsure(f)));
+        // Not repeatable: a POST (a create) without a key. A follow's polls are not repeated
+        // here either, but reading is safe to repeat, and the follow rides their failures out.
+        const v = await once(c, method, path, body, key, token, signal).catch((f) =>
+          Promise.reject(retry || method !== 'POST' ? f : unsure(f)),
+        );
         return nullable && v === undefined ? null : v;
       } catch (f) {
         if (f.code === 'unauthorized' && f.status != null && c.getToken && !refreshed) {
