@@ -37,6 +37,8 @@ export function h(tag, attrs = {}, ...children) {
     if (v == null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
     else if (k === 'class') el.className = v;
+    // Through the CSSOM: the POS's Content-Security-Policy (www/_headers) refuses style attributes.
+    else if (k === 'style') el.style.cssText = v;
     else if (v === true) el.setAttribute(k, '');
     else el.setAttribute(k, String(v));
   }

@@ -19,10 +19,23 @@ const READER = `E2E reader ${Date.now()}`;
 let browser, ctx, pos, term;
 const shot = (page, name) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
 
+// Every console message of every page that says a Content-Security-Policy refused something
+// (www/_headers): checked by the last test, so every screen the tests walk through is covered.
+const cspViolations = [];
+const watchCsp = (context) => context.on('page', (p) => p.on('console', (m) => {
+  if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(`${p.url()}: ${m.text()}`);
+}));
+
 before(async () => {
   assert.ok(ADMIN, 'KIPP_E2E_ADMIN_TOKEN is required');
   mkdirSync(SHOTS, { recursive: true });
   browser = await launch();
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const context = await newContext(...args);
+    watchCsp(context);
+    return context;
+  };
   ctx = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   pos = await ctx.newPage();
   pos.on('pageerror', (e) => console.error('page error:', e.message));
@@ -726,4 +739,12 @@ test('an expired token shows a sign-in prompt', async () => {
   assert.match(await page.locator('form.signin').innerText(), /has expired/);
   await shot(page, 'signin-expired');
   await other.close();
+});
+
+test('the POS runs under its Content-Security-Policy, and nothing any screen did was refused', async () => {
+  const r = await fetch(`${BASE}/`);
+  assert.match(r.headers.get('content-security-policy') ?? '', /script-src 'self' 'wasm-unsafe-eval'; style-src 'self'/);
+  assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal((await fetch(`${BASE}/_headers`)).status, 404, 'the rules file itself is not served');
+  assert.deepEqual(cspViolations, []);
 });
