@@ -75,6 +75,10 @@ pub struct EmulatorArgs {
     /// Behave like production: `/ipp/v1/dev/*` answers 404.
     #[arg(long)]
     pub production: bool,
+    /// Listen on an address that is not loopback. The controls (`/_emulator/*`: reset, faults,
+    /// clock) have no authentication, so anyone who reaches the port can use them.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Log every request to stderr.
     #[arg(long, short)]
     pub verbose: bool,
@@ -229,6 +233,13 @@ impl Config {
         if let Some((v, s)) = pick(args.listen.clone(), "KIPP_EMULATOR_LISTEN") {
             c.listen = v.trim().parse().map_err(|_| Error::Config(format!("listen address {v:?} is not host:port")))?;
             sources.push(("listen", s));
+        }
+        if !c.listen.ip().is_loopback() && !args.allow_remote {
+            return Err(Error::Config(format!(
+                "listen address {} is not loopback: the emulator's controls (/_emulator/*) have no \
+                 authentication; pass --allow-remote to listen there anyway",
+                c.listen
+            )));
         }
         if let Some((v, s)) = pick(args.api_key.clone(), "KUSTOM_API_KEY") {
             let v = v.trim();
@@ -543,6 +554,17 @@ mod tests {
         let summary = c.summary("127.0.0.1:1".parse().unwrap());
         assert!(summary.contains("kco_test_api…") && !summary.contains("kco_test_api_env"));
         assert!(!summary.contains(&dev_secret().expose_whsec()));
+    }
+
+    #[test]
+    fn a_listen_address_off_loopback_needs_allow_remote() {
+        let env = |v: &str| HashMap::from([("KIPP_EMULATOR_LISTEN".to_owned(), v.to_owned())]);
+        let resolve = |args: &EmulatorArgs, v: &str| Config::resolve_from(args, &env(v), &HashMap::new());
+        let e = resolve(&EmulatorArgs::default(), "0.0.0.0:8788").unwrap_err().to_string();
+        assert!(e.contains("--allow-remote"), "{e}");
+        assert!(resolve(&EmulatorArgs::default(), "[::1]:8788").is_ok());
+        let remote = EmulatorArgs { allow_remote: true, ..EmulatorArgs::default() };
+        assert_eq!(resolve(&remote, "0.0.0.0:8788").unwrap().listen.to_string(), "0.0.0.0:8788");
     }
 
     #[test]
