@@ -163,7 +163,10 @@ export async function render(view, { client, me }) {
     // The same state comes from several places (the live update, the wait's end, a cancel's
     // answer): drawn once, since each drawing is read out again. After "Reconnecting…" it is
     // drawn again, which takes the note away.
-    const drawn = [st.status, st.failure_reason, st.failed_attempts, session.order_id ?? st.order_id].join('|');
+    // A decline shows only while the sale is open; an ended sale's status does not show it (and
+    // the cancel's answer and the wait's end do not carry it).
+    const open = !TERMINAL.includes(st.status);
+    const drawn = [st.status, open && st.failure_reason, open && st.failed_attempts, session.order_id ?? st.order_id].join('|');
     if (live.drawn === drawn && !statusEl.querySelector('.reconnecting')) return;
     live.drawn = drawn;
     if (live.other) {

@@ -1,5 +1,5 @@
 // Virtual terminal (playground only): pick a simulated reader, see the session sent to it, tap with any outcome.
-import { h, money, errorBox, explain, showError, toast } from '/app.js';
+import { h, money, errorBox, showError, toast } from '/app.js';
 
 const OUTCOMES = [
   ['SUCCESS', 'Approve (success)'], ['DECLINED_GENERIC', 'Declined'], ['INSUFFICIENT_FUNDS', 'Insufficient funds'],
@@ -54,7 +54,8 @@ export async function render(view, { client, me }) {
       if (stopped || asked !== sel.value) return;
       // Drawn once while the same failure lasts: the alert is read out each time it is drawn, and
       // an outage fails the poll every second.
-      const failed = `failed:${explain(e)}`;
+      // Not by its text: that names each answer's request id, new at every poll.
+      const failed = `failed:${e.code}:${e.status}:${e.reason}`;
       if (failed !== shown) {
         box.replaceChildren(errorBox(e));
         shown = failed;

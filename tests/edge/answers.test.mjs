@@ -146,3 +146,31 @@ test('a session answer kipp cannot read whole (a currency it does not know) is o
     await st.control('DELETE', '/_emulator/faults');
   }
 });
+
+test('a create whose answer is lost and whose session kipp cannot read whole is adopted from its webhook: one sale', async () => {
+  // The create runs at Kustom, its answer comes after the worker gave up (2 s); every session
+  // answer after it carries a currency kipp does not know. The session's `created` webhook must
+  // still be matched to this cart (amount and reference), not taken for another sale.
+  const dev = await device(st, 'Lost and patched till');
+  await st.control('POST', '/_emulator/faults', { answer_delay_ms: 3000, count: 1, path_prefix: '/ipp/v1/sessions' });
+  await st.control('POST', '/_emulator/faults', { answer_patch: { purchase_currency: 'XXZ' }, ratio: 1, path_prefix: '/ipp/v1/sessions' });
+  try {
+    const key = `lost-patched-${Date.now()}`;
+    const body = cart(dev.id, 1700, key);
+    let r;
+    for (let i = 0; i < 20; i++) {
+      r = await st.call('POST', '/ipp/v1/sessions', { body, headers: { 'idempotency-key': key } });
+      if (r.status === 200 || !(r.status === 409 || r.status >= 500)) break;
+      await new Promise((ok) => setTimeout(ok, 500));
+    }
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.device_id, dev.id);
+    const again = await st.call('POST', '/ipp/v1/sessions', { body, headers: { 'idempotency-key': key } });
+    assert.equal(again.body?.session_id, r.body.session_id, 'the key replays the one session');
+  } finally {
+    await st.control('DELETE', '/_emulator/faults');
+  }
+  // The device's one session is open: a second create straight to Kustom is refused as busy.
+  const other = await direct('POST', '/ipp/v1/sessions', JSON.stringify(cart(dev.id, 1700)), { 'content-type': 'application/json' });
+  assert.equal(other.status, 409, other.text);
+});

@@ -221,7 +221,11 @@ test('checkout: a declined tap shows the reason, then a success pays', async () 
   await terminalTap('INSUFFICIENT_FUNDS', '[data-state="declined"]');
   assert.match(await pos.locator('[data-state="declined"]').innerText(), /insufficient funds/i);
   await shot(pos, 'checkout-declined');
+  const drawings = await countStatusDrawings(pos);
   await terminalTap('SUCCESS', '[data-state="paid"]');
+  await sleep(1000);
+  // Once, though the live update carries the decline's count and the wait's end does not.
+  assert.deepEqual(await drawings.get(), { paid: 1 });
 });
 
 test('keyboard: focus goes from Charge to the sale, stays on a tapped outcome, and reaches the status when the sale ends', async () => {
@@ -704,6 +708,19 @@ test('the virtual terminal shows an outage once, not again every second, and rec
   await page.unroute('**/current-session');
   await page.locator('#incoming [data-state]').waitFor({ timeout: LIVE_MS });
   assert.equal(await page.locator('#incoming [role="alert"]').count(), 0);
+  // The worker itself failing, each answer with its own request id (quoted in the message).
+  let n = 0;
+  await page.route('**/current-session', (route) => route.fulfill({
+    status: 503,
+    contentType: 'application/problem+json',
+    body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, code: 'upstream_unavailable', request_id: `outage-${(n += 1)}` }),
+  }));
+  await page.evaluate(() => { window.alertsDrawn = 0; });
+  await page.locator('#incoming [role="alert"]').waitFor({ timeout: LIVE_MS });
+  await sleep(3500);
+  assert.ok(n >= 3, `${n} failed polls`);
+  assert.equal(await page.evaluate(() => window.alertsDrawn), 1);
+  await page.unroute('**/current-session');
   await other.close();
 });
 

@@ -26,7 +26,7 @@ export const SESS = {
   wsSilent: U(11), //  WS: the first socket sends CREATED, then silence (half-open: pings unanswered); the next is as usual
   pollLimited: U(12), // WS refused; the first poll answers 429 with Retry-After: 1, the next FINALIZED
   pollPortal: U(13), // WS refused; the first poll answers 200 with HTML (a captive portal), the next FINALIZED
-  pollDropped: U(14), // WS refused; the first three polls' connections are cut without an answer, the next FINALIZED
+  pollDropped: U(14), // WS refused; polls in the 1.5 s from the first have their connections cut without an answer, then FINALIZED
 };
 const LOST_DEVICE = U(901); // DELETE: the first answer comes after 1.5 s, then 404
 const DEVICE = U(900);
@@ -111,8 +111,10 @@ const server = createServer(async (req, res) => {
       return send(res, 200, message(id, 'FINALIZED'));
     }
     if (id === SESS.pollDropped) {
-      // Three times: a browser may repeat a request whose reused connection closed, once.
-      if (bump(`poll:${id}`) <= 3) return req.socket.destroy();
+      // For 1.5 s from the first: a browser repeats a request whose connection closed (Chromium
+      // once, Firefox more), so a few cuts could all be absorbed by its own retries.
+      if (bump(`poll:${id}`) === 1) counters.set(`cutUntil:${id}`, Date.now() + 1500);
+      if (Date.now() < counters.get(`cutUntil:${id}`)) return req.socket.destroy();
       return send(res, 200, message(id, 'FINALIZED'));
     }
     if (id === SESS.pollPortal) {

@@ -221,7 +221,8 @@ fn is_loopback(host: &str) -> bool {
 
 fn api_host(base: &str) -> String {
     let rest = kipp_core::text::find(base, "://").map_or(base, |i| &base[i + 3..]);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // `\` ends the authority too, as URL parsers (fetch's included) read it in http(s) URLs.
+    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = if host_port.starts_with('[') {
         host_port.split_once(']').map_or(host_port.to_owned(), |(h, _)| format!("{h}]"))
@@ -319,8 +320,13 @@ pub(crate) mod tests {
     fn plain_http_only_on_loopback() {
         let mut v = vars();
         // The API key would cross the network in clear text.
-        for base in ["http://api.kustom.co", "http://10.0.0.5:8788", "http://127.0.0.1.example.com", "ftp://127.0.0.1"]
-        {
+        for base in [
+            "http://api.kustom.co",
+            "http://10.0.0.5:8788",
+            "http://127.0.0.1.example.com",
+            "ftp://127.0.0.1",
+            "http://evil.example\\@127.0.0.1",
+        ] {
             v.insert(names::API_BASE, base.to_owned());
             let e = Config::from_lookup(&|n| v.get(n).cloned()).unwrap_err();
             assert_eq!(e.binding, names::API_BASE, "{base}");

@@ -89,6 +89,9 @@ pub enum CreateRecord {
         body_hash: String,
         /// The session as first created.
         session: Box<Session>,
+        /// When the record was written (ms; absent in records written before session 17): the
+        /// purge of an older `done:` entry of the same key leaves a newer sale's record alone.
+        done_ms: Option<i64>,
     },
 }
 
@@ -119,10 +122,11 @@ impl From<CreateRecord> for StoredCreate {
                 fingerprint: Some(fingerprint),
                 session: None,
             },
-            CreateRecord::Done { body_hash, session } => Self {
+            CreateRecord::Done { body_hash, session, done_ms } => Self {
                 state: "done".into(),
                 body_hash,
-                started_ms: None,
+                // The time the record was written, in the same field as a `Pending`'s start.
+                started_ms: done_ms,
                 ambiguous: None,
                 fingerprint: None,
                 session: Some(session),
@@ -135,7 +139,7 @@ impl TryFrom<StoredCreate> for CreateRecord {
     type Error = &'static str;
     fn try_from(s: StoredCreate) -> Result<Self, Self::Error> {
         match (s.state.as_str(), s.session, s.started_ms, s.ambiguous, s.fingerprint) {
-            ("done", Some(session), ..) => Ok(Self::Done { body_hash: s.body_hash, session }),
+            ("done", Some(session), done_ms, ..) => Ok(Self::Done { body_hash: s.body_hash, session, done_ms }),
             ("pending", _, Some(started_ms), Some(ambiguous), Some(fingerprint)) => {
                 Ok(Self::Pending { body_hash: s.body_hash, started_ms, ambiguous, fingerprint })
             }
@@ -156,11 +160,13 @@ pub struct CartFingerprint {
 }
 
 impl CartFingerprint {
-    /// True if a session read from Kustom matches this cart.
+    /// True if a session read from Kustom matches this cart: the same amount and reference, and
+    /// the same currency unless the session's could not be read (`decode_session`: a code kipp
+    /// does not know is still this cart's).
     #[must_use]
     pub fn matches(&self, s: &Session) -> bool {
         s.order_amount.map(|a| a.minor()) == Some(self.order_amount)
-            && s.purchase_currency.as_ref().map(kipp_core::money::Currency::code) == Some(self.currency.as_str())
+            && s.purchase_currency.as_ref().is_none_or(|c| c.code() == self.currency)
             && s.merchant_reference1 == self.reference
     }
 }
@@ -191,6 +197,28 @@ mod tests {
         assert!(lost_earlier > waiting_newer, "a create still waiting for its answer comes last");
         assert!(lost_later > lost_earlier, "among ended ones, the newest");
         assert!(adoption_rank(true, 3_000) > waiting_newer, "among waiting ones too (the only match wins)");
+    }
+
+    #[test]
+    fn a_cart_matches_a_session_by_amount_reference_and_a_readable_currency() {
+        let fp = CartFingerprint { order_amount: 1000, currency: "SEK".into(), reference: Some("cart-7".into()) };
+        let session = |extra: &str| {
+            let body = format!(
+                r#"{{"session_id":"550e8400-e29b-41d4-a716-446655440000","status":"CREATED",
+                "device_id":"770e8400-e29b-41d4-a716-446655440002","order_amount":1000,"merchant_reference1":"cart-7"{extra}}}"#
+            );
+            kipp_core::api::sessions::decode_session(200, body.as_bytes()).unwrap()
+        };
+        assert!(fp.matches(&session(r#","purchase_currency":"SEK""#)));
+        assert!(!fp.matches(&session(r#","purchase_currency":"NOK""#)));
+        // A currency kipp cannot read (read in part, `decode_session`) is still this cart's.
+        assert!(fp.matches(&session(r#","purchase_currency":"XXZ""#)));
+        let mut other_amount = session(r#","purchase_currency":"SEK""#);
+        other_amount.order_amount = kipp_core::money::Amount::new(999).ok();
+        assert!(!fp.matches(&other_amount));
+        let mut other_reference = session(r#","purchase_currency":"XXZ""#);
+        other_reference.merchant_reference1 = None;
+        assert!(!fp.matches(&other_reference));
     }
 
     #[test]
@@ -228,10 +256,14 @@ mod tests {
             "device_id": "770e8400-e29b-41d4-a716-446655440002"
         }))
         .unwrap();
-        let d = CreateRecord::Done { body_hash: "h".into(), session: Box::new(s) };
+        let d = CreateRecord::Done { body_hash: "h".into(), session: Box::new(s), done_ms: Some(7) };
         let text = serde_json::to_string(&d).unwrap();
-        assert!(text.starts_with(r#"{"state":"done","body_hash":"h","session":{"#), "{text}");
+        assert!(text.starts_with(r#"{"state":"done","body_hash":"h","started_ms":7,"session":{"#), "{text}");
         assert_eq!(serde_json::from_str::<CreateRecord>(&text).unwrap(), d);
+        // A record written before the time was kept reads as one without it.
+        let old = text.replace(r#""started_ms":7,"#, "");
+        let CreateRecord::Done { done_ms, .. } = serde_json::from_str::<CreateRecord>(&old).unwrap() else { panic!() };
+        assert_eq!(done_ms, None);
         assert!(serde_json::from_str::<CreateRecord>(r#"{"state":"done","body_hash":"h"}"#).is_err());
     }
 }

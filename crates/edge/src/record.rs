@@ -278,8 +278,15 @@ impl SessionRecord {
             changed = true;
         }
         if changed {
-            // Take the fresh fields (completion time, order id) along with the new status.
-            self.session = observed.clone();
+            // Take the fields that change (status, order id, completion time); the cart does not
+            // change, and a read kipp could take only in part (`decode_session`) lacks it.
+            self.session.status = observed.status.clone();
+            if observed.order_id.is_some() {
+                self.session.order_id.clone_from(&observed.order_id);
+            }
+            if observed.purchase_completed_at.is_some() {
+                self.session.purchase_completed_at.clone_from(&observed.purchase_completed_at);
+            }
         }
         self.sync();
         changed
@@ -417,6 +424,23 @@ mod tests {
             "order_amount": 1000, "purchase_currency": "SEK"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_session_read_in_part_keeps_the_cart_the_record_knows() {
+        let mut r = SessionRecord::new(session(SessionStatus::Created), None, 0);
+        // Kustom's answer at FINALIZED in a form kipp reads only in part (`decode_session`).
+        let partial = kipp_core::api::sessions::decode_session(
+            200,
+            format!(r#"{{"session_id":"{SID}","status":"FINALIZED","device_id":"770e8400-e29b-41d4-a716-446655440002","purchase_currency":"XXZ"}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(partial.order_amount, None);
+        assert!(r.apply_observed(&partial, 10, "reread"));
+        assert_eq!(r.session.status, SessionStatus::Finalized);
+        assert_eq!(r.session.order_amount.map(|a| a.minor()), Some(1000), "the amount stays");
+        assert_eq!(r.session.purchase_currency.map(|c| c.code().to_owned()).as_deref(), Some("SEK"));
     }
 
     fn ev(n: u8, t: EventType) -> IppEvent {

@@ -154,7 +154,7 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
     if !pending.iter().any(|d| d == s.device_id.as_str()) {
         return Ok(Adoption::Settled);
     }
-    // The object gets the session as Kustom sent it (it decodes it to the same value).
+    // The object gets the session as Kustom sent it (it reads it with `decode_session` too).
     let raw = String::from_utf8(reply.body).map_err(|_| worker::Error::RustError("body".into()))?;
     let mut r = crate::env::stub(env, DEVICES, s.device_id.as_str())?
         .fetch_with_request(internal(Method::Post, "/adopt", Some(raw), &[])?)

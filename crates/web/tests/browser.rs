@@ -747,17 +747,27 @@ async fn with_signal_stops_the_calls_and_waits_made_through_it() {
          await sleep(1500);
          let bad;
          try { c.withSignal({}); } catch (e) { bad = `${e.code} ${e.fieldErrors[0].path}`; }
+         // A view of a view stops on either signal.
+         const outer = new AbortController();
+         const both = c.withSignal(outer.signal).withSignal(new AbortController().signal);
+         const nested = code(both.getSession(slow));
+         await sleep(100);
+         outer.abort();
          return [
            ...results,
            after > 0 && (await sockets()) === after ? 'watch stopped' : `watch: ${after} sockets, then ${await sockets()}`,
            await code(screen.me()),
            (await c.getSession('00000000-0000-4000-8000-000000000001')).status,
            bad,
+           await nested,
          ];",
     )
     .await;
     let seen: Vec<String> = Array::from(&seen).iter().map(|v| v.as_string().unwrap()).collect();
-    assert_eq!(seen, ["aborted", "aborted", "watch stopped", "aborted", "CREATED", "validation_failed signal"]);
+    assert_eq!(
+        seen,
+        ["aborted", "aborted", "watch stopped", "aborted", "CREATED", "validation_failed signal", "aborted"]
+    );
 }
 
 #[wasm_bindgen_test]

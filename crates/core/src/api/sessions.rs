@@ -332,10 +332,17 @@ struct SessionEssentials {
     device_id: DeviceId,
     #[serde(default)]
     order_id: Option<OrderId>,
+    // They tell a worker which of its carts the session is (an adoption's match); the amount is
+    // kept when kipp's rules accept it.
+    #[serde(default)]
+    order_amount: Option<i64>,
+    #[serde(default)]
+    merchant_reference1: Option<String>,
 }
 
 /// A session answer (create, get, cancel, simulate-tap) read as a worker must read it: whole when
-/// kipp's types can read it, else its id, status, device and order id with the cart left out.
+/// kipp's types can read it, else its id, status, device, order id, reference and amount (when
+/// kipp can read it), with the rest of the cart left out.
 ///
 /// kipp's amounts, currencies, tax rates and timestamps carry kipp's own request rules, and
 /// Kustom's answers are not fully documented. A field kipp cannot read (a currency added to ISO
@@ -352,13 +359,13 @@ pub fn decode_session(status: u16, body: &[u8]) -> Result<Session, crate::CoreEr
             status: s.status,
             device_id: s.device_id,
             order_id: s.order_id,
-            order_amount: None,
+            order_amount: s.order_amount.and_then(|a| Amount::new(a).ok()),
             purchase_currency: None,
             purchase_started_at: None,
             purchase_completed_at: None,
             order_tax_amount: None,
             order_items: None,
-            merchant_reference1: None,
+            merchant_reference1: s.merchant_reference1,
             merchant_reference2: None,
             merchant_data: None,
         })

@@ -202,8 +202,13 @@ fn a_session_kipp_cannot_read_whole_is_read_for_what_a_worker_needs() {
         let s = decode_session(200, session(extra).as_bytes()).unwrap_or_else(|e| panic!("{extra}: {e}"));
         assert_eq!((s.session_id.as_str(), s.status), ("6b1b2f4e-3c7a-4b8e-9f0a-1d2e3f4a5b6c", SessionStatus::Active));
         assert_eq!(s.device_id.as_str(), "550e8400-e29b-41d4-a716-446655440000");
-        assert_eq!(s.order_amount, None, "{extra}");
+        assert_eq!(s.order_items, None, "{extra}");
+        // What tells a worker which cart it is, when readable: the amount (the reference too).
+        assert_eq!(s.order_amount.map(|a| a.minor()), Some(1000), "{extra}");
     }
+    let s = decode_session(200, session(r#","purchase_currency":"XXZ","merchant_reference1":"cart-7""#).as_bytes())
+        .unwrap();
+    assert_eq!((s.purchase_currency, s.merchant_reference1.as_deref()), (None, Some("cart-7")));
     let s =
         decode_session(200, session(r#","purchase_started_at":"yesterday","order_id":"ord-1""#).as_bytes()).unwrap();
     assert_eq!(s.order_id.map(|o| o.as_str().to_owned()).as_deref(), Some("ord-1"));

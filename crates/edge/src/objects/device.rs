@@ -256,8 +256,9 @@ impl DeviceObject {
     /// Stores a `Done` record, listed under `done:<time>` so that it is removed once the
     /// retention has passed, and no longer ambiguous.
     async fn record_done(&self, key: &str, body_hash: String, session: &Session) -> Result<()> {
-        let rec = CreateRecord::Done { body_hash, session: Box::new(session.clone()) };
-        self.put_with_index(key, &rec, Some(&done_index(now_ms(), key))).await?;
+        let now = now_ms();
+        let rec = CreateRecord::Done { body_hash, session: Box::new(session.clone()), done_ms: Some(now) };
+        self.put_with_index(key, &rec, Some(&done_index(now, key))).await?;
         // A stale `amb:` entry left by a crash here is harmless: `adopt` drops it.
         self.state.storage().delete(&ambiguous_index(key)).await?;
         Ok(())
@@ -296,13 +297,17 @@ impl DeviceObject {
             // `done:<13 digits>:<key>`
             if let Some(key) = index.get(DONE_PREFIX.len() + 14..) {
                 // A derived key starts a new sale once its create is done (never replayed), so the
-                // key may hold that sale's `Pending` now: only the old index entry goes then, or
-                // the new create's record, and with it its adoption, would be lost.
-                let live = matches!(
-                    store_get::<CreateRecord>(&self.state.storage(), key).await?,
-                    Some(CreateRecord::Pending { .. })
-                );
-                if !live {
+                // key may hold a newer sale's record now (its `Pending`, or its `Done` written
+                // after this entry): only this old entry goes then, or the newer sale's record,
+                // and with it its adoption or its answer, would be lost. A record that cannot be
+                // read goes as before.
+                let newer = match store_get::<CreateRecord>(&self.state.storage(), key).await {
+                    Ok(Some(CreateRecord::Pending { .. })) => true,
+                    // Its own entry, written with it, names it (same width: they sort by time).
+                    Ok(Some(CreateRecord::Done { done_ms: Some(at), .. })) => done_index(at, key) > index,
+                    _ => false,
+                };
+                if !newer {
                     doomed.push(key.to_owned());
                     doomed.push(ambiguous_index(key));
                 }
@@ -450,7 +455,7 @@ impl DeviceObject {
             // (maybe already paid) session would show "paid" for a customer who did not pay.
             // Kustom's one-open-session-per-device rule still stops a resent create from
             // opening a second session while the first is open (409 device_busy).
-            Some(CreateRecord::Done { body_hash, session }) if !crate::idem::is_derived(&c.key) => {
+            Some(CreateRecord::Done { body_hash, session, .. }) if !crate::idem::is_derived(&c.key) => {
                 if body_hash != c.body_hash {
                     return Ok(fail(key_reused(), None, stats));
                 }
@@ -641,8 +646,8 @@ impl DurableObject for DeviceObject {
                 None => Ok(json(404, &"none")),
             },
             (Method::Post, "/adopt") => {
-                // The body is the session read from Kustom.
-                let s: Session = crate::http::req_json(&mut req).await?;
+                // The body is the session as Kustom sent it, read as every session answer is.
+                let Ok(s) = decode_session(200, &req.bytes().await?) else { return Ok(json(400, &false)) };
                 let ok = self.adopt(s, None).await?;
                 Ok(json(200, &ok))
             }

@@ -67,7 +67,8 @@ export class KippClient {
   withSignal(signal) {
     if (!isSignal(signal)) throw invalidOption('signal', 'must be an AbortSignal');
     const view = Object.create(KippClient.prototype);
-    view.c = { ...this.c, signal };
+    // A view of a view stops on either signal.
+    view.c = { ...this.c, signal: this.c.signal ? either(this.c.signal, signal) : signal };
     return view;
   }
   waitForOutcome(id, options) {
@@ -489,6 +490,15 @@ function callback(v, path) {
 }
 
 const isSignal = (v) => typeof AbortSignal !== 'undefined' && v instanceof AbortSignal;
+
+/** A signal that aborts when `a` or `b` does (`AbortSignal.any` where the runtime has it). */
+function either(a, b) {
+  if (AbortSignal.any) return AbortSignal.any([a, b]);
+  const ctl = new AbortController();
+  linkSignal(a, ctl);
+  linkSignal(b, ctl);
+  return ctl.signal;
+}
 
 export async function waitFor(c, id, timeoutMs, signal, onUpdate, onError) {
   if (signal != null && !isSignal(signal)) throw invalidOption('signal', 'must be an AbortSignal');
