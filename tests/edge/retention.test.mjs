@@ -65,3 +65,40 @@ test('a finished session\'s object drops its record after the retention, and Kus
   // Past the retention the alarm empties the object; the worker then reads Kustom.
   await eventually(async () => (await answeredBy()) === 'kustom', 15000, 'the record dropped');
 });
+
+test('the purge of an expired entry spares the newer sale a derived key holds, so its lost create is still adopted', async () => {
+  // No Idempotency-Key: the key is derived from the token and the cart, and a finished create is
+  // never replayed, so the same cart again is a new sale under the same key. Its index entry from
+  // the first sale expires (2 s) while the second sale's create is still unresolved.
+  const dev = await device(st, 'Derived key till');
+  const body = cart(dev.id, 1234);
+  const plain = () => st.call('POST', '/ipp/v1/sessions', { body });
+  const first = await plain();
+  assert.equal(first.status, 200, first.text);
+  assert.equal((await st.call('POST', `/ipp/v1/dev/sessions/${first.body.session_id}/simulate-tap?outcome=SUCCESS`)).status, 200);
+  // The second sale: created at Kustom, its answer lost (held past the worker's 2 s), and its
+  // `created` webhook held back, so nothing resolves it yet.
+  await st.control('POST', '/_emulator/webhooks', { paused: true });
+  try {
+    await st.control('POST', '/_emulator/faults', { answer_delay_ms: 2600, count: 1, path_prefix: '/ipp/v1/sessions' });
+    const second = await plain();
+    assert.notEqual(second.status, 200, 'the answer was lost');
+    await sleep(2500); // the first sale's entry is past the retention now
+    const retry = await plain(); // runs the purge first
+    assert.notEqual(retry.status, 200, 'still unresolved');
+  } finally {
+    await st.control('DELETE', '/_emulator/faults');
+    await st.control('POST', '/_emulator/webhooks', { paused: false });
+  }
+  // The held webhook arrives: the second sale is adopted by its key, and the retry gets it.
+  let r;
+  for (let i = 0; i < 30; i++) {
+    r = await plain();
+    if (r.status === 200) break;
+    await sleep(500);
+  }
+  assert.equal(r.status, 200, r.text);
+  assert.notEqual(r.body.session_id, first.body.session_id);
+  assert.equal(r.body.status, 'CREATED');
+  await st.call('PUT', `/ipp/v1/sessions/${r.body.session_id}/cancel`);
+});
