@@ -40,8 +40,13 @@ impl<'a> Json<'a> {
     /// The value of `key` (the last one when repeated); `null` counts as absent.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        self.get_or_null(key).filter(|v| !matches!(v, Json::Null))
+    }
+
+    /// The value of `key` (the last one when repeated), `null` included.
+    fn get_or_null(&self, key: &str) -> Option<&Json<'a>> {
         match self {
-            Json::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| !matches!(v, Json::Null)),
+            Json::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -350,11 +355,7 @@ impl Reader {
     ) -> Option<&'a Json<'j>> {
         // `null` is an absent optional field (as serde reads an `Option`), but in a required
         // field it is a value of the wrong type, as the worker's decode says it.
-        let v = match o {
-            Json::Obj(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        };
-        match v {
+        match o.get_or_null(key) {
             None if required => {
                 self.err(parent.join(key), "required", "is required");
                 None
