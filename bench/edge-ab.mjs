@@ -61,6 +61,9 @@ try {
   }
 
   let n = 0;
+  // What the answers that were not 200 were (a status, or the client's error), for the summary.
+  const notOk = new Map();
+  const tally = (what) => notOk.set(what, (notOk.get(what) ?? 0) + 1);
   const makeReq = (t) => (route === 'get'
     ? () => [`${t.base}/ipp/v1/sessions/${t.sid}`, { headers: { authorization: `Bearer ${t.st.clerk}` } }]
     : () => {
@@ -83,8 +86,8 @@ try {
         try {
           const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
           await r.arrayBuffer();
-          if (r.status === 200) ok++; else other++;
-        } catch { other++; await sleep(50); }
+          if (r.status === 200) ok++; else { other++; tally(`${r.status} ${r.headers.get('content-type') ?? ''}`); }
+        } catch (e) { other++; tally(`${e.name}: ${e.cause?.code ?? e.message}`); await sleep(50); }
       }
     }));
     const secs = (performance.now() - t0) / 1000;
@@ -114,6 +117,7 @@ try {
     const a = acc[i];
     console.log(`${route} ${t.spec}: ${(a.ok / a.secs).toFixed(0)} req/s; CPU per request: group ${per(a.group, a.ok)} (worker's workerd ${per(a.workerd, a.ok)}, proxy workerd ${per(a.proxy, a.ok)}, node ${per(a.node, a.ok)}), machine ${per(a.machine, a.ok)}${a.other ? `; ${a.other} answers not 200` : ''}`);
   }
+  if (notOk.size) console.log(`answers not 200, all targets: ${[...notOk].map(([k, v]) => `${v}× ${k}`).join('; ')}`);
   if (COPIES > 1) {
     // The mean of each target's copies (targets[i] is copy i % COPIES of specs[i / COPIES]).
     for (const [k, spec] of specs.entries()) {

@@ -36,9 +36,11 @@
 # record keeps its cart through such a read; the purge spares a newer sale's record; plain http
 # to Kustom only on loopback; docs/decisions.md § Idempotent session creation, "Session 17"),
 # paid for by `minify = true` in wrangler.toml (the bundle's JS 7,382 → 5,902 B gzip; 198,689 B,
-# the bundle 204,636 B of the 204,800 target). Lower it when the bundle shrinks; raise it only
-# with a reason written there.
-KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-198750}"
+# the bundle 204,636 B of the 204,800 target); raised to 198,800 in session 18 (+84 B: a token
+# whose signed lifetime is over 31 days is refused, as `mint` refuses to sign one; docs/decisions.md
+# § Tokens; 198,773 B, the bundle ~204,720 B of the 204,800 target). Lower it when the bundle
+# shrinks; raise it only with a reason written there.
+KIPP_EDGE_GZIP_BUDGET="${KIPP_EDGE_GZIP_BUDGET:-198800}"
 # The issue's target for the whole deployed bundle (wasm + JS, gzip, as `wrangler deploy
 # --dry-run --outdir` writes them): checked by edge_deploy_dry_run.
 KIPP_EDGE_BUNDLE_TARGET=204800

@@ -218,6 +218,11 @@ impl Claims {
         is_revoked(&self.jti) || self.by.iter().any(|j| is_revoked(j))
     }
 
+    /// A lifetime (`exp − iat`) of 1 s to [`MAX_TTL_SECS`].
+    fn lifetime_ok(&self) -> bool {
+        self.exp.checked_sub(self.iat).is_some_and(|t| t > 0 && t.unsigned_abs() <= MAX_TTL_SECS)
+    }
+
     fn jti_ok(&self) -> bool {
         is_jti(&self.jti) && self.by.len() <= MAX_MINT_DEPTH && self.by.iter().all(|j| is_jti(j))
     }
@@ -225,8 +230,7 @@ impl Claims {
 
 /// Signs claims into token text. Refuses a lifetime of 0 or above [`MAX_TTL_SECS`] and a malformed jti.
 pub fn mint(key: &TokenKey, claims: &Claims) -> Result<String, TokenError> {
-    let ttl = claims.exp.checked_sub(claims.iat).ok_or(TokenError::InvalidTtl)?;
-    if ttl <= 0 || ttl > MAX_TTL_SECS as i64 {
+    if !claims.lifetime_ok() {
         return Err(TokenError::InvalidTtl);
     }
     if !claims.jti_ok() {
@@ -244,7 +248,7 @@ pub fn mint(key: &TokenKey, claims: &Claims) -> Result<String, TokenError> {
 }
 
 /// Verifies token text at `now` (unix seconds): format, MAC (constant time, before any JSON is
-/// read), claims, `exp > now`, `iat ≤ now + 60`. Revocation is the caller's (a list of jtis).
+/// read), claims (a lifetime `exp − iat` of 1 s to 31 days), `exp > now`, `iat ≤ now + 60`. Revocation is the caller's (a list of jtis).
 pub fn verify(key: &TokenKey, token: &str, now: i64) -> Result<Claims, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed);
@@ -264,7 +268,9 @@ pub fn verify(key: &TokenKey, token: &str, now: i64) -> Result<Claims, TokenErro
     }
     let json = base64::decode(claims_part, Alphabet::UrlSafe, Padding::Forbidden).ok_or(TokenError::Malformed)?;
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::BadClaims)?;
-    if !claims.jti_ok() || claims.exp <= claims.iat {
+    // A lifetime `mint` would refuse is refused here too: a token signed outside `mint` (with a
+    // leaked or hand-used key) cannot outlive the 31 days every minted token is held to.
+    if !claims.jti_ok() || !claims.lifetime_ok() {
         return Err(TokenError::BadClaims);
     }
     if claims.exp <= now {
@@ -371,6 +377,31 @@ mod tests {
         let mut bad = Claims::new(Role::Clerk, None, NOW, 60, [4; 16]);
         bad.by = vec!["not a jti".into()];
         assert_eq!(mint(&key(), &bad), Err(TokenError::BadClaims));
+    }
+
+    /// Signs claims as `mint` does, without its checks.
+    fn sign_unchecked(claims: &Claims) -> String {
+        let mut out = format!("{PREFIX}.");
+        base64::encode_into(&serde_json::to_vec(claims).unwrap(), Alphabet::UrlSafe, false, &mut out);
+        let mac = key().mac(out.as_bytes());
+        out.push('.');
+        base64::encode_into(&mac, Alphabet::UrlSafe, false, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_signed_lifetime_mint_would_refuse_is_refused() {
+        let longest = Claims::new(Role::Admin, None, NOW, MAX_TTL_SECS, [5; 16]);
+        assert_eq!(sign_unchecked(&longest), mint(&key(), &longest).unwrap(), "signed as mint signs");
+        assert!(verify(&key(), &sign_unchecked(&longest), NOW).is_ok());
+        let too_long = Claims::new(Role::Admin, None, NOW, MAX_TTL_SECS + 1, [5; 16]);
+        assert_eq!(verify(&key(), &sign_unchecked(&too_long), NOW), Err(TokenError::BadClaims));
+        let mut wrapped = Claims::new(Role::Admin, None, NOW, 60, [5; 16]);
+        (wrapped.iat, wrapped.exp) = (i64::MIN, i64::MAX);
+        assert_eq!(verify(&key(), &sign_unchecked(&wrapped), NOW), Err(TokenError::BadClaims));
+        let mut backwards = Claims::new(Role::Admin, None, NOW, 60, [5; 16]);
+        backwards.exp = backwards.iat;
+        assert_eq!(verify(&key(), &sign_unchecked(&backwards), NOW), Err(TokenError::BadClaims));
     }
 
     #[test]

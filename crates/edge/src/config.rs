@@ -109,6 +109,9 @@ pub struct Config {
     /// session is over (30 days by default): one object per sale would otherwise grow storage
     /// for ever. Kustom still has the session, and the worker reads it from there afterwards.
     pub session_retention_secs: u32,
+    /// Whether `api_base` is Kustom's playground or a loopback emulator (see
+    /// [`Config::playground`]): decided once, since every API request asks.
+    playground: bool,
 }
 
 impl fmt::Debug for Config {
@@ -152,7 +155,8 @@ impl Config {
         let api_base = required(get, names::API_BASE)?.trim_end_matches('/').to_owned();
         // Plain http only on loopback (the emulator): elsewhere the API key would cross the
         // network in clear text.
-        let loopback = api_base.starts_with("http://") && is_loopback(&api_host(&api_base));
+        let host = api_host(&api_base);
+        let loopback = api_base.starts_with("http://") && is_loopback(&host);
         if !(api_base.starts_with("https://") || loopback) {
             return Err(ConfigError { binding: names::API_BASE, reason: "must be an https URL" });
         }
@@ -174,7 +178,9 @@ impl Config {
             .map(|s| s.trim().trim_end_matches('/').to_owned())
             .filter(|s| !s.is_empty())
             .collect();
+        let playground = host == "api.playground.kustom.co" || is_loopback(&host);
         Ok(Self {
+            playground,
             api_base,
             merchant_id,
             api_key,
@@ -196,8 +202,7 @@ impl Config {
     /// a path) never opens the testing routes.
     #[must_use]
     pub fn playground(&self) -> bool {
-        let host = api_host(&self.api_base);
-        host == "api.playground.kustom.co" || is_loopback(&host)
+        self.playground
     }
 
     /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if allowed.
