@@ -3,14 +3,16 @@
 // A tool, not part of `make bench` or `make test` (docs/decisions.md § Edge worker, "Speed pass
 // (session 5)").
 //
-//   node bench/edge-ab.mjs get|webhook <target> <target> …
+//   node bench/edge-ab.mjs get|webhook|spread <target> <target> …
 //     <target>: a worker build folder (a copy of crates/edge/build, e.g. made by
 //               `scripts/edge-build.sh && cp -r crates/edge/build /tmp/build-x`), or a wrangler
 //               config of a TypeScript worker (…/wrangler.toml, e.g. bench/ts-worker's own).
 //   ROUNDS (default 6) rounds of one BURST_MS (default 1500) burst of 32 clients per target, in
 //   alternating order after a warm-up burst each; VERBOSE=1 prints every burst. COPIES (default
 //   2) runs each target that many times, each copy its own stack or wrangler dev, and prints each
-//   copy and their mean (see below for why one copy is not enough).
+//   copy and their mean (see below for why one copy is not enough). `spread`: the webhook
+//   deliveries with each of the 32 clients sending for its own session (make bench's
+//   `webhook_spread`), so that nearly every delivery makes its own re-read.
 //
 // Prints per target: req/s, and CPU ms per request answered 200 of (a) its own wrangler dev
 // process group (wrangler's node, the proxy workerd, the worker's workerd), (b) the busiest
@@ -29,8 +31,8 @@ import { busiestWorkerdMs, groupProcesses, machineCpuMs, workerdCpuMs } from './
 import { startTsBaseline } from './ts-baseline.mjs';
 
 const [route, ...specs] = process.argv.slice(2);
-if (!['get', 'webhook'].includes(route) || specs.length === 0) {
-  console.error('usage: node bench/edge-ab.mjs get|webhook <build folder | wrangler.toml> …');
+if (!['get', 'webhook', 'spread'].includes(route) || specs.length === 0) {
+  console.error('usage: node bench/edge-ab.mjs get|webhook|spread <build folder | wrangler.toml> …');
   process.exit(2);
 }
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
@@ -47,28 +49,38 @@ try {
       process.env.KIPP_EDGE_BUILD_DIR = path.resolve(spec);
       const st = await startStack({ vars: { KIPP_RECONCILE_AFTER_SECS: '3600', KIPP_REVOCATION_CACHE_SECS: '5' } });
       stacks.push(st);
-      const d = await device(st, 'A/B till');
-      const c = await st.call('POST', '/ipp/v1/sessions', { body: cart(d.id) });
-      if (c.status !== 200 && c.status !== 201) throw new Error(`${spec}: creating a session: ${c.status} ${c.text.slice(0, 200)}`);
-      targets.push({ spec, base: st.worker, st, sid: c.body.session_id, session: c.body, pgid: st.children.worker.pid });
+      const sessions = [];
+      for (let i = 0; i < (route === 'spread' ? 32 : 1); i++) {
+        const d = await device(st, `A/B till ${i}`);
+        const c = await st.call('POST', '/ipp/v1/sessions', { body: cart(d.id) });
+        if (c.status !== 200 && c.status !== 201) throw new Error(`${spec}: creating a session: ${c.status} ${c.text.slice(0, 200)}`);
+        sessions.push(c.body);
+      }
+      targets.push({ spec, base: st.worker, st, sids: sessions.map((x) => x.session_id), sessions, pgid: st.children.worker.pid });
       continue;
     }
-    const first = targets.find((t) => t.session);
+    const first = targets.find((t) => t.sessions);
     if (!first) throw new Error('the first target must be a Rust build (its stack serves the TypeScript workers too)');
     const { st } = first;
-    const { base, child } = await startTsBaseline(st, spec, `ts${tsWorkers.length}`, first.session, (c) => tsWorkers.push(c));
-    targets.push({ spec, base, st, sid: first.sid, pgid: child.pid });
+    const { base, child } = await startTsBaseline(st, spec, `ts${tsWorkers.length}`, first.sessions[0], (c) => tsWorkers.push(c));
+    for (const x of first.sessions.slice(1)) {
+      const r = await fetch(`${base}/seed/${x.session_id}`, { method: 'POST', body: JSON.stringify(x), signal: AbortSignal.timeout(10_000) });
+      if (r.status >= 300) throw new Error(`seeding ${spec}: ${r.status}`);
+    }
+    targets.push({ spec, base, st, sids: first.sids, pgid: child.pid });
   }
 
   let n = 0;
   // What the answers that were not 200 were (a status, or the client's error), for the summary.
   const notOk = new Map();
   const tally = (what) => notOk.set(what, (notOk.get(what) ?? 0) + 1);
+  // A request of client `client` (0–31) to target `t`.
   const makeReq = (t) => (route === 'get'
-    ? () => [`${t.base}/ipp/v1/sessions/${t.sid}`, { headers: { authorization: `Bearer ${t.st.clerk}` } }]
-    : () => {
+    ? () => [`${t.base}/ipp/v1/sessions/${t.sids[0]}`, { headers: { authorization: `Bearer ${t.st.clerk}` } }]
+    : (client) => {
       const id = `kevt_ab${String(n++).padStart(20, '0')}`;
-      const body = JSON.stringify({ id, merchant_id: t.st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: t.sid, order_id: null, failure_reason: null } });
+      const sid = t.sids[client % t.sids.length];
+      const body = JSON.stringify({ id, merchant_id: t.st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: sid, order_id: null, failure_reason: null } });
       return [`${t.base}/webhooks/kustom`, { method: 'POST', headers: signWebhook(t.st.s.webhookSecret, id, Math.floor(Date.now() / 1000), body), body }];
     });
   const reqs = targets.map(makeReq);
@@ -80,9 +92,9 @@ try {
     const t0 = performance.now();
     let ok = 0;
     let other = 0;
-    await Promise.all(Array.from({ length: 32 }, async () => {
+    await Promise.all(Array.from({ length: 32 }, async (_, client) => {
       while (performance.now() - t0 < BURST_MS) {
-        const [url, init] = reqs[i]();
+        const [url, init] = reqs[i](client);
         try {
           const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
           await r.arrayBuffer();
