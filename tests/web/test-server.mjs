@@ -91,6 +91,9 @@ const server = createServer(async (req, res) => {
     if (b.merchant_reference1 === 'rate-limited-once' && bump(`create:${key}`) === 1) {
       return send(res, 429, problem(429, 'rate_limited', 'Too Many Requests', 'slow down'), { 'retry-after': '1' });
     }
+    if (b.merchant_reference1 === 'rate-limited-long') {
+      return send(res, 429, problem(429, 'rate_limited', 'Too Many Requests', 'slow down'), { 'retry-after': '120' });
+    }
     if (b.merchant_reference1 === 'fail-once' && bump(`create:${key}`) === 1) {
       return send(res, 503, problem(503, 'upstream_unavailable', 'Upstream Unavailable', 'try again'));
     }

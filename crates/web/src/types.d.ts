@@ -305,6 +305,12 @@ export class KippError extends Error {
    * is not retryable then, and its message says to check first.
    */
   readonly retryable: boolean;
+  /**
+   * The wait the server asked for (`Retry-After`), in ms, or null. A call waits out up to 60 s of
+   * it by itself before its retry; a longer one fails the call at once, still `retryable`, so the
+   * app can try again after this long. A wait's polls wait at most 60 s.
+   */
+  readonly retryAfterMs: number | null;
   /** Quote this in a support request. */
   readonly requestId: string | null;
   /**

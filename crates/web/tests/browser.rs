@@ -866,6 +866,26 @@ async fn a_retry_after_is_never_cut_short() {
 }
 
 #[wasm_bindgen_test]
+async fn a_retry_after_longer_than_a_call_waits_fails_the_call_at_once_and_says_how_long() {
+    reset().await;
+    let c = client("t", &[("retries", n(3.0))]);
+    let body = cart(1);
+    Reflect::set(&body, &s("merchant_reference1"), &s("rate-limited-long")).unwrap();
+    let e = err(c.create_session(body, None)).await;
+    assert_eq!(code(&e), "rate_limited");
+    assert_eq!(get(&e, "retryable"), JsValue::TRUE, "the app may try again, later");
+    assert_eq!(get(&e, "retryAfterMs").as_f64(), Some(120_000.0), "as asked, not capped");
+    let times = Array::from(&get(&test_log().await, "createTimes"));
+    assert_eq!(times.length(), 1, "no retry before the two minutes asked for");
+    // A Retry-After a call does wait out is there too; none at all is null.
+    let body = cart(1);
+    Reflect::set(&body, &s("merchant_reference1"), &s("rate-limited-once")).unwrap();
+    let e = err(client("t", &[]).create_session(body, None)).await;
+    assert_eq!(get(&e, "retryAfterMs").as_f64(), Some(1000.0));
+    assert_eq!(get(&err(c.get_session(sid(404))).await, "retryAfterMs"), JsValue::NULL);
+}
+
+#[wasm_bindgen_test]
 async fn a_polls_retry_after_is_never_cut_short() {
     reset().await;
     // WebSockets refused: the first poll answers 429 with Retry-After: 1 (jitter could take up to

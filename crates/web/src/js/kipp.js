@@ -17,6 +17,8 @@ export class KippError extends Error {
     // The server's own code (its problem details' `code`), finer than `code`: `token_expired`
     // and `token_revoked` are both `unauthorized`, `device_busy` is one `conflict` of several.
     this.reason = reason;
+    // The server's `Retry-After` in ms, as asked (not capped), or null.
+    this.retryAfterMs = null;
   }
 }
 
@@ -117,7 +119,9 @@ if (Symbol.dispose) {
 const fail = (code, message, retryable = /^(network|timeout|upstream_unavailable|rate_limited)$/.test(code)) =>
   new KippError(code, message, null, [], retryable, null);
 /** `Retry-After` of a failed response, in ms (kept beside the error, not on it). */
-const retryAfter = new WeakMap();
+// The longest `Retry-After` a call waits out by itself; a longer one fails the call at once, with
+// the wait in `retryAfterMs` for the app to schedule. A wait's polls wait at most this long.
+const LONGEST_RETRY_AFTER_MS = 60000;
 const isObj = (v) => typeof v === 'object' && v !== null;
 const prop = (o, k) => (isObj(o) ? o[k] : undefined);
 const str = (v) => (typeof v === 'string' ? v : undefined);
@@ -228,7 +232,8 @@ async function carryOut(c, method, path, body, key, retry, nullable, signal) {
           refreshed = true;
         } else if (f.retryable && retry && attempt < c.retries) {
           attempt += 1;
-          const asked = retryAfter.get(f);
+          const asked = f.retryAfterMs ?? undefined;
+          if (asked > LONGEST_RETRY_AFTER_MS) throw f;
           const delay = asked === undefined ? backoff(attempt, 250, 4000) : later(asked);
           await sleep(delay, signal ?? never()).catch(() => Promise.reject(callAborted()));
         } else {
@@ -314,9 +319,9 @@ async function attempt(c, method, path, body, key, token, signal, ctl) {
   }
   const ra = (res.headers.get('retry-after') ?? '').trim();
   const secs = /^\+?\d+$/.test(ra) && Number(ra) <= 0xffffffff ? Number(ra) : undefined;
-  const ms = secs === undefined ? undefined : Math.min(secs * 1000, 60000);
+  const ms = secs === undefined ? undefined : secs * 1000;
   const f = failure(c, status, text, rid, ms);
-  if (ms !== undefined) retryAfter.set(f, ms);
+  if (ms !== undefined) f.retryAfterMs = ms;
   throw f;
 }
 
@@ -606,8 +611,8 @@ async function follow(c, f) {
       // worker's: ridden out like a failed poll.
       if (!e.retryable && e.code !== 'invalid_response') throw e;
       errors += 1;
-      const asked = retryAfter.get(e);
-      delay = asked === undefined ? backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS) : asked;
+      const asked = e.retryAfterMs ?? undefined;
+      delay = asked === undefined ? backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS) : Math.min(asked, LONGEST_RETRY_AFTER_MS);
       honour = asked !== undefined;
       report(f, e);
     }
