@@ -125,6 +125,9 @@ function within(promise, ms, what) {
 async function burst(ms, makeReq, counter) {
   const lat = [];
   let errors = 0;
+  // What the failures were (a status and the answer's code, or the client's error), for the log.
+  const kinds = new Map();
+  const kind = (k) => kinds.set(k, (kinds.get(k) ?? 0) + 1);
   const t0 = performance.now();
   const end = t0 + ms;
   await Promise.all(Array.from({ length: CONC }, async (_, client) => {
@@ -133,14 +136,16 @@ async function burst(ms, makeReq, counter) {
       const s = performance.now();
       try {
         const r = await timedFetch(url, init);
-        if (r.status === 200) lat.push(performance.now() - s); else errors++;
-      } catch {
+        if (r.status === 200) lat.push(performance.now() - s);
+        else { errors++; kind(`${r.status} ${/"(?:code|result)":"([^"]*)"/.exec(r.text ?? '')?.[1] ?? ''}`); }
+      } catch (e) {
         errors++;
+        kind(`${e.name}: ${e.cause?.code ?? e.message}`.slice(0, 120));
         await sleep(50);
       }
     }
   }));
-  return { lat, errors, secs: (performance.now() - t0) / 1000 };
+  return { lat, errors, kinds, secs: (performance.now() - t0) / 1000 };
 }
 
 // Workers measured in alternating rounds after a warm-up (so all run optimized wasm/JS, and a
@@ -153,7 +158,7 @@ async function compare(name, targets) {
   const ROUNDS = 4;
   const counters = targets.map(() => ({ n: 0 }));
   for (const [i, t] of targets.entries()) await burst(1500, t.makeReq, counters[i]); // warm-up
-  const acc = targets.map(() => ({ lat: [], errors: 0, secs: 0, cpuMs: 0 }));
+  const acc = targets.map(() => ({ lat: [], errors: 0, kinds: new Map(), secs: 0, cpuMs: 0 }));
   for (let r = 0; r < ROUNDS; r++) {
     // Rotate the order, so that no worker always follows the same one (the previous burst's
     // log lines are still being written out by its wrangler when the next burst starts) and
@@ -165,6 +170,7 @@ async function compare(name, targets) {
       const after = workerdCpuMs(t.pgid);
       acc[i].cpuMs += busiestWorkerdMs(before, after);
       acc[i].lat.push(...b.lat); acc[i].errors += b.errors; acc[i].secs += b.secs;
+      for (const [k, v] of b.kinds) acc[i].kinds.set(k, (acc[i].kinds.get(k) ?? 0) + v);
     }
   }
   for (const [i, t] of targets.entries()) {
@@ -180,7 +186,10 @@ async function compare(name, targets) {
     out(`${n}_p50`, pct(lat, 50).toFixed(1), 'ms');
     out(`${n}_p99`, pct(lat, 99).toFixed(1), 'ms');
     out(`${n}_worker_cpu`, cpuUs.toFixed(0), 'µs/req');
-    if (errors) out(`${n}_errors`, errors, 'responses');
+    if (errors) {
+      out(`${n}_errors`, errors, 'responses');
+      console.error(`${n}: answers not 200: ${[...acc[i].kinds].map(([k, v]) => `${v}× ${k}`).join('; ')}`);
+    }
     return [lat.length / s, cpuUs];
   });
 }
