@@ -97,8 +97,8 @@ try {
         const [url, init] = reqs[i](client);
         try {
           const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-          await r.arrayBuffer();
-          if (r.status === 200) ok++; else { other++; tally(`${r.status} ${r.headers.get('content-type') ?? ''}`); }
+          const text = await r.text();
+          if (r.status === 200) ok++; else { other++; tally(`${r.status} ${r.headers.get('content-type') ?? ''} ${text.slice(0, 160)}`); }
         } catch (e) { other++; tally(`${e.name}: ${e.cause?.code ?? e.message}`); await sleep(50); }
       }
     }));
@@ -129,7 +129,14 @@ try {
     const a = acc[i];
     console.log(`${route} ${t.spec}: ${(a.ok / a.secs).toFixed(0)} req/s; CPU per request: group ${per(a.group, a.ok)} (worker's workerd ${per(a.workerd, a.ok)}, proxy workerd ${per(a.proxy, a.ok)}, node ${per(a.node, a.ok)}), machine ${per(a.machine, a.ok)}${a.other ? `; ${a.other} answers not 200` : ''}`);
   }
-  if (notOk.size) console.log(`answers not 200, all targets: ${[...notOk].map(([k, v]) => `${v}× ${k}`).join('; ')}`);
+  if (notOk.size) {
+    console.log(`answers not 200, all targets: ${[...notOk].map(([k, v]) => `${v}× ${k}`).join('; ')}`);
+    // What the Rust stacks logged about it.
+    for (const st of stacks) {
+      const lines = st.readLogs().split('\n').filter((l) => /error|uncaught|panic|exception/i.test(l) && !/"status":200/.test(l));
+      if (lines.length) console.log(`${st.worker} logged:\n${lines.slice(-15).join('\n')}`);
+    }
+  }
   if (COPIES > 1) {
     // The mean of each target's copies (targets[i] is copy i % COPIES of specs[i / COPIES]).
     for (const [k, spec] of specs.entries()) {

@@ -137,7 +137,7 @@ async function burst(ms, makeReq, counter) {
       try {
         const r = await timedFetch(url, init);
         if (r.status === 200) lat.push(performance.now() - s);
-        else { errors++; kind(`${r.status} ${/"(?:code|result)":"([^"]*)"/.exec(r.text ?? '')?.[1] ?? ''}`); }
+        else { errors++; kind(`${r.status} ${/"(?:code|result)":"([^"]*)"/.exec(r.text ?? '')?.[1] ?? JSON.stringify((r.text ?? '').slice(0, 120))}`); }
       } catch (e) {
         errors++;
         kind(`${e.name}: ${e.cause?.code ?? e.message}`.slice(0, 120));
@@ -189,6 +189,12 @@ async function compare(name, targets) {
     if (errors) {
       out(`${n}_errors`, errors, 'responses');
       console.error(`${n}: answers not 200: ${[...acc[i].kinds].map(([k, v]) => `${v}× ${k}`).join('; ')}`);
+      // What kipp's stack logged about them (its request lines say which route answered 5xx, and
+      // a failure outside kipp's handlers shows as the runtime's own line).
+      if (t.label === 'rust') {
+        const lines = st.readLogs().split('\n').filter((l) => /"status":5\d\d|uncaught|panicked|exception|error/i.test(l));
+        if (lines.length) console.error(lines.slice(-20).join('\n'));
+      }
     }
     return [lat.length / s, cpuUs];
   });
