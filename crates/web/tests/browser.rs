@@ -122,6 +122,13 @@ extern "C" {
     fn fetch(url: &str) -> Promise;
 }
 
+/// `body` with its `merchant_reference1` naming a fault of the test server
+/// (tests/web/test-server.mjs: `busy`, `rate-limited-once`, …).
+fn with_fault(body: JsValue, fault: &str) -> JsValue {
+    Reflect::set(&body, &s("merchant_reference1"), &s(fault)).unwrap();
+    body
+}
+
 fn cart(lines: usize) -> JsValue {
     let items = Array::new();
     for i in 0..lines {
@@ -285,8 +292,7 @@ async fn create_session_validates_before_the_network() {
 async fn create_refused_once(fault: &str) -> (KippClient, String) {
     reset().await;
     let c = client("t", &[("retries", n(2.0))]);
-    let body = cart(2);
-    Reflect::set(&body, &s("merchant_reference1"), &s(fault)).unwrap();
+    let body = with_fault(cart(2), fault);
     let sess = ok(c.create_session(body, None)).await;
     assert_eq!(get(&sess, "status").as_string().unwrap(), "CREATED");
     let keys = Array::from(&get(&test_log().await, "idempotencyKeys"));
@@ -354,8 +360,7 @@ async fn error_codes_are_stable() {
     assert_eq!(code(&e), "forbidden");
     assert!(get(&e, "message").as_string().unwrap().contains("own location"));
 
-    let body = cart(1);
-    Reflect::set(&body, &s("merchant_reference1"), &s("busy")).unwrap();
+    let body = with_fault(cart(1), "busy");
     let e = err(c.create_session(body, None)).await;
     assert_eq!(code(&e), "conflict", "a server code outside the set maps by status");
     assert!(get(&e, "message").as_string().unwrap().contains("busy"));
@@ -843,8 +848,7 @@ async fn options_of_the_wrong_type_are_refused_not_dropped() {
 async fn a_failed_create_carries_its_idempotency_key_for_the_callers_retry() {
     reset().await;
     let c = client("t", &[]);
-    let body = cart(1);
-    Reflect::set(&body, &s("merchant_reference1"), &s("busy")).unwrap();
+    let body = with_fault(cart(1), "busy");
     let e = err(c.create_session(body.clone(), None)).await;
     assert_eq!(code(&e), "conflict");
     let key = get(&e, "idempotencyKey").as_string().expect("the key the create sent");
@@ -856,8 +860,7 @@ async fn a_failed_create_carries_its_idempotency_key_for_the_callers_retry() {
 async fn a_retry_after_is_never_cut_short() {
     reset().await;
     let c = client("t", &[("retries", n(1.0))]);
-    let body = cart(1);
-    Reflect::set(&body, &s("merchant_reference1"), &s("rate-limited-once")).unwrap();
+    let body = with_fault(cart(1), "rate-limited-once");
     ok(c.create_session(body, None)).await;
     let times = Array::from(&get(&test_log().await, "createTimes"));
     assert_eq!(times.length(), 2);
@@ -869,8 +872,7 @@ async fn a_retry_after_is_never_cut_short() {
 async fn a_retry_after_longer_than_a_call_waits_fails_the_call_at_once_and_says_how_long() {
     reset().await;
     let c = client("t", &[("retries", n(3.0))]);
-    let body = cart(1);
-    Reflect::set(&body, &s("merchant_reference1"), &s("rate-limited-long")).unwrap();
+    let body = with_fault(cart(1), "rate-limited-long");
     let e = err(c.create_session(body, None)).await;
     assert_eq!(code(&e), "rate_limited");
     assert_eq!(get(&e, "retryable"), JsValue::TRUE, "the app may try again, later");
@@ -878,8 +880,7 @@ async fn a_retry_after_longer_than_a_call_waits_fails_the_call_at_once_and_says_
     let times = Array::from(&get(&test_log().await, "createTimes"));
     assert_eq!(times.length(), 1, "no retry before the two minutes asked for");
     // A Retry-After a call does wait out is there too; none at all is null.
-    let body = cart(1);
-    Reflect::set(&body, &s("merchant_reference1"), &s("rate-limited-once")).unwrap();
+    let body = with_fault(cart(1), "rate-limited-once");
     let e = err(client("t", &[]).create_session(body, None)).await;
     assert_eq!(get(&e, "retryAfterMs").as_f64(), Some(1000.0));
     assert_eq!(get(&err(c.get_session(sid(404))).await, "retryAfterMs"), JsValue::NULL);
