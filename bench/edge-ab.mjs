@@ -28,7 +28,7 @@
 import path from 'node:path';
 import { startStack, cart, device, signWebhook, sleep } from '../tests/edge/harness.mjs';
 import { busiestWorkerdMs, groupProcesses, machineCpuMs, workerdCpuMs } from './proc.mjs';
-import { startTsBaseline } from './ts-baseline.mjs';
+import { seedSession, startTsBaseline } from './ts-baseline.mjs';
 
 const [route, ...specs] = process.argv.slice(2);
 if (!['get', 'webhook', 'spread'].includes(route) || specs.length === 0) {
@@ -63,10 +63,7 @@ try {
     if (!first) throw new Error('the first target must be a Rust build (its stack serves the TypeScript workers too)');
     const { st } = first;
     const { base, child } = await startTsBaseline(st, spec, `ts${tsWorkers.length}`, first.sessions[0], (c) => tsWorkers.push(c));
-    for (const x of first.sessions.slice(1)) {
-      const r = await fetch(`${base}/seed/${x.session_id}`, { method: 'POST', body: JSON.stringify(x), signal: AbortSignal.timeout(10_000) });
-      if (r.status >= 300) throw new Error(`seeding ${spec}: ${r.status}`);
-    }
+    for (const x of first.sessions.slice(1)) await seedSession(base, x);
     targets.push({ spec, base, st, sids: first.sids, pgid: child.pid });
   }
 

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startStack, cart, device, signWebhook, sleep, subscribe, eventually, ROOT } from '../tests/edge/harness.mjs';
 import { busiestWorkerdMs, workerdCpuMs, workerdRssMiB } from './proc.mjs';
-import { startTsBaseline } from './ts-baseline.mjs';
+import { seedSession, startTsBaseline } from './ts-baseline.mjs';
 
 const DURATION_MS = Number(process.env.KIPP_BENCH_SECS ?? 5) * 1000;
 const DEADLINE_MS = Number(process.env.KIPP_BENCH_DEADLINE_SECS ?? 150) * 1000;
@@ -276,10 +276,7 @@ async function main() {
       sessions.push(c.body);
     }
     for (const base of [tsDeployed.base, tsBare.base]) {
-      for (const s of sessions) {
-        const r = await timedFetch(`${base}/seed/${s.session_id}`, { method: 'POST', body: JSON.stringify(s) });
-        if (r.status >= 300) throw new Error(`seeding the TypeScript worker: ${r.status} ${r.text.slice(0, 200)}`);
-      }
+      for (const s of sessions) await seedSession(base, s);
     }
     return sessions.map((s) => s.session_id);
   });

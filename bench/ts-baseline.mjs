@@ -26,7 +26,13 @@ export async function startTsBaseline(stack, config, name, session, onSpawn = ()
   onSpawn(child, logFile);
   const base = `http://127.0.0.1:${port}`;
   await eventually(async () => { try { return (await fetch(`${base}/ipp/nope`, { signal: AbortSignal.timeout(2000) })).status === 404; } catch { return false; } }, 60000, `the TypeScript worker (${config}) to answer`);
-  const seeded = await fetch(`${base}/seed/${session.session_id}`, { method: 'POST', body: JSON.stringify(session), signal: AbortSignal.timeout(10_000) });
-  if (seeded.status >= 300) throw new Error(`seeding the TypeScript worker (${config}): ${seeded.status} ${(await seeded.text()).slice(0, 200)}`);
+  await seedSession(base, session);
   return { base, child, logFile };
+}
+
+// Stores `session` (JSON as Kustom returns it) in the TypeScript worker at `base` (its bench-only
+// `POST /seed/:id`).
+export async function seedSession(base, session) {
+  const seeded = await fetch(`${base}/seed/${session.session_id}`, { method: 'POST', body: JSON.stringify(session), signal: AbortSignal.timeout(10_000) });
+  if (seeded.status >= 300) throw new Error(`seeding the TypeScript worker at ${base}: ${seeded.status} ${(await seeded.text()).slice(0, 200)}`);
 }

@@ -248,7 +248,8 @@ pub fn mint(key: &TokenKey, claims: &Claims) -> Result<String, TokenError> {
 }
 
 /// Verifies token text at `now` (unix seconds): format, MAC (constant time, before any JSON is
-/// read), claims (a lifetime `exp − iat` of 1 s to 31 days), `exp > now`, `iat ≤ now + 60`. Revocation is the caller's (a list of jtis).
+/// read), claims (a lifetime `exp − iat` of 1 s to 31 days), `exp > now`, `iat ≤ now + 60`.
+/// Revocation is the caller's (a list of jtis).
 pub fn verify(key: &TokenKey, token: &str, now: i64) -> Result<Claims, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed);

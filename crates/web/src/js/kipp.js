@@ -118,7 +118,6 @@ if (Symbol.dispose) {
 /** A failure with no response behind it; transient codes are retryable. */
 const fail = (code, message, retryable = /^(network|timeout|upstream_unavailable|rate_limited)$/.test(code)) =>
   new KippError(code, message, null, [], retryable, null);
-/** `Retry-After` of a failed response, in ms (kept beside the error, not on it). */
 // The longest `Retry-After` a call waits out by itself; a longer one fails the call at once, with
 // the wait in `retryAfterMs` for the app to schedule. A wait's polls wait at most this long.
 const LONGEST_RETRY_AFTER_MS = 60000;
@@ -232,9 +231,10 @@ async function carryOut(c, method, path, body, key, retry, nullable, signal) {
           refreshed = true;
         } else if (f.retryable && retry && attempt < c.retries) {
           attempt += 1;
-          const asked = f.retryAfterMs ?? undefined;
+          // Null on kipp's own errors without one; undefined on an error the app's `getToken` threw.
+          const asked = f.retryAfterMs;
           if (asked > LONGEST_RETRY_AFTER_MS) throw f;
-          const delay = asked === undefined ? backoff(attempt, 250, 4000) : later(asked);
+          const delay = asked == null ? backoff(attempt, 250, 4000) : later(asked);
           await sleep(delay, signal ?? never()).catch(() => Promise.reject(callAborted()));
         } else {
           throw f;
@@ -320,9 +320,7 @@ async function attempt(c, method, path, body, key, token, signal, ctl) {
   const ra = (res.headers.get('retry-after') ?? '').trim();
   const secs = /^\+?\d+$/.test(ra) && Number(ra) <= 0xffffffff ? Number(ra) : undefined;
   const ms = secs === undefined ? undefined : secs * 1000;
-  const f = failure(c, status, text, rid, ms);
-  if (ms !== undefined) f.retryAfterMs = ms;
-  throw f;
+  throw failure(c, status, text, rid, ms);
 }
 
 // ---- error answers → KippError -------------------------------------------------------------
@@ -403,7 +401,9 @@ function failure(c, status, text, rid, retryAfterMs) {
   const retryable =
     (!misconfigured && [408, 429, 500, 502, 503, 504].includes(status)) ||
     (status === 409 && (code === 'idempotency_in_progress' || retryAfterMs !== undefined));
-  return new KippError(stable, message, status, fieldErrors, retryable, requestId ?? rid ?? null, problemCode ?? null);
+  const e = new KippError(stable, message, status, fieldErrors, retryable, requestId ?? rid ?? null, problemCode ?? null);
+  e.retryAfterMs = retryAfterMs ?? null;
+  return e;
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
@@ -611,9 +611,9 @@ async function follow(c, f) {
       // worker's: ridden out like a failed poll.
       if (!e.retryable && e.code !== 'invalid_response') throw e;
       errors += 1;
-      const asked = e.retryAfterMs ?? undefined;
-      delay = asked === undefined ? backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS) : Math.min(asked, LONGEST_RETRY_AFTER_MS);
-      honour = asked !== undefined;
+      const asked = e.retryAfterMs;
+      delay = asked == null ? backoff(errors, POLL_FLOOR_MS, FAILURE_CAP_MS) : Math.min(asked, LONGEST_RETRY_AFTER_MS);
+      honour = asked != null;
       report(f, e);
     }
     await pause(f, honour ? later(delay) : jitter(delay));
