@@ -6,7 +6,7 @@
 // otherwise grow storage for ever.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, cart, device, sleep, eventually } from './harness.mjs';
+import { startStack, cart, device, sleep, eventually, deliverWebhook } from './harness.mjs';
 
 let st;
 before(async () => { st = await startStack({ vars: { KIPP_IDEMPOTENCY_RETENTION_SECS: '2', KIPP_SESSION_RETENTION_SECS: '4' } }); }, { timeout: 120000 });
@@ -75,22 +75,33 @@ test('the purge of an expired entry spares the newer sale a derived key holds, s
   const plain = () => st.call('POST', '/ipp/v1/sessions', { body });
   const first = await plain();
   assert.equal(first.status, 200, first.text);
-  assert.equal((await st.call('POST', `/ipp/v1/dev/sessions/${first.body.session_id}/simulate-tap?outcome=SUCCESS`)).status, 200);
-  // The second sale: created at Kustom, its answer lost (held past the worker's 2 s), and its
-  // `created` webhook held back, so nothing resolves it yet.
+  const firstId = first.body.session_id;
+  // Webhooks held from here: the first sale's payment ones, and the second sale's `created`.
   await st.control('POST', '/_emulator/webhooks', { paused: true });
+  let late;
   try {
+    assert.equal((await st.call('POST', `/ipp/v1/dev/sessions/${firstId}/simulate-tap?outcome=SUCCESS`)).status, 200);
+    // The second sale: created at Kustom, its answer lost (held past the worker's 2 s), and its
+    // `created` webhook held back, so nothing resolves it yet.
     await st.control('POST', '/_emulator/faults', { answer_delay_ms: 2600, count: 1, path_prefix: '/ipp/v1/sessions' });
     const second = await plain();
     assert.notEqual(second.status, 200, 'the answer was lost');
     await sleep(2500); // the first sale's entry is past the retention now
     const retry = await plain(); // runs the purge first
     assert.notEqual(retry.status, 200, 'still unresolved');
+    // A late webhook of the first sale, whose object has dropped its record by now (finalized,
+    // past the 4 s session retention): a session the worker no longer knows, with the same cart,
+    // on the same device, while the second sale waits for adoption. It is the device's current
+    // session, a create's already, so it is not adopted, and the second sale stays adoptable.
+    const event = JSON.stringify({ id: 'kevt_late' + Date.now(), merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.finalized', data: { session_id: firstId, order_id: null, failure_reason: null } });
+    late = await deliverWebhook(st, JSON.parse(event).id, event);
   } finally {
     await st.control('DELETE', '/_emulator/faults');
     await st.control('POST', '/_emulator/webhooks', { paused: false });
   }
-  // The held webhook arrives: the second sale is adopted by its key, so the worker follows it as
+  assert.equal(late.status, 200);
+  assert.equal((await late.json()).result, 'unknown_session', 'the first sale\'s late webhook');
+  // The held webhooks arrive: the second sale is adopted by its key, so the worker follows it as
   // the device's open session (not asked again by the client: a derived key's finished create is
   // never replayed, so a retry after the adoption would be a third sale, refused as busy).
   let r;
@@ -99,8 +110,13 @@ test('the purge of an expired entry spares the newer sale a derived key holds, s
     if (r.status === 200) break;
     await sleep(500);
   }
-  assert.equal(r.status, 200, `the second sale was not adopted (${r.status})`);
-  assert.notEqual(r.body.session_id, first.body.session_id);
+  if (r.status !== 200) {
+    // What happened to the held webhooks, and what the worker did with them.
+    const deliveries = await st.control('GET', '/_emulator/deliveries?type=ipp.session.created');
+    const lines = st.readLogs().split('\n').filter((l) => /webhooks|"level":"error"/.test(l));
+    assert.fail(`the second sale was not adopted (${r.status})\n--- deliveries ---\n${JSON.stringify(deliveries).slice(-3000)}\n--- log ---\n${lines.slice(-40).join('\n')}`);
+  }
+  assert.notEqual(r.body.session_id, firstId);
   assert.equal(r.body.status, 'CREATED');
   await st.call('PUT', `/ipp/v1/sessions/${r.body.session_id}/cancel`);
 });

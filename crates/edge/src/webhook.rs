@@ -151,7 +151,7 @@ async fn adopt(env: &Env, cfg: &Config, ctx: &mut Ctx, sid: &kipp_core::ids::Ses
         return Ok(Adoption::Settled);
     }
     let Ok(s) = decode_session(reply.status, &reply.body) else { return Ok(Adoption::Undecided) };
-    if !pending.iter().any(|d| d == s.device_id.as_str()) {
+    if !pending.iter().any(|m| crate::objects::registry::mark_device(m) == s.device_id.as_str()) {
         return Ok(Adoption::Settled);
     }
     // The object gets the session as Kustom sent it (it reads it with `decode_session` too).

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use kipp_core::api::sessions::decode_session;
 use kipp_core::api::sessions::{CreateSession, CreateSessionRequest, Session};
 use kipp_core::api::{build_request, Operation};
-use kipp_core::ids::LocationId;
+use kipp_core::ids::{DeviceId, LocationId};
 use kipp_core::problem::Problem;
 use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State};
 
@@ -327,12 +327,11 @@ impl DeviceObject {
         self.init_session(session, c.device_location.clone()).await?;
         self.record_done(&c.key, c.body_hash.clone(), session).await?;
         self.state.storage().put_raw("current", session.session_id.as_str()).await?;
-        self.set_pending(false).await
+        self.set_pending(&c.body.device_id, &c.key, false).await
     }
 
     async fn init_session(&self, session: &Session, location_id: Option<LocationId>) -> Result<()> {
-        let ns = crate::env::namespace(&self.env, SESSIONS)?;
-        let stub = ns.get_by_name(session.session_id.as_str())?;
+        let stub = crate::env::stub(&self.env, SESSIONS, session.session_id.as_str())?;
         let body = serde_json::to_string(&session::Init { session: session.clone(), location_id })?;
         let resp = stub.fetch_with_request(internal(Method::Post, "/init", Some(body), &[])?).await?;
         if resp.status_code() != 200 {
@@ -341,19 +340,17 @@ impl DeviceObject {
         Ok(())
     }
 
-    /// Lists the device in the registry as having an ambiguous create (`add`), or clears it —
-    /// only once no key of the device is still ambiguous: another key's outcome must not stop the
-    /// webhooks of the device's sessions from being read for adoption. (Callers remove their
-    /// own key's `amb:` entry first; a stale one left by a crash keeps the mark until `adopt`
-    /// drops it, which costs reads, never a session.)
-    async fn set_pending(&self, add: bool) -> Result<()> {
-        if !add && list(&self.state, AMBIGUOUS_PREFIX, None, Some(1)).await?.size() > 0 {
-            return Ok(());
-        }
-        let ns = crate::env::namespace(&self.env, REGISTRY)?;
-        let stub = ns.get_by_name(REGISTRY_NAME)?;
-        let device_id = store_get_str(&self.state.storage(), "device").await?.unwrap_or_default();
-        stub.fetch_with_request(registry::pending_request(&device_id, add)?).await?;
+    /// Marks one create of the device as ambiguous in the registry (`add`), so that webhooks
+    /// of the device's unknown sessions are read for adoption, or unmarks it. A mark per key,
+    /// not per device: calls for one key are made one after the other (each awaited), and calls
+    /// for different keys, which may cross in flight (each gets its own stub, and calls over
+    /// different stubs have no order), touch different marks. One key's outcome then never
+    /// unmarks another's ambiguous create. A mark left by a crash expires with the create
+    /// ([`crate::idem::PENDING_MAX_AGE_MS`]), which costs reads, never a session.
+    async fn set_pending(&self, device_id: &DeviceId, key: &str, add: bool) -> Result<()> {
+        crate::env::stub(&self.env, REGISTRY, REGISTRY_NAME)?
+            .fetch_with_request(registry::pending_request(device_id.as_str(), key, add)?)
+            .await?;
         Ok(())
     }
 
@@ -403,7 +400,7 @@ impl DeviceObject {
                 // Kustom refused the cart itself: so it did the first time, and nothing was opened.
                 Attempt::Definite(p, _) if matches!(p.status, Some(400 | 422)) => {
                     self.forget(&c.key).await?;
-                    self.set_pending(false).await?;
+                    self.set_pending(&c.body.device_id, &c.key, false).await?;
                     return Ok(fail(p, None, *stats));
                 }
                 // Any other refusal (429, an auth failure, …) is about this re-send only: the first
@@ -489,7 +486,7 @@ impl DeviceObject {
                         if !ambiguous {
                             let amb = CreateRecord::Pending { body_hash, started_ms, ambiguous: true, fingerprint };
                             self.record_pending(&c.key, &amb).await?;
-                            self.set_pending(true).await?;
+                            self.set_pending(&c.body.device_id, &c.key, true).await?;
                         }
                         // No attempt in flight here: the one that wrote the record may be lost.
                         self.reconcile(&c, &mut stats, true).await
@@ -516,8 +513,7 @@ impl DeviceObject {
         self.inflight.borrow_mut().insert(c.key.clone());
         let result = async {
             self.record_pending(&c.key, &pending).await?;
-            storage.put_raw("device", c.body.device_id.as_str()).await?;
-            self.set_pending(true).await?;
+            self.set_pending(&c.body.device_id, &c.key, true).await?;
             match self.attempt(&c, &mut stats).await {
                 Attempt::Created(s) => {
                     // The webhook may have adopted it already: the same session either way.
@@ -531,12 +527,12 @@ impl DeviceObject {
                 }
                 Attempt::Definite(p, retry_after) => {
                     self.forget(&c.key).await?;
-                    self.set_pending(false).await?;
+                    self.set_pending(&c.body.device_id, &c.key, false).await?;
                     Ok(fail(p, retry_after, stats))
                 }
                 Attempt::Busy(p) => {
                     self.forget(&c.key).await?;
-                    self.set_pending(false).await?;
+                    self.set_pending(&c.body.device_id, &c.key, false).await?;
                     Ok(fail(p, None, stats))
                 }
                 Attempt::Unknown(_) => self.reconcile(&c, &mut stats, false).await,
@@ -556,7 +552,6 @@ impl DeviceObject {
         // The matching create by `idem::adoption_rank`: one whose answer was lost before one
         // still waiting for its answer, then the newest (an older one may have been given up).
         let mut found: Option<((bool, i64), String, String)> = None;
-        let mut dropped = false;
         for entry in ambiguous.keys() {
             let Some(index) = entry.ok().and_then(|k| k.as_string()) else { continue };
             let Some(key) = index.get(AMBIGUOUS_PREFIX.len()..) else { continue };
@@ -570,14 +565,11 @@ impl DeviceObject {
                     }
                 }
                 // A create given up long ago (its client stopped asking; its session would have
-                // expired), or a stale index entry (its record finished or was removed).
-                Some(CreateRecord::Pending { ambiguous: true, .. }) => {
-                    self.forget(key).await?;
-                    dropped = true;
-                }
+                // expired), or a stale index entry (its record finished or was removed). Its mark
+                // in the registry, if a crash left one, expires with it.
+                Some(CreateRecord::Pending { ambiguous: true, .. }) => self.forget(key).await?,
                 _ => {
                     storage.delete(&index).await?;
-                    dropped = true;
                 }
             }
         }
@@ -589,9 +581,7 @@ impl DeviceObject {
             if !s.status.is_terminal() {
                 storage.put_raw("current", s.session_id.as_str()).await?;
             }
-        }
-        if found.is_some() || dropped {
-            self.set_pending(false).await?;
+            self.set_pending(&s.device_id, key, false).await?;
         }
         Ok(found.is_some())
     }
@@ -648,7 +638,13 @@ impl DurableObject for DeviceObject {
             (Method::Post, "/adopt") => {
                 // The body is the session as Kustom sent it, read as every session answer is.
                 let Ok(s) = decode_session(200, &req.bytes().await?) else { return Ok(json(400, &false)) };
-                let ok = self.adopt(s, None).await?;
+                // The device's current session was a create's already: its object may have
+                // forgotten it (past the session's retention) and a late webhook of it come here,
+                // but it must not be taken for a newer sale of the same cart, whose own session
+                // would then go unadopted. (Read before `adopt` lists the `amb:` entries: an
+                // adoption changes `current` only after removing its key's entry.)
+                let current = store_get_str(&self.state.storage(), "current").await?;
+                let ok = current.as_deref() != Some(s.session_id.as_str()) && self.adopt(s, None).await?;
                 Ok(json(200, &ok))
             }
             _ => Ok(json(404, &"no such device route")),

@@ -1,5 +1,5 @@
-//! The registry object (one instance): the token revocation list and the devices with an
-//! ambiguous (timed-out) session creation awaiting reconciliation.
+//! The registry object (one instance): the token revocation list and the marks of ambiguous
+//! (timed-out) session creations awaiting reconciliation, one per device and key.
 
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
@@ -11,16 +11,22 @@ pub fn revoke_request(jti: &str, exp: i64) -> Result<Request> {
     internal(Method::Post, "/revoke", None, &[(H_JTI, jti), (H_EXP, &exp.to_string())])
 }
 
-/// `POST /pending`: adds (`x-kipp-add: 1`) or removes a device (`x-kipp-device`) with an
-/// ambiguous create.
-pub fn pending_request(device_id: &str, add: bool) -> Result<Request> {
-    internal(Method::Post, "/pending", None, &[(H_DEVICE, device_id), (H_ADD, if add { "1" } else { "0" })])
+/// `PUT /pending` adds, `DELETE /pending` removes the mark (`x-kipp-mark`) of one ambiguous
+/// create: `<device id> <key>`. `GET /pending` lists the marks; [`mark_device`] reads
+/// a mark's device (a mark written before marks had keys is the device id alone).
+pub fn pending_request(device_id: &str, key: &str, add: bool) -> Result<Request> {
+    let method = if add { Method::Put } else { Method::Delete };
+    internal(method, "/pending", None, &[(H_MARK, &[device_id, " ", key].concat())])
+}
+
+/// The device a mark of `GET /pending` is for.
+pub fn mark_device(mark: &str) -> &str {
+    mark.split(' ').next().unwrap_or_default()
 }
 
 const H_JTI: &str = "x-kipp-jti";
 const H_EXP: &str = "x-kipp-exp";
-const H_DEVICE: &str = "x-kipp-device";
-const H_ADD: &str = "x-kipp-add";
+const H_MARK: &str = "x-kipp-mark";
 
 const MAX_REVOKED: usize = 10_000;
 
@@ -64,14 +70,14 @@ impl DurableObject for Registry {
                 let cutoff = now_ms() - crate::idem::PENDING_MAX_AGE_MS;
                 Ok(json(200, &list.into_iter().filter(|(_, at)| *at > cutoff).map(|(d, _)| d).collect::<Vec<_>>()))
             }
-            (Method::Post, "/pending") => {
-                let device_id = super::required_header(&req, H_DEVICE)?;
-                let add = super::required_header(&req, H_ADD)? == "1";
+            (method @ (Method::Put | Method::Delete), "/pending") => {
+                let mark = super::required_header(&req, H_MARK)?;
+                let add = method == Method::Put;
                 let mut list: Vec<(String, i64)> = store_get(&storage, "pending").await?.unwrap_or_default();
                 let cutoff = now_ms() - crate::idem::PENDING_MAX_AGE_MS;
-                list.retain(|(d, at)| *at > cutoff && *d != device_id);
+                list.retain(|(m, at)| *at > cutoff && *m != mark);
                 if add {
-                    list.push((device_id, now_ms()));
+                    list.push((mark, now_ms()));
                 }
                 store_put(&storage, "pending", &list).await?;
                 Ok(json(200, &true))
