@@ -3,7 +3,8 @@
 // function (self time). A tool for speed work, not part of `make bench` or `make test`.
 //
 //   KIPP_EDGE_KEEP_NAMES=1 scripts/edge-build.sh   # a build whose wasm keeps its function names
-//   KIPP_WRANGLER_INSPECTOR=1 node bench/edge-profile.mjs [get|webhook] [seconds]
+//   KIPP_WRANGLER_INSPECTOR=1 node bench/edge-profile.mjs [get|webhook|spread] [seconds]
+//   (spread: the webhooks round robin over 32 sessions, as edge-bench's webhook_spread)
 //   scripts/edge-build.sh                          # back to the shipped build
 //
 // Needs the plain `wrangler dev` command (KIPP_WRANGLER_INSPECTOR=1): wrangler's inspector proxy
@@ -24,13 +25,19 @@ try {
   const d = await device(st, 'Profile till');
   const c = await st.call('POST', '/ipp/v1/sessions', { body: cart(d.id) });
   const sid = c.body.session_id;
+  // One open session per device (Kustom's rule), so 32 devices for 32 sessions.
+  const sids = [sid];
+  while (route === 'spread' && sids.length < CONC) {
+    const dn = await device(st, `Profile till ${sids.length}`);
+    sids.push((await st.call('POST', '/ipp/v1/sessions', { body: cart(dn.id) })).body.session_id);
+  }
   const auth = { authorization: `Bearer ${st.clerk}` };
   let n = 0;
   const makeReq = route === 'get'
     ? () => ({ url: `${st.worker}/ipp/v1/sessions/${sid}`, init: { headers: auth } })
     : () => {
       const id = `kevt_prof${String(n++).padStart(18, '0')}`;
-      const body = JSON.stringify({ id, merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: sid, order_id: null, failure_reason: null } });
+      const body = JSON.stringify({ id, merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.created', data: { session_id: sids[n % sids.length], order_id: null, failure_reason: null } });
       return { url: `${st.worker}/webhooks/kustom`, init: { method: 'POST', headers: signWebhook(st.s.webhookSecret, id, Math.floor(Date.now() / 1000), body), body } };
     };
   const load = async (ms) => {
