@@ -93,8 +93,9 @@ test('the purge of an expired entry spares the newer sale a derived key holds, s
     // past the 4 s session retention): a session the worker no longer knows, with the same cart,
     // on the same device, while the second sale waits for adoption. It is the device's current
     // session, a create's already, so it is not adopted, and the second sale stays adoptable.
-    const event = JSON.stringify({ id: 'kevt_late' + Date.now(), merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.finalized', data: { session_id: firstId, order_id: null, failure_reason: null } });
-    late = await deliverWebhook(st, JSON.parse(event).id, event);
+    const id = 'kevt_late' + Date.now();
+    const event = JSON.stringify({ id, merchant_id: st.s.merchantId, timestamp: new Date().toISOString(), type: 'ipp.session.finalized', data: { session_id: firstId, order_id: null, failure_reason: null } });
+    late = await deliverWebhook(st, id, event);
   } finally {
     await st.control('DELETE', '/_emulator/faults');
     await st.control('POST', '/_emulator/webhooks', { paused: false });

@@ -546,6 +546,7 @@ impl DeviceObject {
 
     /// Adopts a session seen in a webhook into the ambiguous create it belongs to. Only the
     /// keys listed under `amb:` are read (a handful at most), not every record of the device.
+    /// The device's current session never comes here: `/adopt` refuses it first.
     async fn adopt(&self, s: Session, location_id: Option<LocationId>) -> Result<bool> {
         let storage = self.state.storage();
         let ambiguous = list(&self.state, AMBIGUOUS_PREFIX, None, None).await?;
